@@ -1,0 +1,3 @@
+"""bigan-repr: learn image representations with a BiGAN and measure how good they are."""
+
+__version__ = "0.1.0"

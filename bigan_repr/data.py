@@ -1,0 +1,193 @@
+"""Image sources: a registry of named datasets plus ``folder:PATH`` and ``npz:PATH``.
+
+Every source returns an :class:`ImageSet`: uint8 images (N, C, H, W) in [0, 255], int64 labels
+when known, and string ids. Models see floats in [-1, 1] (:func:`to_model_range`); the uint8
+form is what lives in memory (or on the training device), a quarter of the float size.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import DataConfig
+from .errors import DataError
+from .images import IMAGE_SUFFIXES, conform, read_image
+
+SPLITS = ("train", "test")
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+DEFAULT_DOWNLOAD_DIR = Path.home() / ".cache" / "bigan-repr"
+
+
+@dataclass
+class ImageSet:
+    images: np.ndarray  # uint8 (N, C, H, W)
+    labels: np.ndarray | None  # int64 (N,) or None
+    ids: np.ndarray  # str (N,): an index or a file path
+    skipped: list[str] = field(default_factory=list)  # unreadable files passed over (--skip-bad)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def to_model_range(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range G's tanh output lives in."""
+    return images_u8.float().div_(127.5).sub_(1.0)
+
+
+# ---- registry sources --------------------------------------------------------------------
+
+
+def _digits(cfg: DataConfig, split: str) -> ImageSet:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    images = np.rint(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]  # (1797, 1, 8, 8)
+    idx = np.arange(len(images))
+    # a fixed, stratified 80/20 split: the same for every run and every user
+    train_idx, test_idx = train_test_split(idx, test_size=0.2, random_state=0, stratify=d.target)
+    idx = np.sort(train_idx if split == "train" else test_idx)
+    return ImageSet(images[idx], d.target[idx].astype(np.int64), idx.astype(str))
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped), the format of (Fashion-)MNIST."""
+    try:
+        with (gzip.open(path) if path.suffix == ".gz" else open(path, "rb")) as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"cannot read {path}: {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
+    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if len(raw) != expected:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, expected {expected}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem, folder / "FashionMNIST" / "raw" / stem):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _fashion_mnist(cfg: DataConfig, split: str) -> ImageSet:
+    prefix = "train" if split == "train" else "t10k"
+    folders = [Path(cfg.data_dir)] if cfg.data_dir else [DEBIAN_FASHION_MNIST, DEFAULT_DOWNLOAD_DIR]
+    for folder in folders:
+        images_path = _find_idx(folder, f"{prefix}-images-idx3-ubyte")
+        labels_path = _find_idx(folder, f"{prefix}-labels-idx1-ubyte")
+        if images_path and labels_path:
+            images, labels = _read_idx(images_path), _read_idx(labels_path)
+            if len(images) != len(labels):
+                raise DataError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
+            return ImageSet(images[:, None].copy(), labels.astype(np.int64), np.arange(len(images)).astype(str))
+    if cfg.download:
+        return _torchvision(cfg, split, "FashionMNIST")
+    raise DataError(
+        f"Fashion-MNIST {split} files not found in {', '.join(map(str, folders))}. Get them with "
+        "`apt-get install dataset-fashion-mnist` (Debian), pass --data-dir to a folder holding the "
+        "four IDX files, or add --download to fetch them with torchvision."
+    )
+
+
+def _torchvision(cfg: DataConfig, split: str, name: str) -> ImageSet:
+    import torchvision.datasets as tvd
+
+    root = Path(cfg.data_dir) if cfg.data_dir else DEFAULT_DOWNLOAD_DIR
+    cls = getattr(tvd, name)
+    kwargs = {"split": split} if name in ("SVHN", "STL10") else {"train": split == "train"}
+    try:
+        ds = cls(root=str(root), download=cfg.download, **kwargs)
+    except (RuntimeError, OSError) as e:
+        how = "add --download to fetch it" if not cfg.download else "check the network connection"
+        raise DataError(f"{name} ({split}) is not available in {root}: {e}. {how}.") from None
+    images = np.asarray(ds.data)
+    if images.ndim == 3:  # (N, H, W) grayscale
+        images = images[:, None]
+    elif images.shape[-1] == 3:  # (N, H, W, C) -> (N, C, H, W)
+        images = images.transpose(0, 3, 1, 2)
+    labels = np.asarray(getattr(ds, "targets", None) if hasattr(ds, "targets") else ds.labels)
+    return ImageSet(np.ascontiguousarray(images, dtype=np.uint8), labels.astype(np.int64), np.arange(len(images)).astype(str))
+
+
+SOURCES: dict[str, Callable[[DataConfig, str], ImageSet]] = {
+    "digits": _digits,
+    "fashion-mnist": _fashion_mnist,
+    "mnist": lambda cfg, split: _torchvision(cfg, split, "MNIST"),
+    "cifar10": lambda cfg, split: _torchvision(cfg, split, "CIFAR10"),
+    "svhn": lambda cfg, split: _torchvision(cfg, split, "SVHN"),
+    "stl10": lambda cfg, split: _torchvision(cfg, split, "STL10"),
+}
+
+
+# ---- file sources ------------------------------------------------------------------------
+
+
+def _npz(path: Path, cfg: DataConfig, split: str) -> ImageSet:
+    from .image_npz import read_image_npz
+
+    return read_image_npz(path, split)
+
+
+def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
+    if not path.is_dir():
+        raise DataError(f"image folder {path} does not exist or is not a folder")
+    if (path / "train").is_dir() and (path / split).is_dir():
+        path = path / split  # a folder with train/ and test/ subfolders defines the splits
+    elif split != "train":
+        raise DataError(f"image folder {path} has no {split}/ subfolder; it only gives a train split")
+    subdirs = sorted(p for p in path.iterdir() if p.is_dir())
+    if subdirs:  # class subfolders give labels, in sorted name order
+        files = [(f, label) for label, d in enumerate(subdirs) for f in sorted(d.rglob("*"))]
+    else:
+        files = [(f, -1) for f in sorted(path.iterdir())]
+    files = [(f, label) for f, label in files if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise DataError(f"image folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    images, labels, ids, bad = [], [], [], []
+    for f, label in files:
+        try:
+            img = read_image(f, cfg.channels, cfg.image_size)
+        except DataError as e:
+            if not cfg.skip_bad:
+                raise DataError(f"{e} (add --skip-bad to skip unreadable files)") from None
+            bad.append(str(f))
+            continue
+        images.append(img)
+        labels.append(label)
+        ids.append(str(f))
+    if not images:
+        raise DataError(f"image folder {path}: all {len(bad)} files were unreadable")
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise DataError(f"images in {path} differ in size or channels {sorted(shapes)}; pass --image-size and --channels")
+    lab = np.array(labels, dtype=np.int64) if subdirs else None
+    return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad)
+
+
+def load_images(cfg: DataConfig, split: str = "train") -> ImageSet:
+    """Load one split of the configured source, conformed to its channels and image size."""
+    if split not in SPLITS:
+        raise DataError(f"split {split!r} is not valid; choose one of: {', '.join(SPLITS)}")
+    source = cfg.source
+    for prefix, loader in (("folder:", _folder), ("npz:", _npz)):
+        if source.startswith(prefix):
+            data = loader(Path(source[len(prefix):]).expanduser(), cfg, split)
+            break
+    else:
+        if source not in SOURCES:
+            valid = ", ".join([*SOURCES, "folder:PATH", "npz:PATH"])
+            raise DataError(f"unknown data source {source!r}; valid: {valid}")
+        data = SOURCES[source](cfg, split)
+    data.images = conform(data.images, cfg.channels, cfg.image_size)
+    return data

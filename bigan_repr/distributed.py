@@ -1,0 +1,64 @@
+"""Distribution across processes with torchrun and DistributedDataParallel.
+
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; without them training is one process. The
+backend is nccl on CUDA and gloo on CPU. Only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+
+def init_distributed(device: torch.device) -> DistContext:
+    """Join the process group torchrun describes, or return a one-process context."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world <= 1:
+        return DistContext()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return DistContext(rank=dist.get_rank(), world=dist.get_world_size())
+
+
+def wrap(module: nn.Module, ctx: DistContext, device: torch.device) -> nn.Module:
+    if not ctx.active:
+        return module
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+
+def average(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Mean of a tensor across ranks (identity for one process)."""
+    if ctx.active:
+        values = values.clone()
+        dist.all_reduce(values)
+        values /= ctx.world
+    return values
+
+
+def barrier(ctx: DistContext) -> None:
+    if ctx.active:
+        dist.barrier()
+
+
+def shutdown(ctx: DistContext) -> None:
+    if ctx.active and dist.is_initialized():
+        dist.destroy_process_group()

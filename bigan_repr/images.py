@@ -1,0 +1,91 @@
+"""Decoding one image file into the uint8 (C, H, W) array every source and ``embed`` share.
+
+Palette, RGBA, 16-bit and EXIF-rotated images are converted the same way wherever they come
+from, so a file gives the same model input in training, ``encode`` and ``embed``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+import torch
+import torch.nn.functional as F
+
+from .errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def _to_uint8_mode(img: Image.Image) -> Image.Image:
+    """Bring 16-bit and 32-bit integer images to 8 bits by scaling, not clipping."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        return Image.fromarray(np.clip(np.rint(arr * 255.0 / top), 0, 255).astype(np.uint8), "L")
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        return Image.fromarray(np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8), "L")
+    return img
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Composite transparent images on white, as viewers show them."""
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img
+
+
+def conform(images: np.ndarray, channels: int | None, size: int | None) -> np.ndarray:
+    """Convert uint8 (N, C, H, W) images to the requested channels and square size.
+
+    Grayscale uses ITU-R 601 luma (as PIL's "L"); resizing center-crops to a square, then
+    resamples with antialiased bilinear interpolation. Used by every source and by ``embed``,
+    so the same pixels always give the same model input.
+    """
+    x = images
+    if channels is not None and x.shape[1] != channels:
+        if channels == 1:
+            weights = np.array([0.299, 0.587, 0.114], dtype=np.float32).reshape(1, 3, 1, 1)
+            x = np.clip(np.rint((x[:, :3].astype(np.float32) * weights).sum(1, keepdims=True)), 0, 255)
+        else:
+            x = np.repeat(x, 3, axis=1)
+        x = x.astype(np.uint8)
+    if size is not None and x.shape[2:] != (size, size):
+        h, w = x.shape[2:]
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        x = x[:, :, top : top + s, left : left + s]
+        t = torch.from_numpy(np.ascontiguousarray(x)).float()
+        t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=s > size, align_corners=False)
+        x = t.round_().clamp_(0, 255).to(torch.uint8).numpy()
+    return np.ascontiguousarray(x)
+
+
+def read_image(path: Path, channels: int | None, size: int | None) -> np.ndarray:
+    """Decode ``path`` to uint8 (C, H, W) with the requested channels and square size.
+
+    ``channels=None`` keeps grayscale images grayscale and makes everything else RGB.
+    """
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"cannot read image {path}: {e}") from None
+    img = _flatten_alpha(_to_uint8_mode(img))
+    gray = img.mode in ("L", "1") or (img.mode == "P" and _palette_is_gray(img))
+    want = channels or (1 if gray else 3)
+    arr = np.asarray(img.convert("L" if want == 1 else "RGB"), dtype=np.uint8)
+    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return conform(arr[None], want, size)[0]
+
+
+def _palette_is_gray(img: Image.Image) -> bool:
+    rgb = np.asarray(img.convert("RGB"))
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+

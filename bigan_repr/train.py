@@ -1,0 +1,273 @@
+"""Training a BiGAN: set up from a config, loop over steps, log, checkpoint, resume.
+
+The loop does not know which objective it runs; the objective's defaults (optimizer, learning
+rate, n_critic, weight clipping, gradient penalty) come from the registry entry and are
+overridable in the config.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from . import __version__
+from .batches import BatchStream
+from .checkpoint import checkpoint_path, load_checkpoint, prune_checkpoints, save_checkpoint
+from .config import Config, ConfigError
+from .data import load_images, to_model_range
+from .distributed import DistContext, average, barrier, init_distributed, shutdown, wrap
+from .errors import UserError
+from .models import BiGAN, resolve_d_norm, sample_prior
+from .monitor import diagnostics, save_grids
+from .objectives import Objective, get_objective
+from .run_dir import RunDir
+from .runtime import autocast_for, resolve_device, set_threads
+from .step import CriticPair, GeneratorEncoderPair, StepContext, train_step
+
+# what may change when a run is resumed: its length and its bookkeeping, not what it learns
+RESUMABLE_CHANGES = {
+    "train": {"epochs", "steps", "log_every", "checkpoint_every", "sample_every", "keep", "threads",
+              "device", "eval_every", "select", "compile"},
+}
+
+
+class TrainingDiverged(UserError):
+    """A loss or parameter became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    metrics: dict[str, Any]
+    stopped: str  # "finished", "interrupted"
+
+
+def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.optim.Optimizer, ...]:
+    lr = cfg.lr or objective.lr
+    lr_d = cfg.lr_d or lr
+    betas = cfg.betas or objective.betas
+    ge_params = [*model.generator.parameters(), *model.encoder.parameters()]
+    d_params = list(model.discriminator.parameters())
+    if objective.optimizer == "rmsprop":
+        return (torch.optim.RMSprop(d_params, lr=lr_d, weight_decay=cfg.weight_decay),
+                torch.optim.RMSprop(ge_params, lr=lr, weight_decay=cfg.weight_decay))
+    fused = {"fused": True} if next(model.parameters()).is_cuda else {"foreach": True}
+    return (torch.optim.Adam(d_params, lr=lr_d, betas=betas, weight_decay=cfg.weight_decay, **fused),
+            torch.optim.Adam(ge_params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused))
+
+
+def total_steps(cfg: Config, stream: BatchStream, n_critic: int) -> int:
+    if cfg.train.steps is not None:
+        return cfg.train.steps
+    return max(1, math.ceil(cfg.train.epochs * stream.per_epoch / n_critic))
+
+
+def check_resume_compatible(stored: Config, requested: Config, run_dir: Path) -> None:
+    a, b = stored.to_dict(), requested.to_dict()
+    for section in a:
+        for key in a[section]:
+            if a[section][key] != b[section][key] and key not in RESUMABLE_CHANGES.get(section, ()):
+                raise ConfigError(
+                    f"cannot resume {run_dir} with {section}.{key}={b[section][key]!r}: the run was "
+                    f"trained with {a[section][key]!r}. Only these may change on resume: "
+                    f"{', '.join(sorted(RESUMABLE_CHANGES['train']))}"
+                )
+
+
+class Trainer:
+    """Holds one run's state; ``run()`` trains it to its step budget."""
+
+    def __init__(self, cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True):
+        self.cfg, self.run_dir, self.progress = cfg, RunDir(out), progress
+        self.device = resolve_device(cfg.train.device)
+        self.dist: DistContext = init_distributed(self.device)
+        set_threads(cfg.train.threads)
+        self.objective = get_objective(cfg.train.objective)
+        self.n_critic = cfg.train.n_critic or self.objective.n_critic
+        data = load_images(cfg.data, "train")
+        images = torch.from_numpy(data.images).to(self.device)
+        self.stream = BatchStream(images, cfg.train.batch_size, cfg.train.seed, self.dist.rank, self.dist.world)
+        torch.manual_seed(cfg.train.seed)
+        gp = self.objective.gradient_penalty
+        self.d_norm = resolve_d_norm(cfg.model, bool(gp))
+        self.model = BiGAN(cfg.model, tuple(data.images.shape[1:]), self.d_norm).to(self.device)
+        self.opt_d, self.opt_ge = make_optimizers(self.model, self.objective, cfg.train)
+        self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
+        self.step = 0
+        self._fixed_inputs(images)
+        if resume:
+            self._resume()
+        elif self.dist.is_main:
+            self.run_dir.create()
+            if self.run_dir.config_path.exists():
+                raise UserError(f"{self.run_dir.path} already holds a run; use --resume or another --out")
+        self.total = total_steps(cfg, self.stream, self.n_critic)
+        self.ctx = self._step_context()
+
+    def _fixed_inputs(self, images: torch.Tensor) -> None:
+        """A fixed batch and fixed codes for diagnostics and grids, drawn off the training RNG."""
+        g = torch.Generator().manual_seed(self.cfg.train.seed + 1)
+        idx = torch.randperm(len(images), generator=g)[:256].to(images.device)
+        self.fixed_x = to_model_range(images[idx])
+        self.fixed_z = sample_prior(64, self.cfg.model.z_dim, self.cfg.model.prior, "cpu", g).to(self.device)
+
+    def _step_context(self) -> StepContext:
+        t, m = self.cfg.train, self.model
+        critic = CriticPair(m.discriminator, self.objective.gradient_penalty)
+        gen_enc = GeneratorEncoderPair(m.generator, m.encoder)
+        if t.compile:
+            critic, gen_enc = _maybe_compile(critic), _maybe_compile(gen_enc)
+        return StepContext(
+            model=m, critic=wrap(critic, self.dist, self.device), gen_enc=wrap(gen_enc, self.dist, self.device),
+            objective=self.objective, opt_d=self.opt_d, opt_ge=self.opt_ge, gen_loss=t.gen_loss,
+            weight_clip=self.objective.weight_clip, gradient_penalty=self.objective.gradient_penalty,
+            recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
+            rng=self.rng, autocast=autocast_for(self.device),
+        )
+
+    # ---- checkpoints ----
+    def state(self) -> dict[str, Any]:
+        return {
+            "version": __version__, "config": self.cfg.to_dict(), "step": self.step,
+            "image_shape": list(self.model.image_shape), "d_norm": self.d_norm,
+            "model": self.model.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "opt_ge": self.opt_ge.state_dict(), "stream": self.stream.state_dict(),
+            "rng": {"z": self.rng.get_state(), "torch": torch.get_rng_state()},
+        }
+
+    def save(self) -> None:
+        self._check_finite_parameters()
+        if self.dist.is_main:
+            save_checkpoint(checkpoint_path(self.run_dir.path, self.step), self.state())
+            prune_checkpoints(self.run_dir.path, self.cfg.train.keep)
+        barrier(self.dist)
+
+    def _resume(self) -> None:
+        ckpt = load_checkpoint(self.run_dir.path, map_location=self.device)
+        check_resume_compatible(Config.from_dict(ckpt["config"]), self.cfg, self.run_dir.path)
+        self.model.load_state_dict(ckpt["model"])
+        self.opt_d.load_state_dict(ckpt["opt_d"])
+        self.opt_ge.load_state_dict(ckpt["opt_ge"])
+        self.stream.load_state_dict(ckpt["stream"])
+        self.rng.set_state(ckpt["rng"]["z"].cpu())  # generator states are CPU byte tensors
+        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+        self.step = int(ckpt["step"])
+        if self.dist.is_main:
+            self.run_dir.truncate_metrics(self.step)
+
+    # ---- the loop ----
+    def run(self) -> TrainResult:
+        if self.dist.is_main:
+            self.run_dir.acquire_lock()
+            self.run_dir.write_config(self.cfg.to_dict())
+        stopping = _StopFlag()
+        try:
+            with stopping:
+                stopped = self._loop(stopping)
+        finally:
+            if self.dist.is_main:
+                self.run_dir.release_lock()
+            shutdown(self.dist)
+        return TrainResult(self.run_dir.path, self.step, self.last_metrics, stopped)
+
+    def _loop(self, stopping: _StopFlag) -> str:
+        t = self.cfg.train
+        self.last_metrics: dict[str, Any] = {}
+        sums: dict[str, torch.Tensor] = {}
+        count, tick = 0, time.perf_counter()
+        bar = tqdm(total=self.total, initial=self.step, disable=not (self.progress and self.dist.is_main),
+                   desc=f"train {t.objective}", file=sys.stderr, dynamic_ncols=True)
+        while self.step < self.total:
+            stats = train_step(self.ctx, [self.stream.next() for _ in range(self.n_critic)])
+            self.step += 1
+            count += 1
+            for k, v in stats.items():
+                sums[k] = sums[k] + v if k in sums else v
+            bar.update(1)
+            last = self.step == self.total
+            if self.step % t.log_every == 0 or last or stopping.requested:
+                elapsed = time.perf_counter() - tick
+                row = self._log(sums, count, elapsed)
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "recon")})
+                sums, count, tick = {}, 0, time.perf_counter()
+            if self.dist.is_main and (self.step % t.sample_every == 0 or last):
+                save_grids(self.model, self.fixed_x[:16], self.fixed_z, self.run_dir.path)
+            if self.step % t.checkpoint_every == 0 or last or stopping.requested:
+                self.save()
+            if stopping.requested:
+                bar.close()
+                return "interrupted"
+        bar.close()
+        return "finished"
+
+    def _log(self, sums: dict[str, torch.Tensor], count: int, elapsed: float) -> dict[str, Any]:
+        names = sorted(sums)
+        values = average(torch.stack([sums[k] for k in names]) / count, self.dist).tolist()
+        row = {"step": self.step, "epoch": round(self.stream.epoch + self.stream.pos / self.stream.per_epoch, 3)}
+        row |= dict(zip(names, values, strict=True))
+        row |= diagnostics(self.model, self.fixed_x)
+        images = count * self.n_critic * self.cfg.train.batch_size * self.dist.world
+        row["img_per_s"] = round(images / max(elapsed, 1e-9), 1)
+        bad = [k for k in names if not math.isfinite(row[k])]
+        if bad:
+            row["stopped"] = f"non-finite {', '.join(bad)}"
+            if self.dist.is_main:
+                self.run_dir.append_metrics(row)
+            raise TrainingDiverged(
+                f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
+                f"{', '.join(f'{k}={row[k]}' for k in bad)}; the last good checkpoint is kept in "
+                f"{self.run_dir.path / 'checkpoints'}"
+            )
+        if self.dist.is_main:
+            self.run_dir.append_metrics(row)
+        self.last_metrics = row
+        return row
+
+    def _check_finite_parameters(self) -> None:
+        for name, p in self.model.named_parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingDiverged(
+                    f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
+                    f"parameter {name} is not finite; the last good checkpoint is kept"
+                )
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM ask the loop to checkpoint and stop after the current step."""
+
+    def __init__(self):
+        self.requested = False
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def _maybe_compile(module: torch.nn.Module) -> torch.nn.Module:
+    try:
+        return torch.compile(module)
+    except Exception as e:  # noqa: BLE001 - unsupported platforms fall back to eager
+        print(f"torch.compile unavailable ({e}); running eagerly", file=sys.stderr)
+        return module
+
+
+def train(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    return Trainer(cfg, out, resume=resume, progress=progress).run()
