@@ -1,0 +1,183 @@
+"""Linear probe and label-budget (semi-supervised) evaluation of frozen features.
+
+Owns the linear protocol of DESIGN.md §5: logistic regression on standardized features,
+C chosen on labelled training data only (never on test), then refit on all training labels
+and scored once on test. Also owns label budgets: per-class or fractional stratified
+subsamples of the training labels, evaluated over several seeds as mean ± std.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from eval.validation import EvalInputError, check_features, check_pair
+
+_MAX_CV_FOLDS = 5
+
+
+def _probe_model(c: float, max_iter: int, seed: int):
+    # Scaler inside the pipeline: during selection it is fit on the selection-train part only.
+    return make_pipeline(
+        StandardScaler(),
+        LogisticRegression(C=c, solver="lbfgs", max_iter=max_iter, random_state=seed),
+    )
+
+
+def _select_holdout(x, y, c_grid, val_fraction, max_iter, seed) -> dict:
+    """Raises ValueError (from sklearn) when a stratified split is impossible."""
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        x, y, test_size=val_fraction, stratify=y, random_state=seed
+    )
+    if np.unique(y_fit).size < 2:
+        raise ValueError("selection-train part holds a single class")
+    scores = [_probe_model(c, max_iter, seed).fit(x_fit, y_fit).score(x_val, y_val) for c in c_grid]
+    best = int(np.argmax(scores))
+    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "holdout"}
+
+
+def _select_cv(x, y, c_grid, n_folds, max_iter, seed) -> dict:
+    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    scores = [
+        cross_val_score(_probe_model(c, max_iter, seed), x, y, cv=folds).mean() for c in c_grid
+    ]
+    best = int(np.argmax(scores))
+    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "cv"}
+
+
+def _select_c(x, y, c_grid, val_fraction, max_iter, seed) -> dict:
+    """Pick C on training labels: holdout if possible, else k-fold CV, else C=1.0."""
+    min_count = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
+    if len(c_grid) == 1 or min_count < 2:
+        # One example of some class: no split can both train on and validate it.
+        c = c_grid[0] if len(c_grid) == 1 else 1.0
+        return {"C": c, "val_acc": None, "selection": "default"}
+    try:
+        return _select_holdout(x, y, c_grid, val_fraction, max_iter, seed)
+    except ValueError:
+        # Too few labels for a stratified holdout (e.g. val part smaller than #classes).
+        return _select_cv(x, y, c_grid, min(_MAX_CV_FOLDS, min_count), max_iter, seed)
+
+
+def linear_probe(
+    train_x,
+    train_y,
+    test_x,
+    test_y,
+    *,
+    seed: int = 0,
+    c_grid=(0.01, 0.1, 1.0, 10.0),
+    val_fraction: float = 0.2,
+    max_iter: int = 1000,
+) -> dict:
+    """Test accuracy of a logistic-regression probe with C chosen on training labels.
+
+    Returns {"acc", "C", "val_acc", "n_train", "selection", "converged"}. `selection` is
+    "holdout" (stratified val_fraction split), "cv" (k-fold, k = min(5, smallest class)
+    when the holdout is impossible) or "default" (no selection: a single C was given, or
+    some class has one example and C=1.0 is used); val_acc is None for "default".
+    """
+    train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
+    test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
+    check_pair(train_x, test_x)
+    if np.unique(train_y).size < 2:
+        raise EvalInputError("linear probe needs at least 2 classes in the training labels")
+    if not 0.0 < val_fraction < 1.0:
+        raise EvalInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    with warnings.catch_warnings():
+        # Non-convergence is reported in the result ("converged") instead of spamming logs.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        choice = _select_c(train_x, train_y, tuple(c_grid), val_fraction, max_iter, seed)
+        model = _probe_model(choice["C"], max_iter, seed).fit(train_x, train_y)
+    n_iter = int(np.max(model[-1].n_iter_))
+    return {
+        "acc": float(model.score(test_x, test_y)),
+        **choice,
+        "n_train": int(train_x.shape[0]),
+        "converged": n_iter < max_iter,
+    }
+
+
+def budget_name(budget: int | float) -> str:
+    """10 -> "10/class", 0.01 -> "1%", 1.0 -> "100%"."""
+    if isinstance(budget, (int, np.integer)) and not isinstance(budget, bool):
+        return f"{budget}/class"
+    return f"{float(budget) * 100:g}%"
+
+
+def _fraction_quota(counts: np.ndarray, fraction: float) -> np.ndarray:
+    """Per-class sample sizes summing to round(fraction * N), at least 1 per class."""
+    exact = counts * fraction
+    quota = np.floor(exact).astype(np.int64)
+    short = int(round(fraction * counts.sum())) - int(quota.sum())
+    # Largest remainders get the leftover samples; stable sort makes ties deterministic.
+    order = np.argsort(-(exact - quota), kind="stable")
+    quota[order[: max(short, 0)]] += 1
+    return np.clip(quota, 1, counts)
+
+
+def subsample_labels(labels, budget: int | float, seed: int) -> np.ndarray:
+    """Sorted training indices for a label budget, stratified by class.
+
+    An int budget is labels per class (a class with fewer keeps all its examples); a float
+    in (0, 1] is a fraction of the training set, with at least one example per class.
+    """
+    y = np.asarray(labels)
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if isinstance(budget, (int, np.integer)) and not isinstance(budget, bool):
+        if budget < 1:
+            raise EvalInputError(f"label budget per class must be >= 1, got {budget}")
+        quota = np.minimum(counts, int(budget))
+    elif isinstance(budget, float) and 0.0 < budget <= 1.0:
+        quota = _fraction_quota(counts, budget)
+    else:
+        raise EvalInputError(
+            f"label budget must be an int (per class) or a float in (0, 1], got {budget!r}"
+        )
+    rng = np.random.default_rng(seed)
+    picked = [
+        rng.choice(np.flatnonzero(inverse == c), size=int(q), replace=False)
+        for c, q in enumerate(quota)
+    ]
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def label_budget_probe(
+    train_x,
+    train_y,
+    test_x,
+    test_y,
+    *,
+    budgets=(10, 0.01, 0.1, 1.0),
+    seeds=(0, 1, 2, 3, 4),
+    **probe_kw,
+) -> dict:
+    """Linear-probe accuracy per label budget over seeds: {name: {mean, std, accs, n_labels}}.
+
+    The full-label budget (1.0) runs only the first seed: the subsample is the whole set.
+    `std` is the sample standard deviation (ddof=1), 0.0 for a single run.
+    """
+    train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
+    results = {}
+    for budget in budgets:
+        is_full = isinstance(budget, float) and budget == 1.0
+        run_seeds = tuple(seeds)[:1] if is_full else tuple(seeds)
+        accs, n_labels = [], 0
+        for seed in run_seeds:
+            idx = subsample_labels(train_y, budget, seed)
+            n_labels = int(idx.size)
+            probe = linear_probe(train_x[idx], train_y[idx], test_x, test_y, seed=seed, **probe_kw)
+            accs.append(probe["acc"])
+        results[budget_name(budget)] = {
+            "mean": float(np.mean(accs)),
+            "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
+            "accs": accs,
+            "n_labels": n_labels,
+        }
+    return results
