@@ -134,5 +134,136 @@ def info(run):
         click.echo("last metrics: " + json.dumps(rows[-1], indent=2))
 
 
+def _budgets(text: str) -> tuple:
+    """'10,0.01,1.0' -> (10, 0.01, 1.0): integers are labels per class, fractions are shares."""
+    try:
+        return tuple(float(b) if "." in b else int(b) for b in text.split(",") if b.strip())
+    except ValueError:
+        raise UserError(f"--budgets {text!r}: expected comma-separated integers or fractions") from None
+
+
+def _seeds(n: int) -> tuple[int, ...]:
+    return tuple(range(n))
+
+
+def _print_results(results: dict, as_json: bool) -> None:
+    from eval import render_table_text
+
+    if as_json:
+        click.echo(json.dumps(results, indent=2, default=float))
+    else:
+        click.echo(render_table_text(results))
+
+
+eval_options = [
+    click.option("--budgets", default="10,1.0", show_default=True,
+                 help="label budgets for the linear probe: integers = labels per class, fractions = share"),
+    click.option("--seeds", "n_seeds", type=int, default=5, show_default=True, help="seeds per label budget"),
+    click.option("--restarts", type=int, default=10, show_default=True, help="k-means restarts"),
+    click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
+]
+
+
+def with_eval_options(f):
+    for option in reversed(eval_options):
+        f = option(f)
+    return f
+
+
+@main.command()
+@training_options
+@click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@with_eval_options
+def pipeline(config_file, out, quiet, budgets, n_seeds, restarts, as_json, **kwargs):
+    """Train, encode train/test, evaluate beside raw-pixel and random-encoder baselines, report."""
+    from bigan_repr.pipeline import run_pipeline
+
+    cfg = build_config(config_file, overrides_from_flags(kwargs))
+    out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+    results = run_pipeline(cfg, out, progress=not quiet, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
+                           restarts=restarts)
+    _print_results(results, as_json)
+    click.echo(f"report: {Path(out) / 'report.md'}", err=True)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: latest)")
+@with_eval_options
+def report(run, checkpoint, budgets, n_seeds, restarts, as_json):
+    """Evaluate a trained run beside the baselines and write report.json/report.md."""
+    from bigan_repr.pipeline import evaluate_run
+
+    results = evaluate_run(run, checkpoint=checkpoint, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
+                           restarts=restarts)
+    _print_results(results, as_json)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--data", "source", help="data source (default: the run's)")
+@click.option("--data-dir", help="folder holding the dataset files")
+@click.option("--download", is_flag=True, help="allow downloading the dataset")
+@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
+def encode(run, source, data_dir, download, split, layer, device, out):
+    """Encode a whole dataset split with a run's encoder into a features .npz."""
+    from bigan_repr.features import dataset_for, load_encoder, write_features
+
+    loaded = load_encoder(run, device=device)
+    data = dataset_for(loaded, source, split, data_dir, download)
+    layer = layer or loaded.config.model.features
+    features = loaded.encode(data.images, layer=layer)
+    meta = {"run": str(run), "step": loaded.step, "layer": layer, "source": source or loaded.config.data.source,
+            "split": split}
+    write_features(out, features, labels=data.labels, ids=data.ids, meta=meta)
+    click.echo(f"wrote {features.shape[0]} x {features.shape[1]} features ({layer}) to {out}", err=True)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
+def embed(run, inputs, layer, device, out):
+    """Encode image files (or folders of them) with a run's encoder into a features .npz."""
+    from bigan_repr.features import image_files, load_encoder, write_features
+
+    loaded = load_encoder(run, device=device)
+    files = image_files(inputs)
+    layer = layer or loaded.config.model.features
+    features = loaded.encode_files(files, layer=layer)
+    write_features(out, features, labels=None, ids=[str(f) for f in files],
+                   meta={"run": str(run), "step": loaded.step, "layer": layer})
+    click.echo(f"wrote {features.shape[0]} x {features.shape[1]} features ({layer}) to {out}", err=True)
+
+
+@main.command("eval")
+@click.option("--train", "train_file", required=True, type=click.Path(dir_okay=False), help="training features .npz")
+@click.option("--test", "test_file", required=True, type=click.Path(dir_okay=False), help="test features .npz")
+@click.option("--k", type=int, default=20, show_default=True, help="neighbours for weighted k-NN")
+@click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
+@with_eval_options
+def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as_json):
+    """Evaluate features from .npz files alone: k-NN, linear probe, label budgets, k-means."""
+    from eval import EvalInputError, evaluate, load_feature_file, write_report
+
+    try:
+        train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
+        name = Path(train_file).stem
+        results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
+                                  k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts)}
+    except EvalInputError as e:
+        raise UserError(str(e)) from None
+    if out:
+        write_report(out, results, title=f"evaluation of {train_file}",
+                     meta={"train": str(train_file), "test": str(test_file)})
+    _print_results(results, as_json)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,128 @@
+"""Encoder features: load a trained encoder, turn images into features, write them to .npz.
+
+The encoder is rebuilt from the config stored in the checkpoint; nobody passes architecture
+flags again. Images are conformed to the run's channels and size exactly as in training.
+Feature files hold ``features`` (float32, N x d), ``labels`` (when known), ``ids`` and
+metadata (run, checkpoint step, layer), and are written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .atomic import atomic_write
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .config import FEATURE_LAYERS, Config, ConfigError
+from .data import ImageSet, load_images, to_model_range
+from .errors import DataError
+from .images import IMAGE_SUFFIXES, conform, read_image
+from .models import BiGAN, Encoder
+from .runtime import resolve_device
+
+
+@dataclass
+class LoadedEncoder:
+    """A frozen encoder plus what is needed to feed it: the run's image shape and config."""
+
+    encoder: Encoder
+    config: Config
+    image_shape: tuple[int, int, int]
+    step: int
+    run: str
+    device: torch.device
+
+    def conform(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (N, C, H, W) of any size or channel count -> the run's channels and size."""
+        c, h, _ = self.image_shape
+        return conform(images, c, h)
+
+    @torch.inference_mode()
+    def encode(self, images: np.ndarray, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Features of uint8 images (N, C, H, W), in batches so memory stays bounded."""
+        layer = layer or self.config.model.features
+        if layer not in FEATURE_LAYERS:
+            raise ConfigError(f"layer={layer!r} is not valid; choose one of: {', '.join(FEATURE_LAYERS)}")
+        images = self.conform(np.asarray(images))
+        out = []
+        for start in range(0, len(images), batch_size):
+            x = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(self.device))
+            f = self.encoder(x) if layer == "z" else self.encoder.features(x)
+            out.append(f.float().cpu().numpy())
+        if not out:
+            return np.zeros((0, self._dim(layer)), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+
+    def _dim(self, layer: str) -> int:
+        x = torch.zeros(2, *self.image_shape, device=self.device)
+        return (self.encoder(x) if layer == "z" else self.encoder.features(x)).shape[1]
+
+    def encode_files(self, paths: Iterable[str | Path], *, layer: str | None = None) -> np.ndarray:
+        c, h, _ = self.image_shape
+        images = np.stack([read_image(Path(p), c, h) for p in paths])
+        return self.encode(images, layer=layer)
+
+
+def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> LoadedEncoder:
+    """The encoder of a run directory (its latest checkpoint) or of one checkpoint file."""
+    dev = resolve_device(device)
+    ckpt = load_checkpoint(checkpoint or run, map_location="cpu")
+    model, cfg = model_from_checkpoint(ckpt)
+    encoder = model.encoder.to(dev).eval()
+    return LoadedEncoder(encoder, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]), str(run), dev)
+
+
+def random_encoder_like(loaded: LoadedEncoder, seed: int = 0) -> LoadedEncoder:
+    """An untrained encoder of the same architecture: the random-features baseline."""
+    torch.manual_seed(seed)
+    # built the way training builds it, so the initialization is the trained model's starting point
+    encoder = BiGAN(loaded.config.model, loaded.image_shape, d_norm="none").encoder
+    return LoadedEncoder(encoder.to(loaded.device).eval(), loaded.config, loaded.image_shape, 0,
+                         "random-init", loaded.device)
+
+
+def raw_pixels(images: np.ndarray) -> np.ndarray:
+    """The raw-pixel baseline: flattened pixels in [0, 1]."""
+    return np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32) / 255.0
+
+
+def dataset_for(loaded: LoadedEncoder, source: str | None, split: str, data_dir: str | None = None,
+                download: bool = False) -> ImageSet:
+    """A split of ``source`` (default: the run's training source), in the run's image format."""
+    stored = loaded.config.data
+    cfg = Config(data=stored).updated({"data": {
+        "source": source or stored.source, "data_dir": data_dir or stored.data_dir,
+        "download": download, "channels": loaded.image_shape[0], "image_size": loaded.image_shape[1],
+    }}).data
+    return load_images(cfg, split)
+
+
+def image_files(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders (recursively) into a sorted list of image files."""
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise DataError(f"{item} does not exist")
+    if not files:
+        raise DataError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
+    return files
+
+
+def write_features(path: str | Path, features: np.ndarray, *, labels: np.ndarray | None, ids: np.ndarray,
+                   meta: dict[str, str | int]) -> Path:
+    """Write a feature file atomically; metadata keys become 0-d arrays beside the data."""
+    arrays = {"features": np.ascontiguousarray(features, dtype=np.float32), "ids": np.asarray(ids).astype(str)}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels, dtype=np.int64)
+    arrays |= {f"meta_{k}": np.asarray(v) for k, v in meta.items()}
+    path = Path(path)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return path
