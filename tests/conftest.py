@@ -1,0 +1,27 @@
+"""Shared fixtures: small, fast runs on the bundled digits data."""
+
+import os
+
+import pytest
+import torch
+
+# two cores: one torch thread per test process keeps BLAS, OpenMP and torch from fighting
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+SMALL = {
+    "model": {"hidden": 128, "z_dim": 8},
+    "train": {"batch_size": 64, "log_every": 5, "threads": 1, "checkpoint_every": 1000},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A 1-epoch digits run with a small MLP, shared by the feature and report tests."""
+    from bigan_repr.config import Config
+    from bigan_repr.train import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"epochs": 1}})
+    train(cfg, out, progress=False)
+    return out

@@ -1,0 +1,116 @@
+"""Training end to end: the CLI, every objective, resume, and configuration errors."""
+
+import json
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bigan_repr.checkpoint import load_checkpoint, step_checkpoints
+from bigan_repr.config import Config, ConfigError
+from bigan_repr.objectives import OBJECTIVES
+from bigan_repr.train import Trainer, train
+from cli import main
+from tests.conftest import SMALL
+
+METRIC_KEYS = {"step", "epoch", "d_loss", "g_loss", "bound", "d_real", "d_fake", "d_acc", "recon",
+               "recon_shuffled", "z_mean", "z_std", "prior_std", "img_per_s"}
+
+
+def _cfg(**train):
+    return Config().updated(SMALL | {"train": SMALL["train"] | train})
+
+
+def test_cli_trains_two_epochs_of_digits_and_writes_the_run(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [
+        "train", "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--hidden", "256", "--z-dim", "16",
+        "--threads", "1", "--log-every", "50", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    for name in ("config.json", "metrics.jsonl", "samples.png", "reconstructions.png"):
+        assert (out / name).is_file(), name
+    assert [p.name for p in step_checkpoints(out)] == ["step_00000358.pt"]  # 2 x 1437 // 8
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert METRIC_KEYS <= set(rows[-1]) and rows[-1]["step"] == 358
+    assert all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows)
+    # G uses E's code: reconstructions are closer to their own input than to a neighbour's
+    assert rows[-1]["recon"] < rows[-1]["recon_shuffled"]
+    info = CliRunner().invoke(main, ["info", str(out)])
+    assert info.exit_code == 0 and '"objective": "gan"' in info.output and "step_00000358.pt" in info.output
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_every_objective_trains_an_epoch_without_nan(tmp_path, objective):
+    result = train(_cfg(objective=objective, epochs=1, log_every=1), tmp_path / objective, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / objective / "metrics.jsonl").read_text().splitlines()]
+    assert result.stopped == "finished" and len(rows) == result.step
+    for row in rows:
+        for key in ("d_loss", "g_loss", "bound", "recon"):
+            assert math.isfinite(row[key]), (objective, row)
+
+
+def _weights(run_dir):
+    return load_checkpoint(run_dir)["model"]
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path):
+    straight = train(_cfg(steps=12), tmp_path / "straight", progress=False)
+    train(_cfg(steps=6), tmp_path / "split", progress=False)
+    resumed = Trainer(_cfg(steps=12), tmp_path / "split", resume=True, progress=False).run()
+    assert straight.step == resumed.step == 12
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    rows = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert rows == [5, 6, 10, 12]  # the step-6 row is the first run's last; nothing logged twice
+
+
+def test_resume_refuses_a_changed_architecture(tmp_path):
+    train(_cfg(steps=2), tmp_path / "run", progress=False)
+    changed = _cfg(steps=4).updated({"model": {"hidden": 64}})
+    with pytest.raises(ConfigError, match="model.hidden"):
+        Trainer(changed, tmp_path / "run", resume=True, progress=False)
+
+
+def test_training_into_an_existing_run_is_refused(tmp_path):
+    train(_cfg(steps=1), tmp_path / "run", progress=False)
+    with pytest.raises(Exception, match="already holds a run"):
+        train(_cfg(steps=1), tmp_path / "run", progress=False)
+
+
+def test_same_seed_gives_the_same_weights_on_cpu(tmp_path):
+    train(_cfg(steps=3), tmp_path / "a", progress=False)
+    train(_cfg(steps=3), tmp_path / "b", progress=False)
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_config_file_with_unknown_key_lists_valid_keys(tmp_path):
+    bad = tmp_path / "cfg.json"
+    bad.write_text(json.dumps({"train": {"objectiv": "gan"}}))
+    result = CliRunner().invoke(main, ["train", "--config", str(bad), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "train.objectiv" in result.output and "objective" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_yaml_config_sets_defaults_and_flags_override(tmp_path):
+    from cli import build_config
+
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text("model:\n  z_dim: 12\ntrain:\n  objective: kl\n  batch_size: 32\n")
+    cfg = build_config(str(cfg_file), {"train": {"batch_size": 16}})
+    assert (cfg.model.z_dim, cfg.train.objective, cfg.train.batch_size) == (12, "kl", 16)
+
+
+def test_invalid_values_name_the_field():
+    with pytest.raises(ConfigError, match="train.objective='nope'.*wgan-gp"):
+        Config().updated({"train": {"objective": "nope"}})
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        Config().updated({"train": {"batch_size": 0}})
+    with pytest.raises(ConfigError, match="gradient penalty"):
+        from bigan_repr.models import resolve_d_norm
+
+        resolve_d_norm(Config().updated({"model": {"d_norm": "batch"}}).model, gradient_penalty=True)
