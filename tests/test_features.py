@@ -1,0 +1,116 @@
+"""Features: encode -> npz -> eval round trip, embed == encode on the same pixels, the pipeline."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bigan_repr.config import DataConfig
+from bigan_repr.data import load_images
+from bigan_repr.features import load_encoder
+from cli import main
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_encode_npz_eval_round_trip(tiny_run, tmp_path):
+    for split in ("train", "test"):
+        r = _invoke("encode", tiny_run, "--split", split, "--out", tmp_path / f"{split}.npz")
+        assert r.exit_code == 0, r.output
+    f = np.load(tmp_path / "train.npz")
+    assert f["features"].shape == (1437, 8) and f["features"].dtype == np.float32
+    assert f["labels"].shape == (1437,) and f["ids"].shape == (1437,)
+    assert str(f["meta_layer"]) == "z" and int(f["meta_step"]) == 22
+    # the file holds what the Python API computes
+    enc = load_encoder(tiny_run)
+    images = load_images(DataConfig(), "train").images
+    np.testing.assert_allclose(f["features"], enc.encode(images), rtol=1e-6, atol=1e-6)
+    r = _invoke("eval", "--train", tmp_path / "train.npz", "--test", tmp_path / "test.npz", "--seeds", "2",
+                "--restarts", "2", "--json")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(r.stdout)["train"]
+    assert 0.5 < metrics["nn1_acc"] <= 1.0 and 0.5 < metrics["linear_acc"] <= 1.0
+    assert set(metrics["budgets"]) == {"10/class", "100%"}
+
+
+def test_penultimate_layer_is_available(tiny_run):
+    enc = load_encoder(tiny_run)
+    images = load_images(DataConfig(), "test").images[:5]
+    assert enc.encode(images, layer="penultimate").shape == (5, 128)
+
+
+def _write(path, array, mode):
+    Image.fromarray(array, mode).save(path)
+    return path
+
+
+def test_embed_gives_encode_features_for_the_same_pixels(tiny_run, tmp_path):
+    images = load_images(DataConfig(), "test").images[:4, 0]  # (4, 8, 8) uint8
+    files = [
+        _write(tmp_path / "gray.png", images[0], "L"),
+        _write(tmp_path / "rgb.png", np.repeat(images[1][..., None], 3, axis=2), "RGB"),
+        _write(tmp_path / "rgba.png", np.dstack([np.repeat(images[2][..., None], 3, 2), np.full((8, 8), 255, np.uint8)]), "RGBA"),
+        # twice the size, nearest-neighbour: downsampling averages each 2x2 block back to the original
+        _write(tmp_path / "big.png", images[3].repeat(2, 0).repeat(2, 1), "L"),
+    ]
+    out = tmp_path / "embed.npz"
+    r = _invoke("embed", tiny_run, *files, "--out", out)
+    assert r.exit_code == 0, r.output
+    embedded = np.load(out)
+    expected = load_encoder(tiny_run).encode(images[:, None])
+    np.testing.assert_allclose(embedded["features"], expected, rtol=1e-5, atol=1e-5)
+    assert list(embedded["ids"]) == [str(f) for f in files]
+
+
+def test_embed_jpeg_is_close_to_encode(tiny_run, tmp_path):
+    image = load_images(DataConfig(), "test").images[0, 0]
+    path = tmp_path / "digit.jpg"
+    Image.fromarray(image, "L").save(path, quality=100)
+    enc = load_encoder(tiny_run)
+    np.testing.assert_allclose(enc.encode_files([path]), enc.encode(image[None, None]), atol=0.05)
+
+
+def test_pipeline_writes_report_with_model_and_both_baselines(tmp_path):
+    out = tmp_path / "pipe"
+    r = _invoke("pipeline", "--steps", "5", "--hidden", "64", "--z-dim", "8", "--threads", "1", "--seeds", "2",
+                "--restarts", "2", "--out", out, "--quiet", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads((out / "report.json").read_text())
+    methods = set(report["results"])
+    assert methods == {"bigan (z)", "random encoder (z)", "raw pixels"}
+    md = (out / "report.md").read_text()
+    assert all(m in md for m in methods)
+    assert Image.open(out / "embedding.png").size[0] > 100
+    printed = json.loads(r.stdout)
+    assert printed["raw pixels"]["linear_acc"] > 0.9  # digits are easy for a linear model on pixels
+
+
+def _features_file(path, features, labels=None):
+    arrays = {"features": np.asarray(features, dtype=np.float32)}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_labels", "labels"),
+    ("mismatched", "labels count 1 != features count 40"),
+    ("nan", "NaN"),
+    ("k_too_large", "k=20"),
+    ("single_class", "class"),
+])
+def test_eval_bad_input_gives_a_clear_error(tmp_path, case, message):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 4)), np.arange(40) % 4
+    train_args = {"no_labels": (x, None), "mismatched": (x, y[:1]), "nan": (np.where(np.eye(40, 4) > 0, np.nan, x), y),
+                  "k_too_large": (x[:8], y[:8]), "single_class": (x, np.zeros(40, int))}[case]
+    train = _features_file(tmp_path / "train.npz", *train_args)
+    test = _features_file(tmp_path / "test.npz", x, y)
+    r = _invoke("eval", "--train", train, "--test", test, "--seeds", "1")
+    assert r.exit_code == 2, r.output
+    assert message in r.output and "Traceback" not in r.output
