@@ -66,6 +66,8 @@ def _read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path} is not an unsigned-byte IDX file")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated: its header is cut short")
     dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
     expected = 4 + 4 * ndim + int(np.prod(dims))
     if len(raw) != expected:
@@ -74,9 +76,11 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
-    for candidate in (folder / f"{stem}.gz", folder / stem, folder / "FashionMNIST" / "raw" / stem):
-        if candidate.exists():
-            return candidate
+    # the Debian package's flat layout first, then torchvision's ROOT/FashionMNIST/raw/
+    for where in (folder, folder / "FashionMNIST" / "raw"):
+        for candidate in (where / f"{stem}.gz", where / stem):
+            if candidate.is_file():
+                return candidate
     return None
 
 
@@ -89,8 +93,12 @@ def _fashion_mnist(cfg: DataConfig, split: str) -> ImageSet:
         if images_path and labels_path:
             images, labels = _read_idx(images_path), _read_idx(labels_path)
             if len(images) != len(labels):
-                raise DataError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
-            return ImageSet(images[:, None].copy(), labels.astype(np.int64), np.arange(len(images)).astype(str))
+                raise DataError(
+                    f"{images_path} has {len(images)} images but {labels_path} "
+                    f"has {len(labels)} labels"
+                )
+            ids = np.arange(len(images)).astype(str)
+            return ImageSet(images[:, None].copy(), labels.astype(np.int64), ids)
     if cfg.download:
         return _torchvision(cfg, split, "FashionMNIST")
     raise DataError(
@@ -109,15 +117,20 @@ def _torchvision(cfg: DataConfig, split: str, name: str) -> ImageSet:
     try:
         ds = cls(root=str(root), download=cfg.download, **kwargs)
     except (RuntimeError, OSError) as e:
-        how = "add --download to fetch it" if not cfg.download else "check the network connection"
-        raise DataError(f"{name} ({split}) is not available in {root}: {e}. {how}.") from None
+        # torchvision's own advice ("download=True") is a Python argument; name the CLI flag
+        how = (
+            "check the network connection" if cfg.download
+            else "add --download to fetch it, or pass --data-dir to a folder that holds it"
+        )
+        raise DataError(f"{name} ({split}) is not available in {root} ({e}); {how}.") from None
     images = np.asarray(ds.data)
     if images.ndim == 3:  # (N, H, W) grayscale
         images = images[:, None]
     elif images.shape[-1] == 3:  # (N, H, W, C) -> (N, C, H, W)
         images = images.transpose(0, 3, 1, 2)
-    labels = np.asarray(getattr(ds, "targets", None) if hasattr(ds, "targets") else ds.labels)
-    return ImageSet(np.ascontiguousarray(images, dtype=np.uint8), labels.astype(np.int64), np.arange(len(images)).astype(str))
+    labels = np.asarray(ds.targets if hasattr(ds, "targets") else ds.labels)  # SVHN, STL10: labels
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    return ImageSet(images, labels.astype(np.int64), np.arange(len(images)).astype(str))
 
 
 SOURCES: dict[str, Callable[[DataConfig, str], ImageSet]] = {
@@ -134,26 +147,44 @@ SOURCES: dict[str, Callable[[DataConfig, str], ImageSet]] = {
 
 
 def _npz(path: Path, cfg: DataConfig, split: str) -> ImageSet:
-    from .image_npz import read_image_npz
+    from .image_npz import read_image_npz  # here, not at the top: image_npz imports ImageSet
 
     return read_image_npz(path, split)
 
 
-def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
-    if not path.is_dir():
-        raise DataError(f"image folder {path} does not exist or is not a folder")
-    if (path / "train").is_dir() and (path / split).is_dir():
-        path = path / split  # a folder with train/ and test/ subfolders defines the splits
-    elif split != "train":
-        raise DataError(f"image folder {path} has no {split}/ subfolder; it only gives a train split")
-    subdirs = sorted(p for p in path.iterdir() if p.is_dir())
-    if subdirs:  # class subfolders give labels, in sorted name order
-        files = [(f, label) for label, d in enumerate(subdirs) for f in sorted(d.rglob("*"))]
+def _class_names(split_dirs: list[Path]) -> list[str]:
+    """Sorted class-subfolder names, shared by the train/ and test/ splits when there are any.
+
+    Hidden folders (.ipynb_checkpoints) are never classes. Taking the union keeps a class's
+    label the same in both splits when one split lacks it.
+    """
+    names = {d.name for s in split_dirs for d in s.iterdir() if d.is_dir()}
+    return sorted(n for n in names if not n.startswith("."))
+
+
+def _folder_files(path: Path, split_dirs: list[Path]) -> tuple[list[tuple[Path, int]], bool]:
+    """Image files of one split with their labels (-1 when unlabeled), and whether labelled.
+
+    Hidden files and folders (.DS_Store, macOS ._x.png forks) are not data and are left out.
+    """
+    classes = _class_names(split_dirs)
+    if classes:  # class subfolders give labels, in sorted name order
+        dirs = [(path / c, label) for label, c in enumerate(classes) if (path / c).is_dir()]
+        files = [(f, label) for d, label in dirs for f in sorted(d.rglob("*"))]
     else:
         files = [(f, -1) for f in sorted(path.iterdir())]
-    files = [(f, label) for f, label in files if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    files = [
+        (f, label) for f, label in files
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+        and all(part[0] != "." for part in f.relative_to(path).parts)
+    ]
     if not files:
         raise DataError(f"image folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files, bool(classes)
+
+
+def _read_files(files: list[tuple[Path, int]], cfg: DataConfig):
+    """Decode each file; unreadable ones raise, or with skip_bad are listed and passed over."""
     images, labels, ids, bad = [], [], [], []
     for f, label in files:
         try:
@@ -166,12 +197,33 @@ def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
         images.append(img)
         labels.append(label)
         ids.append(str(f))
+    return images, labels, ids, bad
+
+
+def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
+    if not path.is_dir():
+        raise DataError(f"image folder {path} does not exist or is not a folder")
+    split_dirs = [path]
+    if (path / "train").is_dir() and (path / split).is_dir():
+        # a folder with train/ and test/ subfolders defines the splits
+        split_dirs = [path / s for s in SPLITS if (path / s).is_dir()]
+        path = path / split
+    elif split != "train":
+        raise DataError(
+            f"image folder {path} has no {split}/ subfolder; it only gives a train split"
+        )
+    files, labelled = _folder_files(path, split_dirs)
+    images, labels, ids, bad = _read_files(files, cfg)
     if not images:
         raise DataError(f"image folder {path}: all {len(bad)} files were unreadable")
-    shapes = {im.shape for im in images}
+    shapes = sorted({im.shape for im in images})
     if len(shapes) > 1:
-        raise DataError(f"images in {path} differ in size or channels {sorted(shapes)}; pass --image-size and --channels")
-    lab = np.array(labels, dtype=np.int64) if subdirs else None
+        shown = ", ".join(map(str, shapes[:4])) + (", ..." if len(shapes) > 4 else "")
+        raise DataError(
+            f"images in {path} differ in (channels, height, width): {shown}; "
+            "pass --image-size (and --channels) to bring them to one shape"
+        )
+    lab = np.array(labels, dtype=np.int64) if labelled else None
     return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad)
 
 

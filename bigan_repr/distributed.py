@@ -54,9 +54,34 @@ def average(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return values
 
 
+def gather_rng_states(rng: torch.Generator, ctx: DistContext) -> list[torch.Tensor]:
+    """Every rank's generator state, in rank order (a checkpoint resumes each rank's stream)."""
+    state = rng.get_state()
+    if not ctx.active:
+        return [state]
+    states: list = [None] * ctx.world
+    dist.all_gather_object(states, state)
+    return states
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.active:
         dist.barrier()
+
+
+def weights_digest(module: nn.Module) -> str:
+    """SHA-256 of every parameter: equal digests mean bit-identical replicas.
+
+    Buffers (batch-norm running statistics) are left out: DDP broadcasts rank 0's at each
+    forward, but each rank updates its own copy on its own shard in between.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, tensor in module.named_parameters():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def shutdown(ctx: DistContext) -> None:

@@ -9,21 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+GRAY_MODES = ("1", "L", "LA", "La")
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, the weights of PIL's "L" conversion
 
 
 def _to_uint8_mode(img: Image.Image) -> Image.Image:
     """Bring 16-bit and 32-bit integer images to 8 bits by scaling, not clipping."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        # mode "I" does not record its bit depth: take the smallest of 8/16/32 bits that fits
+        top = 65535.0 if img.mode.startswith("I;16") else _full_scale(arr.max())
         return Image.fromarray(np.clip(np.rint(arr * 255.0 / top), 0, 255).astype(np.uint8), "L")
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)
@@ -31,9 +33,14 @@ def _to_uint8_mode(img: Image.Image) -> Image.Image:
     return img
 
 
+def _full_scale(top: float) -> float:
+    return 255.0 if top <= 255 else 65535.0 if top <= 65535 else 2.0**31 - 1
+
+
 def _flatten_alpha(img: Image.Image) -> Image.Image:
     """Composite transparent images on white, as viewers show them."""
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+    transparent = img.mode in ("RGBA", "RGBa", "LA", "La", "PA")
+    if transparent or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
@@ -44,14 +51,15 @@ def conform(images: np.ndarray, channels: int | None, size: int | None) -> np.nd
     """Convert uint8 (N, C, H, W) images to the requested channels and square size.
 
     Grayscale uses ITU-R 601 luma (as PIL's "L"); resizing center-crops to a square, then
-    resamples with antialiased bilinear interpolation. Used by every source and by ``embed``,
-    so the same pixels always give the same model input.
+    shrinks by area averaging (exact block means for integer factors) or enlarges bilinearly.
+    Used by every source and by ``embed``, so the same pixels always give the same model input.
     """
     x = images
     if channels is not None and x.shape[1] != channels:
         if channels == 1:
-            weights = np.array([0.299, 0.587, 0.114], dtype=np.float32).reshape(1, 3, 1, 1)
-            x = np.clip(np.rint((x[:, :3].astype(np.float32) * weights).sum(1, keepdims=True)), 0, 255)
+            weights = np.array(LUMA, dtype=np.float32).reshape(1, 3, 1, 1)
+            luma = (x[:, :3].astype(np.float32) * weights).sum(1, keepdims=True)
+            x = np.clip(np.rint(luma), 0, 255)
         else:
             x = np.repeat(x, 3, axis=1)
         x = x.astype(np.uint8)
@@ -60,8 +68,12 @@ def conform(images: np.ndarray, channels: int | None, size: int | None) -> np.nd
         s = min(h, w)
         top, left = (h - s) // 2, (w - s) // 2
         x = x[:, :, top : top + s, left : left + s]
-        t = torch.from_numpy(np.ascontiguousarray(x)).float()
-        t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=s > size, align_corners=False)
+        # a float copy: decoded PIL arrays are read-only, which torch.from_numpy warns about
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if s > size:
+            t = F.interpolate(t, size=(size, size), mode="area")
+        else:
+            t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
         x = t.round_().clamp_(0, 255).to(torch.uint8).numpy()
     return np.ascontiguousarray(x)
 
@@ -77,8 +89,10 @@ def read_image(path: Path, channels: int | None, size: int | None) -> np.ndarray
             img = ImageOps.exif_transpose(opened)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
-    img = _flatten_alpha(_to_uint8_mode(img))
-    gray = img.mode in ("L", "1") or (img.mode == "P" and _palette_is_gray(img))
+    img = _to_uint8_mode(img)
+    # decided before compositing on white, which makes every transparent image RGB
+    gray = img.mode in GRAY_MODES or (img.mode in ("P", "PA") and _palette_is_gray(img))
+    img = _flatten_alpha(img)
     want = channels or (1 if gray else 3)
     arr = np.asarray(img.convert("L" if want == 1 else "RGB"), dtype=np.uint8)
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
@@ -86,6 +100,6 @@ def read_image(path: Path, channels: int | None, size: int | None) -> np.ndarray
 
 
 def _palette_is_gray(img: Image.Image) -> bool:
-    rgb = np.asarray(img.convert("RGB"))
+    rgb = np.asarray(img.convert("RGB"))  # the colours used, not the whole 256-entry palette
     return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
 

@@ -23,7 +23,16 @@ from .batches import BatchStream
 from .checkpoint import checkpoint_path, load_checkpoint, prune_checkpoints, save_checkpoint
 from .config import Config, ConfigError
 from .data import load_images, to_model_range
-from .distributed import DistContext, average, barrier, init_distributed, shutdown, wrap
+from .distributed import (
+    DistContext,
+    average,
+    barrier,
+    gather_rng_states,
+    init_distributed,
+    shutdown,
+    weights_digest,
+    wrap,
+)
 from .errors import UserError
 from .models import BiGAN, resolve_d_norm, sample_prior
 from .monitor import diagnostics, save_grids
@@ -101,7 +110,8 @@ class Trainer:
         self.d_norm = resolve_d_norm(cfg.model, bool(gp))
         self.model = BiGAN(cfg.model, tuple(data.images.shape[1:]), self.d_norm).to(self.device)
         self.opt_d, self.opt_ge = make_optimizers(self.model, self.objective, cfg.train)
-        self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed)
+        # each rank draws its own z and penalty points; rank 0 of a 1-process run uses the seed itself
+        self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 7919 * self.dist.rank)
         self.step = 0
         self._fixed_inputs(images)
         if resume:
@@ -141,13 +151,14 @@ class Trainer:
             "image_shape": list(self.model.image_shape), "d_norm": self.d_norm,
             "model": self.model.state_dict(), "opt_d": self.opt_d.state_dict(),
             "opt_ge": self.opt_ge.state_dict(), "stream": self.stream.state_dict(),
-            "rng": {"z": self.rng.get_state(), "torch": torch.get_rng_state()},
+            "rng": {"z": gather_rng_states(self.rng, self.dist), "torch": torch.get_rng_state()},
         }
 
     def save(self) -> None:
         self._check_finite_parameters()
+        state = self.state()  # collective under DDP: every rank contributes its RNG state
         if self.dist.is_main:
-            save_checkpoint(checkpoint_path(self.run_dir.path, self.step), self.state())
+            save_checkpoint(checkpoint_path(self.run_dir.path, self.step), state)
             prune_checkpoints(self.run_dir.path, self.cfg.train.keep)
         barrier(self.dist)
 
@@ -158,7 +169,11 @@ class Trainer:
         self.opt_d.load_state_dict(ckpt["opt_d"])
         self.opt_ge.load_state_dict(ckpt["opt_ge"])
         self.stream.load_state_dict(ckpt["stream"])
-        self.rng.set_state(ckpt["rng"]["z"].cpu())  # generator states are CPU byte tensors
+        states = ckpt["rng"]["z"]
+        if len(states) == self.dist.world:  # generator states are CPU byte tensors
+            self.rng.set_state(states[self.dist.rank].cpu())
+        else:  # resumed on another number of processes: fresh, distinct streams per rank
+            self.rng.manual_seed(self.cfg.train.seed + 7919 * self.dist.rank + 104729 * int(ckpt["step"]))
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())
         self.step = int(ckpt["step"])
         if self.dist.is_main:
@@ -173,6 +188,9 @@ class Trainer:
         try:
             with stopping:
                 stopped = self._loop(stopping)
+            if self.dist.active:  # replicas must agree; the log line lets anyone check
+                print(f"rank {self.dist.rank}/{self.dist.world} weights sha256 {weights_digest(self.model)}",
+                      file=sys.stderr, flush=True)
         finally:
             if self.dist.is_main:
                 self.run_dir.release_lock()

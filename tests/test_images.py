@@ -1,0 +1,187 @@
+"""images.py: one decoding of palette, alpha, 16-bit and EXIF-rotated files; ``conform``."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bigan_repr.data import to_model_range
+from bigan_repr.errors import DataError, UserError
+from bigan_repr.images import conform, read_image
+
+
+def _save(img: Image.Image, path: Path, **kwargs) -> Path:
+    img.save(path, **kwargs)
+    return path
+
+
+# ---- modes: palette, alpha, 16-bit --------------------------------------------------------
+
+
+def test_palette_png_decodes_to_its_colours(tmp_path):
+    img = Image.fromarray(np.array([[0, 1], [2, 0]], np.uint8), "P")
+    img.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 759)
+    x = read_image(_save(img, tmp_path / "p.png"), None, None)
+    assert x.dtype == np.uint8 and x.shape == (3, 2, 2)
+    assert x[:, 0, 0].tolist() == [255, 0, 0]
+    assert x[:, 0, 1].tolist() == [0, 255, 0]
+    assert x[:, 1, 0].tolist() == [0, 0, 255]
+
+
+def test_gray_palette_png_stays_one_channel(tmp_path):
+    img = Image.fromarray(np.array([[0, 1, 2]], np.uint8), "P")
+    img.putpalette([0, 0, 0, 100, 100, 100, 200, 200, 200] + [0] * 759)
+    x = read_image(_save(img, tmp_path / "gp.png"), None, None)
+    assert x.shape == (1, 1, 3) and x.ravel().tolist() == [0, 100, 200]
+
+
+def test_transparent_palette_png_is_composited_on_white_and_stays_gray(tmp_path):
+    img = Image.fromarray(np.array([[0, 1, 2]], np.uint8), "P")
+    img.putpalette([0, 0, 0, 100, 100, 100, 200, 200, 200] + [0] * 759)
+    x = read_image(_save(img, tmp_path / "tp.png", transparency=0), None, None)
+    # index 0 is fully transparent, so it shows the white background
+    assert x.shape == (1, 1, 3) and x.ravel().tolist() == [255, 100, 200]
+
+
+def test_rgba_png_is_composited_on_white(tmp_path):
+    rgba = np.array([[[255, 0, 0, 255], [255, 0, 0, 0], [0, 0, 0, 128]]], np.uint8)
+    x = read_image(_save(Image.fromarray(rgba, "RGBA"), tmp_path / "a.png"), None, None)
+    assert x.shape == (3, 1, 3)
+    assert x[:, 0, 0].tolist() == [255, 0, 0]  # opaque: unchanged
+    assert x[:, 0, 1].tolist() == [255, 255, 255]  # transparent: white, not the hidden red
+    half = x[:, 0, 2].astype(int)  # black at alpha 128/255 over white: 255 * 127/255
+    assert np.all(np.abs(half - 127) <= 1), half
+
+
+def test_gray_with_alpha_stays_one_channel_on_white(tmp_path):
+    la = np.array([[[10, 255], [10, 0]]], np.uint8)
+    x = read_image(_save(Image.fromarray(la, "LA"), tmp_path / "la.png"), None, None)
+    assert x.shape == (1, 1, 2) and x.ravel().tolist() == [10, 255]
+
+
+def test_16bit_png_is_scaled_not_clipped(tmp_path):
+    a = np.array([[65535, 32768, 0, 257]], np.uint16)
+    path = _save(Image.fromarray(a), tmp_path / "g16.png")
+    assert Image.open(path).mode.startswith("I;16")  # the file really is 16-bit
+    x = read_image(path, None, None)
+    assert x.dtype == np.uint8 and x.shape == (1, 1, 4)
+    assert x.ravel().tolist() == [255, 128, 0, 1]
+
+
+def test_dark_16bit_png_is_not_stretched(tmp_path):
+    # values <= 255 in a 16-bit file are near-black, not full-range 8-bit values
+    path = _save(Image.fromarray(np.array([[200, 255]], np.uint16)), tmp_path / "d16.png")
+    assert read_image(path, None, None).ravel().tolist() == [1, 1]
+
+
+# ---- EXIF orientation ---------------------------------------------------------------------
+
+
+def test_exif_rotated_jpeg_is_decoded_upright(tmp_path):
+    a = np.zeros((16, 24, 3), np.uint8)
+    a[:8, :8] = 255  # a white block in the top-left corner of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation 6: the viewer rotates the stored image 90° clockwise
+    path = _save(Image.fromarray(a), tmp_path / "r.jpg", exif=exif, quality=95)
+    with Image.open(path) as raw:
+        stored = np.asarray(raw.convert("RGB")).transpose(2, 0, 1)  # (3, 16, 24), unrotated
+    x = read_image(path, None, None)
+    assert x.shape == (3, 24, 16)
+    np.testing.assert_array_equal(x, np.rot90(stored, k=-1, axes=(1, 2)))
+    assert x[:, :8, -8:].mean() > 200 and x[:, :8, :8].mean() < 50  # the block moved top-right
+
+
+# ---- channel choice -----------------------------------------------------------------------
+
+
+def test_auto_channels_keep_gray_gray_and_colour_rgb(tmp_path):
+    gray = _save(Image.fromarray(np.full((4, 5), 70, np.uint8), "L"), tmp_path / "g.png")
+    rgb_arr = np.zeros((4, 5, 3), np.uint8)
+    rgb_arr[..., 0] = 200
+    rgb = _save(Image.fromarray(rgb_arr, "RGB"), tmp_path / "c.png")
+    assert read_image(gray, None, None).shape == (1, 4, 5)
+    assert read_image(rgb, None, None).shape == (3, 4, 5)
+    # forced channels: gray repeated into RGB, colour reduced by luma
+    assert (read_image(gray, 3, None) == 70).all() and read_image(gray, 3, None).shape[0] == 3
+    assert read_image(rgb, 1, None).ravel().tolist() == [round(0.299 * 200)] * 20
+
+
+def test_image_size_gives_square_images(tmp_path):
+    path = _save(Image.fromarray(np.zeros((30, 50, 3), np.uint8)), tmp_path / "w.png")
+    assert read_image(path, None, 16).shape == (3, 16, 16)
+    assert read_image(path, 1, 8).shape == (1, 8, 8)
+
+
+# ---- bad files ----------------------------------------------------------------------------
+
+
+def _bad_files(folder: Path) -> list[Path]:
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    good = _save(Image.fromarray(np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)),
+                 folder / "good.png")
+    truncated = folder / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text = folder / "notes.png"
+    text.write_text("this is not an image\n")
+    return [empty, truncated, text]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["zero-byte", "truncated", "text"])
+def test_bad_file_raises_data_error_naming_it(tmp_path, which):
+    path = _bad_files(tmp_path)[which]
+    with pytest.raises(DataError, match=path.name) as err:
+        read_image(path, None, None)
+    assert isinstance(err.value, UserError)  # the CLI prints it without a traceback
+
+
+# ---- conform ------------------------------------------------------------------------------
+
+
+def test_conform_rgb_to_gray_uses_601_luma():
+    x = np.zeros((1, 3, 2, 2), np.uint8)
+    x[0, :, 1, 0] = [200, 100, 50]
+    y = conform(x, 1, None)
+    assert y.shape == (1, 1, 2, 2) and y.dtype == np.uint8
+    assert y[0, 0, 1, 0] == round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)  # 124
+    assert y[0, 0, 0, 0] == 0
+
+
+def test_conform_gray_to_rgb_repeats_the_channel():
+    x = np.arange(16, dtype=np.uint8).reshape(1, 1, 4, 4)
+    y = conform(x, 3, None)
+    assert y.shape == (1, 3, 4, 4) and all((y[:, c] == x[:, 0]).all() for c in range(3))
+
+
+@pytest.mark.parametrize(
+    "shape,size", [((2, 1, 8, 8), 32), ((2, 3, 40, 40), 16), ((1, 1, 9, 20), 7)]
+)
+def test_conform_resize_gives_requested_shape(shape, size):
+    x = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    y = conform(x, None, size)
+    assert y.shape == (*shape[:2], size, size) and y.dtype == np.uint8
+
+
+def test_conform_resize_keeps_a_constant_image_constant():
+    x = np.full((1, 3, 8, 12), 77, np.uint8)
+    assert (conform(x, None, 20) == 77).all() and (conform(x, None, 5) == 77).all()
+
+
+def test_conform_crops_the_center_of_a_wide_image():
+    x = np.zeros((1, 1, 4, 8), np.uint8)
+    x[..., 2:6] = np.arange(16, dtype=np.uint8).reshape(4, 4)  # the central square
+    np.testing.assert_array_equal(conform(x, None, 4), x[..., 2:6])
+
+
+def test_conform_is_identity_when_nothing_changes():
+    x = np.random.default_rng(1).integers(0, 256, (3, 3, 8, 8), dtype=np.uint8)
+    for channels, size in [(None, None), (3, None), (None, 8), (3, 8)]:
+        np.testing.assert_array_equal(conform(x, channels, size), x)
+
+
+def test_to_model_range_maps_uint8_onto_tanh_range():
+    y = to_model_range(torch.tensor([0, 127, 255], dtype=torch.uint8))
+    assert y.dtype == torch.float32
+    assert torch.allclose(y, torch.tensor([-1.0, 127 / 127.5 - 1, 1.0]))
