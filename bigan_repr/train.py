@@ -69,7 +69,7 @@ def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.opti
     if objective.optimizer == "rmsprop":
         return (torch.optim.RMSprop(d_params, lr=lr_d, weight_decay=cfg.weight_decay),
                 torch.optim.RMSprop(ge_params, lr=lr, weight_decay=cfg.weight_decay))
-    fused = {"fused": True} if next(model.parameters()).is_cuda else {"foreach": True}
+    fused = {"fused": True}  # one kernel per step on CUDA and CPU (torch >= 2.4)
     return (torch.optim.Adam(d_params, lr=lr_d, betas=betas, weight_decay=cfg.weight_decay, **fused),
             torch.optim.Adam(ge_params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused))
 
