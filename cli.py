@@ -12,6 +12,7 @@ import click
 from bigan_repr.config import Config, load_config_file
 from bigan_repr.errors import UserError
 from bigan_repr.objectives import OBJECTIVES
+from bigan_repr.presets import PRESETS, preset
 
 # (section, key, flag, click type, help): every training flag maps onto one config field
 TRAINING_FLAGS = [
@@ -47,6 +48,8 @@ TRAINING_FLAGS = [
     ("train", "checkpoint_every", "--checkpoint-every", int, "steps between checkpoints"),
     ("train", "sample_every", "--sample-every", int, "steps between sample grids"),
     ("train", "keep", "--keep", int, "checkpoints to keep"),
+    ("train", "eval_every", "--eval-every", int, "steps between validation probes (k-NN, linear) logged to metrics"),
+    ("train", "select", "--select", click.Choice(["knn", "linear"]), "keep the best checkpoint by this validation metric"),
 ]
 
 
@@ -58,6 +61,7 @@ def training_options(f):
         else:
             f = click.option(flag, name, type=kind, default=None, help=help_text)(f)
     f = click.option("--config", "config_file", type=click.Path(dir_okay=False), help="JSON/YAML defaults; flags override them")(f)
+    f = click.option("--preset", type=click.Choice(list(PRESETS)), help="a named recipe; --config and flags override it")(f)
     return f
 
 
@@ -72,8 +76,12 @@ def overrides_from_flags(kwargs: dict) -> dict[str, dict]:
     return out
 
 
-def build_config(config_file: str | None, flags: dict[str, dict], base: Config | None = None) -> Config:
+def build_config(config_file: str | None, flags: dict[str, dict], base: Config | None = None,
+                 preset_name: str | None = None) -> Config:
+    """Defaults (or a stored run's config), then the preset, the config file and the flags."""
     cfg = base or Config()
+    if preset_name:
+        cfg = cfg.updated(preset(preset_name), where=f"preset {preset_name}")
     if config_file:
         cfg = cfg.updated(load_config_file(config_file), where=f"config file {config_file}")
     return cfg.updated(flags, where="command-line flags")
@@ -101,7 +109,7 @@ def main():
 @click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
 @click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True), help="continue the run in this directory")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(config_file, out, resume, quiet, **kwargs):
+def train(config_file, preset, out, resume, quiet, **kwargs):
     """Train a BiGAN (G, E and a joint D) on an image dataset."""
     from bigan_repr.run_dir import RunDir
     from bigan_repr.train import train as run_training
@@ -111,7 +119,7 @@ def train(config_file, out, resume, quiet, **kwargs):
         stored = Config.from_dict(RunDir(resume).read_config(), where=f"{resume}/config.json")
         cfg, out = build_config(config_file, flags, base=stored), resume
     else:
-        cfg = build_config(config_file, flags)
+        cfg = build_config(config_file, flags, preset_name=preset)
         out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
     result = run_training(cfg, out, resume=bool(resume), progress=not quiet)
     click.echo(f"{result.stopped} at step {result.step}; run directory: {result.run_dir}")
@@ -175,11 +183,11 @@ def with_eval_options(f):
 @click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @with_eval_options
-def pipeline(config_file, out, quiet, budgets, n_seeds, restarts, as_json, **kwargs):
+def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_json, **kwargs):
     """Train, encode train/test, evaluate beside raw-pixel and random-encoder baselines, report."""
     from bigan_repr.pipeline import run_pipeline
 
-    cfg = build_config(config_file, overrides_from_flags(kwargs))
+    cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
     results = run_pipeline(cfg, out, progress=not quiet, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
                            restarts=restarts)

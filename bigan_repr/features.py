@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write
-from .checkpoint import load_checkpoint, model_from_checkpoint
+from .checkpoint import CHECKPOINT_DIR, load_checkpoint, model_from_checkpoint
 from .config import FEATURE_LAYERS, Config, ConfigError
 from .data import ImageSet, load_images, to_model_range
 from .errors import DataError
@@ -68,9 +68,11 @@ class LoadedEncoder:
 
 
 def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> LoadedEncoder:
-    """The encoder of a run directory (its latest checkpoint) or of one checkpoint file."""
+    """The encoder of a run: ``checkpoint`` if given, else the run's best.pt (kept by --select)
+    when there is one, else its latest checkpoint."""
     dev = resolve_device(device)
-    ckpt = load_checkpoint(checkpoint or run, map_location="cpu")
+    best = Path(run) / CHECKPOINT_DIR / "best.pt"
+    ckpt = load_checkpoint(checkpoint or (best if best.is_file() else run), map_location="cpu")
     model, cfg = model_from_checkpoint(ckpt)
     encoder = model.encoder.to(dev).eval()
     return LoadedEncoder(encoder, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]), str(run), dev)

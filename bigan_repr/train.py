@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .batches import BatchStream
-from .checkpoint import checkpoint_path, load_checkpoint, prune_checkpoints, save_checkpoint
+from .checkpoint import CHECKPOINT_DIR, checkpoint_path, load_checkpoint, prune_checkpoints, save_checkpoint
 from .config import Config, ConfigError
 from .data import load_images, to_model_range
 from .distributed import (
@@ -37,6 +37,7 @@ from .errors import UserError
 from .models import BiGAN, resolve_d_norm, sample_prior
 from .monitor import diagnostics, save_grids
 from .objectives import Objective, get_objective
+from .probe import ValidationProbe
 from .run_dir import RunDir
 from .runtime import autocast_for, resolve_device, set_threads
 from .step import CriticPair, GeneratorEncoderPair, StepContext, train_step
@@ -113,7 +114,12 @@ class Trainer:
         # each rank draws its own z and penalty points; rank 0 of a 1-process run uses the seed itself
         self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 7919 * self.dist.rank)
         self.step = 0
+        self.best: float | None = None  # the selection metric of the "best" checkpoint
         self._fixed_inputs(images)
+        self.probe = (ValidationProbe.from_training_set(data, cfg.model.features, cfg.train.seed)
+                      if cfg.train.eval_every else None)
+        if cfg.train.select and self.probe is None:
+            raise ConfigError(f"--select needs labels, and data source {cfg.data.source!r} has none")
         if resume:
             self._resume()
         elif self.dist.is_main:
@@ -152,6 +158,7 @@ class Trainer:
             "model": self.model.state_dict(), "opt_d": self.opt_d.state_dict(),
             "opt_ge": self.opt_ge.state_dict(), "stream": self.stream.state_dict(),
             "rng": {"z": gather_rng_states(self.rng, self.dist), "torch": torch.get_rng_state()},
+            "best_metric": self.best,
         }
 
     def save(self) -> None:
@@ -176,6 +183,7 @@ class Trainer:
             self.rng.manual_seed(self.cfg.train.seed + 7919 * self.dist.rank + 104729 * int(ckpt["step"]))
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())
         self.step = int(ckpt["step"])
+        self.best = ckpt.get("best_metric")
         if self.dist.is_main:
             self.run_dir.truncate_metrics(self.step)
 
@@ -219,6 +227,8 @@ class Trainer:
                 sums, count, tick = {}, 0, time.perf_counter()
             if self.dist.is_main and (self.step % t.sample_every == 0 or last):
                 save_grids(self.model, self.fixed_x[:16], self.fixed_z, self.run_dir.path)
+            if self.probe is not None and (self.step % t.eval_every == 0 or last):
+                self._evaluate()
             if self.step % t.checkpoint_every == 0 or last or stopping.requested:
                 self.save()
             if stopping.requested:
@@ -249,6 +259,21 @@ class Trainer:
             self.run_dir.append_metrics(row)
         self.last_metrics = row
         return row
+
+    def _evaluate(self) -> None:
+        """Validation probe on rank 0; with --select, keep the best checkpoint as best.pt."""
+        select = self.cfg.train.select
+        state = self.state() if select else None  # collective under DDP, so every rank builds it
+        if self.dist.is_main:
+            row = {"step": self.step, "kind": "eval"} | self.probe.evaluate(self.model, self.device)
+            if select and (self.best is None or row[f"val_{select}"] > self.best):
+                self._check_finite_parameters()
+                self.best = row[f"val_{select}"]
+                state["best_metric"] = self.best
+                save_checkpoint(self.run_dir.path / CHECKPOINT_DIR / "best.pt", state | {"best": row})
+                row["best"] = True
+            self.run_dir.append_metrics(row)
+        barrier(self.dist)
 
     def _check_finite_parameters(self) -> None:
         for name, p in self.model.named_parameters():

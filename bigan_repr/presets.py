@@ -1,0 +1,47 @@
+"""Named recipes (``--preset NAME``): config overrides applied before a config file and flags.
+
+Each preset is plain data in the config's own sections. What the measurements behind them
+showed is recorded in the README's results section.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import ConfigError
+
+_SELECT = {"eval_every": 500, "select": "linear", "checkpoint_every": 1000, "sample_every": 1000}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # the BiGAN paper's permutation-invariant MNIST setup, on Fashion-MNIST
+    "fmnist-mlp": {
+        "data": {"source": "fashion-mnist"},
+        "model": {"arch": "mlp", "hidden": 1024, "z_dim": 50, "prior": "uniform", "features": "z"},
+        "train": {"objective": "gan", "batch_size": 128, "epochs": 10} | _SELECT,
+    },
+    # DCGAN-style nets at 32 px; the encoder's penultimate layer is exported
+    "fmnist-conv": {
+        "data": {"source": "fashion-mnist", "image_size": 32},
+        "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
+                  "features": "penultimate"},
+        "train": {"objective": "gan", "batch_size": 64, "epochs": 5} | _SELECT,
+    },
+    "mnist-conv": {
+        "data": {"source": "mnist", "image_size": 32},
+        "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
+                  "features": "penultimate"},
+        "train": {"objective": "gan", "batch_size": 64, "epochs": 5} | _SELECT,
+    },
+    "cifar10-conv": {
+        "data": {"source": "cifar10", "image_size": 32, "channels": 3},
+        "model": {"arch": "conv", "width": 64, "hidden": 1024, "z_dim": 128, "prior": "normal",
+                  "features": "penultimate", "d_norm": "spectral"},
+        "train": {"objective": "hinge", "batch_size": 64, "epochs": 20} | _SELECT,
+    },
+}
+
+
+def preset(name: str) -> dict[str, dict[str, Any]]:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,61 @@
+"""Evaluation during training: a cheap k-NN and linear probe on a fixed validation split.
+
+The split is carved from the TRAINING set (a seeded permutation: a labelled "probe train"
+part and a held-out "validation" part), so checkpoints are chosen without looking at the
+test set. The labels are never used for training the BiGAN itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import ImageSet, to_model_range
+from .models import BiGAN
+
+PROBE_TRAIN, PROBE_VAL = 5000, 2000  # at most; small datasets split 70/30
+
+
+@dataclass
+class ValidationProbe:
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    layer: str
+
+    @classmethod
+    def from_training_set(cls, data: ImageSet, layer: str, seed: int) -> ValidationProbe | None:
+        if data.labels is None:
+            return None
+        order = np.random.default_rng(seed).permutation(len(data))
+        n_val = min(PROBE_VAL, int(0.3 * len(data)))
+        n_train = min(PROBE_TRAIN, len(data) - n_val)
+        val, train = order[:n_val], order[n_val : n_val + n_train]
+        return cls(data.images[train], data.labels[train], data.images[val], data.labels[val], layer)
+
+    @torch.no_grad()
+    def _encode(self, model: BiGAN, images: np.ndarray, device) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), 1024):
+            x = to_model_range(torch.from_numpy(images[start : start + 1024]).to(device))
+            f = model.encoder(x) if self.layer == "z" else model.encoder.features(x)
+            out.append(f.float().cpu().numpy())
+        return np.concatenate(out)
+
+    def evaluate(self, model: BiGAN, device) -> dict[str, float]:
+        """Validation accuracies: 1-NN, weighted k-NN and a linear probe (quick C grid)."""
+        from eval import knn_eval, linear_probe
+
+        was_training = model.training
+        model.eval()
+        try:
+            train_f = self._encode(model, self.train_images, device)
+            val_f = self._encode(model, self.val_images, device)
+        finally:
+            model.train(was_training)
+        knn = knn_eval(train_f, self.train_labels, val_f, self.val_labels, k=min(20, len(train_f)))
+        linear = linear_probe(train_f, self.train_labels, val_f, self.val_labels, c_grid=(0.1, 1.0), max_iter=300)
+        return {"val_nn1": knn["nn1_acc"], "val_knn": knn["knn_acc"], "val_linear": linear["acc"]}

@@ -1,0 +1,57 @@
+"""Evaluation during training, best-checkpoint selection, and the named presets."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bigan_repr.checkpoint import load_checkpoint
+from bigan_repr.config import Config
+from bigan_repr.features import load_encoder
+from bigan_repr.presets import PRESETS
+from bigan_repr.train import Trainer, train
+from tests.conftest import SMALL
+
+
+def test_eval_every_logs_validation_and_best_is_the_best_checkpoint(tmp_path):
+    cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 40, "batch_size": 16,
+                                                               "eval_every": 8, "select": "knn"}})
+    train(cfg, tmp_path / "run", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    assert [r["step"] for r in evals] == [8, 16, 24, 32, 40]
+    assert all(0 <= r["val_knn"] <= 1 and 0 <= r["val_linear"] <= 1 for r in evals)
+    best_row = max(evals, key=lambda r: r["val_knn"])  # the first maximum wins ties
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
+    assert best["step"] == best_row["step"] and best["best_metric"] == pytest.approx(best_row["val_knn"])
+    # encoders load the best checkpoint by default: the tool does not hand out the worse one
+    assert load_encoder(tmp_path / "run").step == best_row["step"]
+
+
+def test_select_without_eval_every_is_refused():
+    with pytest.raises(Exception, match="eval_every"):
+        Config().updated({"train": {"select": "knn"}})
+
+
+def _preset_config(name, tmp_path):
+    cfg = Config().updated(PRESETS[name])
+    if cfg.data.source not in ("fashion-mnist",):  # offline here: same image format, synthetic pixels
+        c = cfg.data.channels or 1
+        rng = np.random.default_rng(0)
+        path = tmp_path / "data.npz"
+        np.savez(path, x=rng.integers(0, 256, (64, 28, 28, c), dtype=np.uint8), y=np.arange(64) % 10)
+        cfg = cfg.updated({"data": {"source": f"npz:{path}"}})
+    return cfg.updated({"train": {"steps": 1, "threads": 1, "batch_size": 8, "eval_every": None, "select": None}})
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_each_preset_loads_and_trains_one_step(tmp_path, name):
+    from bigan_repr.data import DEBIAN_FASHION_MNIST
+
+    if PRESETS[name]["data"]["source"] == "fashion-mnist" and not DEBIAN_FASHION_MNIST.is_dir():
+        pytest.skip("Fashion-MNIST files absent (apt-get install dataset-fashion-mnist)")
+    trainer = Trainer(_preset_config(name, tmp_path), tmp_path / "run", progress=False)
+    result = trainer.run()
+    assert result.step == 1 and np.isfinite(result.metrics["g_loss"])
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
