@@ -91,9 +91,11 @@ class Group(click.Group):
     """Turns user errors into one clear line and exit status 2, with no traceback."""
 
     def invoke(self, ctx):
+        from eval import EvalInputError
+
         try:
             return super().invoke(ctx)
-        except UserError as e:
+        except (UserError, EvalInputError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
 

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from .errors import UserError
+
+# tests set this to hold a finished temporary file before its rename, so that a process can be
+# killed in the middle of a write; it is never set in normal use
+_TEST_DELAY = float(os.environ.get("BIGAN_REPR_TEST_WRITE_DELAY", "0"))
 
 
 @contextmanager
@@ -27,6 +32,8 @@ def atomic_path(path: str | Path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        if _TEST_DELAY:
+            time.sleep(_TEST_DELAY)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -73,6 +73,12 @@ def checkpoint_path(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step_{step:08d}.pt"
 
 
+def clean_partial_writes(run_dir: Path) -> None:
+    """Remove temporary files a killed process left mid-write; complete files are untouched."""
+    for tmp in (Path(run_dir) / CHECKPOINT_DIR).glob(".*.tmp*"):
+        tmp.unlink(missing_ok=True)
+
+
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
     for old in step_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)

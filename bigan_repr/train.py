@@ -20,7 +20,15 @@ from tqdm import tqdm
 
 from . import __version__
 from .batches import BatchStream
-from .checkpoint import CHECKPOINT_DIR, checkpoint_path, load_checkpoint, prune_checkpoints, save_checkpoint
+from .checkpoint import (
+    CHECKPOINT_DIR,
+    checkpoint_path,
+    clean_partial_writes,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+    step_checkpoints,
+)
 from .config import Config, ConfigError
 from .data import load_images, to_model_range
 from .distributed import (
@@ -170,6 +178,11 @@ class Trainer:
         barrier(self.dist)
 
     def _resume(self) -> None:
+        clean_partial_writes(self.run_dir.path)
+        if not step_checkpoints(self.run_dir.path):  # killed before its first checkpoint
+            if self.dist.is_main:
+                self.run_dir.truncate_metrics(0)
+            return
         ckpt = load_checkpoint(self.run_dir.path, map_location=self.device)
         check_resume_compatible(Config.from_dict(ckpt["config"]), self.cfg, self.run_dir.path)
         self.model.load_state_dict(ckpt["model"])
