@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import Config
+from .config import FEATURE_LAYERS, Config
 from .features import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from .train import train
 
@@ -22,15 +22,17 @@ def _log(message: str) -> None:
 
 
 def feature_sets(loaded: LoadedEncoder, train_images: np.ndarray, test_images: np.ndarray,
-                 *, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{method: (train features, test features)} for the model and both baselines."""
+                 *, seed: int = 0, layers: tuple[str, ...] = FEATURE_LAYERS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{method: (train features, test features)}: the model and the random-init encoder at each
+    layer (z = E(x), and the penultimate layer), and raw pixels."""
     random_init = random_encoder_like(loaded, seed=seed)
-    layer = loaded.config.model.features
-    return {
-        f"bigan ({layer})": (loaded.encode(train_images), loaded.encode(test_images)),
-        f"random encoder ({layer})": (random_init.encode(train_images), random_init.encode(test_images)),
-        "raw pixels": (raw_pixels(train_images), raw_pixels(test_images)),
-    }
+    sets = {}
+    for name, encoder in (("bigan", loaded), ("random encoder", random_init)):
+        for layer in layers:
+            sets[f"{name} ({layer})"] = (encoder.encode(train_images, layer=layer),
+                                         encoder.encode(test_images, layer=layer))
+    sets["raw pixels"] = (raw_pixels(train_images), raw_pixels(test_images))
+    return sets
 
 
 def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4), restarts: int = 10,
@@ -54,14 +56,15 @@ def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4
     meta = {"run": str(run_dir), "step": loaded.step, "data": cfg.data.source, "layer": cfg.model.features,
             "objective": cfg.train.objective, "arch": cfg.model.arch, "config": cfg.to_dict()}
     notes = [
-        f"{cfg.data.source}: {len(train_set)} train / {len(test_set)} test images; features = "
-        f"{'E(x)' if cfg.model.features == 'z' else 'the encoder penultimate layer'}; checkpoint step {loaded.step}.",
+        f"{cfg.data.source}: {len(train_set)} train / {len(test_set)} test images; checkpoint step "
+        f"{loaded.step}; (z) = E(x), (penultimate) = the encoder's layer below z; the run exports "
+        f"{cfg.model.features}.",
         f"objective {cfg.train.objective}, arch {cfg.model.arch}, z_dim {cfg.model.z_dim}, prior {cfg.model.prior}.",
         "k-means on the test features; linear probe C chosen on a held-out part of the training set.",
     ]
     write_report(run_dir, results, title=f"bigan-repr report: {run_dir.name}", meta=meta, notes=notes)
     if plot:
-        model_name = next(iter(methods))
+        model_name = f"bigan ({cfg.model.features})"
         plot_embedding(methods[model_name][1], test_set.labels, run_dir / "embedding.png",
                        title=f"{model_name}, test split (PCA)")
     return results
