@@ -1,7 +1,13 @@
 """bigan-repr: learn image representations with a BiGAN and measure how good they are."""
 
 __version__ = "0.1.0"
-
-from .features import load_encoder  # noqa: E402  (the version must exist before submodules import it)
-
 __all__ = ["__version__", "load_encoder"]
+
+
+def __getattr__(name: str):
+    # imported on first use, so light modules (atomic writes, config) load without torch
+    if name == "load_encoder":
+        from .features import load_encoder
+
+        return load_encoder
+    raise AttributeError(f"module 'bigan_repr' has no attribute {name!r}")

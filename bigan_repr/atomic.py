@@ -18,6 +18,8 @@ from .errors import UserError
 # tests set this to hold a finished temporary file before its rename, so that a process can be
 # killed in the middle of a write; it is never set in normal use
 _TEST_DELAY = float(os.environ.get("BIGAN_REPR_TEST_WRITE_DELAY", "0"))
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -36,6 +38,7 @@ def atomic_path(path: str | Path, suffix: str = ""):
             time.sleep(_TEST_DELAY)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
@@ -43,11 +46,12 @@ def atomic_path(path: str | Path, suffix: str = ""):
             os.unlink(tmp)
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` atomically with ``write(file)``."""
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``path`` atomically with ``write(file)``; returns the path."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
         f.flush()
+    return Path(path)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -8,17 +8,15 @@ folder, fsync, os.replace) so an interrupted run never leaves a half-written rep
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bigan_repr.atomic import atomic_write
 from eval.validation import check_features
 
 # (result key, column header), in reading order: neighbours, linear, clustering.
@@ -104,26 +102,6 @@ def render_table_text(results: dict[str, dict]) -> str:
     return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with tmp:
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        # NamedTemporaryFile creates 0600; a report is meant to be read by others.
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, path)
-    except BaseException:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _json_default(obj):
     # numpy scalars and arrays sneak into metric dicts; JSON wants plain Python.
     if isinstance(obj, (np.generic, np.ndarray)):
@@ -141,8 +119,8 @@ def write_report(
     payload = {"title": title, "meta": meta, "notes": list(notes or []), "results": results}
     text = json.dumps(payload, indent=2, default=_json_default) + "\n"
     markdown = render_markdown(results, title=title, notes=notes)
-    json_path = _atomic_write(out_dir / "report.json", lambda f: f.write(text.encode()))
-    md_path = _atomic_write(out_dir / "report.md", lambda f: f.write(markdown.encode()))
+    json_path = atomic_write(out_dir / "report.json", lambda f: f.write(text.encode()))
+    md_path = atomic_write(out_dir / "report.md", lambda f: f.write(markdown.encode()))
     return ReportPaths(json=json_path, markdown=md_path)
 
 
@@ -185,4 +163,4 @@ def plot_embedding(
     ax.set_title(f"{title} ({method.upper()})")
     ax.set_xticks([])
     ax.set_yticks([])
-    return _atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=100))
+    return atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=100))
