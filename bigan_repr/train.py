@@ -30,6 +30,7 @@ from .checkpoint import (
     step_checkpoints,
 )
 from .config import Config, ConfigError
+from .curves import plot_curves
 from .data import load_images, to_model_range
 from .distributed import (
     DistContext,
@@ -209,6 +210,8 @@ class Trainer:
         try:
             with stopping:
                 stopped = self._loop(stopping)
+            if self.dist.is_main:
+                plot_curves(self.run_dir.path)
             if self.dist.active:  # replicas must agree; the log line lets anyone check
                 print(f"rank {self.dist.rank}/{self.dist.world} weights sha256 {weights_digest(self.model)}",
                       file=sys.stderr, flush=True)

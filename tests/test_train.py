@@ -28,7 +28,7 @@ def test_cli_trains_two_epochs_of_digits_and_writes_the_run(tmp_path):
         "train", "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--hidden", "256", "--z-dim", "16",
         "--threads", "1", "--log-every", "50", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    for name in ("config.json", "metrics.jsonl", "samples.png", "reconstructions.png"):
+    for name in ("config.json", "metrics.jsonl", "samples.png", "reconstructions.png", "curves.png"):
         assert (out / name).is_file(), name
     assert [p.name for p in step_checkpoints(out)] == ["step_00000358.pt"]  # 2 x 1437 // 8
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
