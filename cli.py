@@ -43,6 +43,7 @@ TRAINING_FLAGS = [
     ("train", "seed", "--seed", int, "random seed"),
     ("train", "device", "--device", click.Choice(["auto", "cpu", "cuda", "mps"]), "where to train"),
     ("train", "threads", "--threads", int, "CPU threads for torch, faiss and BLAS together"),
+    ("train", "precision", "--precision", click.Choice(["auto", "fp32", "bf16"]), "auto = bf16 autocast on CUDA, fp32 elsewhere"),
     ("train", "compile", "--compile/--no-compile", None, "torch.compile the networks where supported"),
     ("train", "log_every", "--log-every", int, "steps between metric rows"),
     ("train", "checkpoint_every", "--checkpoint-every", int, "steps between checkpoints"),

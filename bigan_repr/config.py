@@ -91,6 +91,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads; None: all cores
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16"
     compile: bool = False  # torch.compile the models when supported
     log_every: int = 20  # steps between metric rows (each one syncs with the device)
     checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)
@@ -103,6 +104,7 @@ class TrainConfig:
         _choice("train.objective", self.objective, tuple(OBJECTIVES))
         _choice("train.gen_loss", self.gen_loss, GEN_LOSS_MODES)
         _choice("train.device", self.device, DEVICES)
+        _choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
         _positive("train.batch_size", self.batch_size)
         _positive("train.epochs", self.epochs)
         _positive("train.steps", self.steps, allow_none=True)

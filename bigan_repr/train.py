@@ -54,7 +54,7 @@ from .step import CriticPair, GeneratorEncoderPair, StepContext, train_step
 # what may change when a run is resumed: its length and its bookkeeping, not what it learns
 RESUMABLE_CHANGES = {
     "train": {"epochs", "steps", "log_every", "checkpoint_every", "sample_every", "keep", "threads",
-              "device", "eval_every", "select", "compile"},
+              "device", "eval_every", "select", "compile", "precision"},
 }
 
 
@@ -156,7 +156,7 @@ class Trainer:
             objective=self.objective, opt_d=self.opt_d, opt_ge=self.opt_ge, gen_loss=t.gen_loss,
             weight_clip=self.objective.weight_clip, gradient_penalty=self.objective.gradient_penalty,
             recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
-            rng=self.rng, autocast=autocast_for(self.device),
+            rng=self.rng, autocast=autocast_for(self.device, t.precision),
         )
 
     # ---- checkpoints ----
