@@ -150,7 +150,11 @@ class Trainer:
         critic = CriticPair(m.discriminator, self.objective.gradient_penalty)
         gen_enc = GeneratorEncoderPair(m.generator, m.encoder)
         if t.compile:
-            critic, gen_enc = _maybe_compile(critic), _maybe_compile(gen_enc)
+            gen_enc = _maybe_compile(gen_enc)
+            if self.objective.gradient_penalty:  # compiled graphs have no double backward
+                print("--compile: the critic runs eagerly (gradient penalty)", file=sys.stderr)
+            else:
+                critic = _maybe_compile(critic)
         return StepContext(
             model=m, critic=wrap(critic, self.dist, self.device), gen_enc=wrap(gen_enc, self.dist, self.device),
             objective=self.objective, opt_d=self.opt_d, opt_ge=self.opt_ge, gen_loss=t.gen_loss,
