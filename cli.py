@@ -16,7 +16,8 @@ from bigan_repr.presets import PRESETS, preset
 
 # (section, key, flag, click type, help): every training flag maps onto one config field
 TRAINING_FLAGS = [
-    ("data", "source", "--data", str, "data source: digits, fashion-mnist, mnist, cifar10, svhn, stl10, folder:PATH, npz:PATH"),
+    ("data", "source", "--data", str,
+     "data source: digits, fashion-mnist, mnist, cifar10, svhn, stl10, folder:PATH, npz:PATH"),
     ("data", "data_dir", "--data-dir", str, "folder holding (or receiving) dataset files"),
     ("data", "download", "--download/--no-download", None, "allow downloading the dataset with torchvision"),
     ("data", "image_size", "--image-size", int, "resize images to this square size"),
@@ -27,7 +28,8 @@ TRAINING_FLAGS = [
     ("model", "prior", "--prior", click.Choice(["uniform", "normal"]), "latent prior"),
     ("model", "hidden", "--hidden", int, "MLP width / D's hidden width"),
     ("model", "width", "--width", int, "conv: channels of the first layer"),
-    ("model", "d_norm", "--d-norm", click.Choice(["auto", "batch", "layer", "spectral", "none"]), "D's normalization"),
+    ("model", "d_norm", "--d-norm", click.Choice(["auto", "batch", "layer", "spectral", "none"]),
+     "D's normalization"),
     ("model", "unary", "--unary/--no-unary", None, "add BigBiGAN unary scores s_x, s_z to D"),
     ("model", "features", "--features", click.Choice(["z", "penultimate"]), "which encoder layer to export"),
     ("train", "objective", "--objective", click.Choice(list(OBJECTIVES)), "adversarial objective"),
@@ -43,14 +45,17 @@ TRAINING_FLAGS = [
     ("train", "seed", "--seed", int, "random seed"),
     ("train", "device", "--device", click.Choice(["auto", "cpu", "cuda", "mps"]), "where to train"),
     ("train", "threads", "--threads", int, "CPU threads for torch, faiss and BLAS together"),
-    ("train", "precision", "--precision", click.Choice(["auto", "fp32", "bf16"]), "auto = bf16 autocast on CUDA, fp32 elsewhere"),
+    ("train", "precision", "--precision", click.Choice(["auto", "fp32", "bf16"]),
+     "auto = bf16 autocast on CUDA, fp32 elsewhere"),
     ("train", "compile", "--compile/--no-compile", None, "torch.compile the networks where supported"),
     ("train", "log_every", "--log-every", int, "steps between metric rows"),
     ("train", "checkpoint_every", "--checkpoint-every", int, "steps between checkpoints"),
     ("train", "sample_every", "--sample-every", int, "steps between sample grids"),
     ("train", "keep", "--keep", int, "checkpoints to keep"),
-    ("train", "eval_every", "--eval-every", int, "steps between validation probes (k-NN, linear) logged to metrics"),
-    ("train", "select", "--select", click.Choice(["knn", "linear"]), "keep the best checkpoint by this validation metric"),
+    ("train", "eval_every", "--eval-every", int,
+     "steps between validation probes (k-NN, linear) logged to metrics"),
+    ("train", "select", "--select", click.Choice(["knn", "linear"]),
+     "keep the best checkpoint by this validation metric"),
 ]
 
 
@@ -61,8 +66,10 @@ def training_options(f):
             f = click.option(flag, name, default=None, help=help_text)(f)
         else:
             f = click.option(flag, name, type=kind, default=None, help=help_text)(f)
-    f = click.option("--config", "config_file", type=click.Path(dir_okay=False), help="JSON/YAML defaults; flags override them")(f)
-    f = click.option("--preset", type=click.Choice(list(PRESETS)), help="a named recipe; --config and flags override it")(f)
+    f = click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="JSON/YAML defaults; flags override them")(f)
+    f = click.option("--preset", type=click.Choice(list(PRESETS)),
+                     help="a named recipe; --config and flags override it")(f)
     return f
 
 
@@ -110,7 +117,8 @@ def main():
 @main.command()
 @training_options
 @click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
-@click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True), help="continue the run in this directory")
+@click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True),
+              help="continue the run in this directory")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def train(config_file, preset, out, resume, quiet, **kwargs):
     """Train a BiGAN (G, E and a joint D) on an image dataset."""

@@ -21,8 +21,8 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def feature_sets(loaded: LoadedEncoder, train_images: np.ndarray, test_images: np.ndarray,
-                 *, seed: int = 0, layers: tuple[str, ...] = FEATURE_LAYERS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def feature_sets(loaded: LoadedEncoder, train_images: np.ndarray, test_images: np.ndarray, *, seed: int = 0,
+                 layers: tuple[str, ...] = FEATURE_LAYERS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{method: (train features, test features)}: the model and the random-init encoder at each
     layer (z = E(x), and the penultimate layer), and raw pixels."""
     random_init = random_encoder_like(loaded, seed=seed)

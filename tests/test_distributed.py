@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from bigan_repr.checkpoint import load_checkpoint, step_checkpoints

@@ -53,7 +53,8 @@ def test_embed_gives_encode_features_for_the_same_pixels(tiny_run, tmp_path):
     files = [
         _write(tmp_path / "gray.png", images[0], "L"),
         _write(tmp_path / "rgb.png", np.repeat(images[1][..., None], 3, axis=2), "RGB"),
-        _write(tmp_path / "rgba.png", np.dstack([np.repeat(images[2][..., None], 3, 2), np.full((8, 8), 255, np.uint8)]), "RGBA"),
+        _write(tmp_path / "rgba.png",
+               np.dstack([np.repeat(images[2][..., None], 3, 2), np.full((8, 8), 255, np.uint8)]), "RGBA"),
         # twice the size, nearest-neighbour: downsampling averages each 2x2 block back to the original
         _write(tmp_path / "big.png", images[3].repeat(2, 0).repeat(2, 1), "L"),
     ]
