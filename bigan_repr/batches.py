@@ -1,48 +1,96 @@
-"""Device-resident batches: the whole dataset as one uint8 tensor, batches as index slices.
+"""Batch streams: the order of every epoch, and two ways to serve it.
 
-Each epoch's order is a permutation drawn from (seed, epoch) alone, so the stream's position is
+Each epoch's order is a permutation drawn from (seed, epoch) alone, so a stream's position is
 two integers and a resumed run sees exactly the batches an uninterrupted one would. Under
 distributed training each rank takes every ``world``-th index of the same permutation.
+
+- :class:`BatchStream`: the whole dataset as one uint8 tensor on the training device; a batch
+  is an index slice converted on the device. No workers, no per-sample Python.
+- :class:`LoaderStream`: for image folders too large to hold, a DataLoader with workers and
+  pinned memory decodes files lazily, in the very same order.
 """
 
 from __future__ import annotations
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from .data import to_model_range
 from .errors import UserError
 
 
-class BatchStream:
-    def __init__(self, images_u8: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world: int = 1):
-        self.images = images_u8  # (N, C, H, W) uint8, on the training device
-        self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
-        self.per_epoch = len(images_u8) // world // batch_size
+def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> torch.Tensor:
+    """This rank's share of epoch ``epoch``'s permutation of ``range(n)`` (CPU int64)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g)[rank::world]
+
+
+class _Stream:
+    """Position bookkeeping shared by both streams: (epoch, batch index within the epoch)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int, world: int):
+        self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
+        self.per_epoch = n // world // batch_size
         if self.per_epoch == 0:
             raise UserError(
                 f"batch size {batch_size} x {world} process(es) is larger than the dataset "
-                f"({len(images_u8)} images); lower --batch-size"
+                f"({n} images); lower --batch-size"
             )
         self.epoch, self.pos = 0, 0
-        self._order: torch.Tensor | None = None
 
-    def _epoch_order(self) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        perm = torch.randperm(len(self.images), generator=g)[self.rank :: self.world]
-        return perm.to(self.images.device)
+    def _batches(self) -> list[torch.Tensor]:
+        """Index batches of the rest of the current epoch, from the current position."""
+        order = epoch_order(self.n, self.seed, self.epoch, self.rank, self.world)
+        b = self.batch_size
+        return [order[i * b : (i + 1) * b] for i in range(self.pos, self.per_epoch)]
 
-    def next(self) -> torch.Tensor:
-        """The next batch as floats in [-1, 1], shape (batch_size, C, H, W)."""
-        if self.pos == self.per_epoch:
-            self.epoch, self.pos, self._order = self.epoch + 1, 0, None
-        if self._order is None:
-            self._order = self._epoch_order()
-        idx = self._order[self.pos * self.batch_size : (self.pos + 1) * self.batch_size]
+    def _advance(self) -> None:
         self.pos += 1
-        return to_model_range(self.images[idx])
+        if self.pos == self.per_epoch:
+            self.epoch, self.pos = self.epoch + 1, 0
+            self._restart()
+
+    def _restart(self) -> None:  # a new epoch or a restored position
+        raise NotImplementedError
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "pos": self.pos}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.pos, self._order = int(state["epoch"]), int(state["pos"]), None
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self._restart()
+
+
+class BatchStream(_Stream):
+    def __init__(self, images_u8: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        super().__init__(len(images_u8), batch_size, seed, rank, world)
+        self.images = images_u8  # (N, C, H, W) uint8, on the training device
+        self._restart()
+
+    def _restart(self) -> None:
+        self._order = epoch_order(self.n, self.seed, self.epoch, self.rank, self.world).to(self.images.device)
+
+    def next(self) -> torch.Tensor:
+        """The next batch as floats in [-1, 1], shape (batch_size, C, H, W)."""
+        b = self.batch_size
+        idx = self._order[self.pos * b : (self.pos + 1) * b]
+        self._advance()
+        return to_model_range(self.images[idx])
+
+
+class LoaderStream(_Stream):
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1, *,
+                 device: torch.device, workers: int = 2):
+        super().__init__(len(dataset), batch_size, seed, rank, world)
+        self.dataset, self.device, self.workers = dataset, device, workers
+        self._restart()
+
+    def _restart(self) -> None:
+        loader = DataLoader(self.dataset, batch_sampler=self._batches(), num_workers=self.workers,
+                            pin_memory=self.device.type == "cuda")
+        self._iter = iter(loader)
+
+    def next(self) -> torch.Tensor:
+        batch = next(self._iter).to(self.device, non_blocking=True)
+        self._advance()
+        return to_model_range(batch)

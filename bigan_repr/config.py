@@ -46,9 +46,24 @@ class DataConfig:
     image_size: int | None = None  # resize to this square size; None keeps the native size
     channels: int | None = None  # 1 (grayscale) or 3 (RGB); None keeps the native channels
     skip_bad: bool = False  # image folders: skip unreadable files (and count them) instead of failing
+    stream: str = "auto"  # "memory": one uint8 tensor on the device; "loader": DataLoader decoding
+    # files lazily (folders only); auto = loader for folders (memory with skip_bad), memory otherwise
+    workers: int = 2  # DataLoader worker processes on the loader path
+
+    @property
+    def lazy(self) -> bool:
+        """Whether training decodes files through a DataLoader instead of holding them."""
+        if self.stream == "auto":
+            return self.source.startswith("folder:") and not self.skip_bad
+        return self.stream == "loader"
 
     def __post_init__(self) -> None:
         _positive("data.image_size", self.image_size, allow_none=True)
+        _choice("data.stream", self.stream, ("auto", "memory", "loader"))
+        if self.stream == "loader" and not self.source.startswith("folder:"):
+            raise ConfigError("data.stream='loader' serves image folders only (folder:PATH)")
+        if self.workers < 0:
+            raise ConfigError(f"data.workers must be 0 or more, got {self.workers}")
         if self.channels not in (None, 1, 3):
             raise ConfigError(f"data.channels={self.channels!r} is not valid; choose 1 or 3")
 

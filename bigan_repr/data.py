@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+import torch
 
 from .config import DataConfig
 from .errors import DataError
@@ -33,6 +35,9 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def images_at(self, idx) -> np.ndarray:
+        return self.images[np.asarray(idx)]
 
 
 def to_model_range(images_u8: torch.Tensor) -> torch.Tensor:
@@ -200,7 +205,8 @@ def _read_files(files: list[tuple[Path, int]], cfg: DataConfig):
     return images, labels, ids, bad
 
 
-def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
+def _folder_listing(path: Path, split: str) -> tuple[Path, list[tuple[Path, int]], bool]:
+    """The split's folder, its image files with labels, and whether it is labelled."""
     if not path.is_dir():
         raise DataError(f"image folder {path} does not exist or is not a folder")
     split_dirs = [path]
@@ -213,6 +219,11 @@ def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
             f"image folder {path} has no {split}/ subfolder; it only gives a train split"
         )
     files, labelled = _folder_files(path, split_dirs)
+    return path, files, labelled
+
+
+def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
+    path, files, labelled = _folder_listing(path, split)
     images, labels, ids, bad = _read_files(files, cfg)
     if not images:
         raise DataError(f"image folder {path}: all {len(bad)} files were unreadable")
@@ -225,6 +236,36 @@ def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
         )
     lab = np.array(labels, dtype=np.int64) if labelled else None
     return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad)
+
+
+class FolderDataset(Dataset):
+    """``folder:PATH`` decoded lazily, one file per item (in DataLoader workers).
+
+    Every image is brought to the first image's channels and size unless --channels and
+    --image-size fix them; a file that differs or cannot be read fails with its name.
+    """
+
+    def __init__(self, cfg: DataConfig, split: str = "train"):
+        source = Path(cfg.source[len("folder:"):]).expanduser()
+        _, files, labelled = _folder_listing(source, split)
+        self.files = [f for f, _ in files]
+        self.labels = np.array([label for _, label in files], dtype=np.int64) if labelled else None
+        first = read_image(self.files[0], cfg.channels, cfg.image_size)
+        self.shape: tuple[int, int, int] = tuple(first.shape)
+        self.size = cfg.image_size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        img = read_image(self.files[i], self.shape[0], self.size)
+        if img.shape != self.shape:
+            raise DataError(f"{self.files[i]} has shape {img.shape}, the folder's first image {self.shape}; "
+                            "pass --image-size to bring all images to one size")
+        return torch.from_numpy(img)
+
+    def images_at(self, idx) -> np.ndarray:
+        return np.stack([self[int(i)].numpy() for i in idx])
 
 
 def load_images(cfg: DataConfig, split: str = "train") -> ImageSet:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import ImageSet, to_model_range
+from .data import FolderDataset, ImageSet, to_model_range
 from .models import BiGAN
 
 PROBE_TRAIN, PROBE_VAL = 5000, 2000  # at most; small datasets split 70/30
@@ -27,14 +27,14 @@ class ValidationProbe:
     layer: str
 
     @classmethod
-    def from_training_set(cls, data: ImageSet, layer: str, seed: int) -> ValidationProbe | None:
+    def from_training_set(cls, data: ImageSet | FolderDataset, layer: str, seed: int) -> ValidationProbe | None:
         if data.labels is None:
             return None
         order = np.random.default_rng(seed).permutation(len(data))
         n_val = min(PROBE_VAL, int(0.3 * len(data)))
         n_train = min(PROBE_TRAIN, len(data) - n_val)
         val, train = order[:n_val], order[n_val : n_val + n_train]
-        return cls(data.images[train], data.labels[train], data.images[val], data.labels[val], layer)
+        return cls(data.images_at(train), data.labels[train], data.images_at(val), data.labels[val], layer)
 
     @torch.no_grad()
     def _encode(self, model: BiGAN, images: np.ndarray, device) -> np.ndarray:

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .batches import BatchStream
+from .batches import BatchStream, LoaderStream
 from .checkpoint import (
     CHECKPOINT_DIR,
     checkpoint_path,
@@ -31,7 +31,7 @@ from .checkpoint import (
 )
 from .config import Config, ConfigError
 from .curves import plot_curves
-from .data import load_images, to_model_range
+from .data import FolderDataset, ImageSet, load_images, to_model_range
 from .distributed import (
     DistContext,
     average,
@@ -84,7 +84,11 @@ def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.opti
             torch.optim.Adam(ge_params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused))
 
 
-def total_steps(cfg: Config, stream: BatchStream, n_critic: int) -> int:
+def image_shape(data: ImageSet | FolderDataset) -> tuple[int, int, int]:
+    return tuple(data.shape) if isinstance(data, FolderDataset) else tuple(data.images.shape[1:])
+
+
+def total_steps(cfg: Config, stream: BatchStream | LoaderStream, n_critic: int) -> int:
     if cfg.train.steps is not None:
         return cfg.train.steps
     return max(1, math.ceil(cfg.train.epochs * stream.per_epoch / n_critic))
@@ -112,19 +116,17 @@ class Trainer:
         set_threads(cfg.train.threads)
         self.objective = get_objective(cfg.train.objective)
         self.n_critic = cfg.train.n_critic or self.objective.n_critic
-        data = load_images(cfg.data, "train")
-        images = torch.from_numpy(data.images).to(self.device)
-        self.stream = BatchStream(images, cfg.train.batch_size, cfg.train.seed, self.dist.rank, self.dist.world)
+        data, self.stream = self._data_stream()
         torch.manual_seed(cfg.train.seed)
         gp = self.objective.gradient_penalty
         self.d_norm = resolve_d_norm(cfg.model, bool(gp))
-        self.model = BiGAN(cfg.model, tuple(data.images.shape[1:]), self.d_norm).to(self.device)
+        self.model = BiGAN(cfg.model, image_shape(data), self.d_norm).to(self.device)
         self.opt_d, self.opt_ge = make_optimizers(self.model, self.objective, cfg.train)
         # each rank draws its own z and penalty points; rank 0 of a 1-process run uses the seed itself
         self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 7919 * self.dist.rank)
         self.step = 0
         self.best: float | None = None  # the selection metric of the "best" checkpoint
-        self._fixed_inputs(images)
+        self._fixed_inputs(data)
         self.probe = (ValidationProbe.from_training_set(data, cfg.model.features, cfg.train.seed)
                       if cfg.train.eval_every else None)
         if cfg.train.select and self.probe is None:
@@ -138,11 +140,23 @@ class Trainer:
         self.total = total_steps(cfg, self.stream, self.n_critic)
         self.ctx = self._step_context()
 
-    def _fixed_inputs(self, images: torch.Tensor) -> None:
+    def _data_stream(self) -> tuple[ImageSet | FolderDataset, BatchStream | LoaderStream]:
+        """The training split and the stream serving its batches (on the device, or lazily)."""
+        cfg, rank, world = self.cfg, self.dist.rank, self.dist.world
+        t = cfg.train
+        if cfg.data.lazy:
+            data = FolderDataset(cfg.data, "train")
+            return data, LoaderStream(data, t.batch_size, t.seed, rank, world, device=self.device,
+                                      workers=cfg.data.workers)
+        data = load_images(cfg.data, "train")
+        images = torch.from_numpy(data.images).to(self.device)
+        return data, BatchStream(images, t.batch_size, t.seed, rank, world)
+
+    def _fixed_inputs(self, data: ImageSet | FolderDataset) -> None:
         """A fixed batch and fixed codes for diagnostics and grids, drawn off the training RNG."""
         g = torch.Generator().manual_seed(self.cfg.train.seed + 1)
-        idx = torch.randperm(len(images), generator=g)[:256].to(images.device)
-        self.fixed_x = to_model_range(images[idx])
+        idx = torch.randperm(len(data), generator=g)[:256]
+        self.fixed_x = to_model_range(torch.from_numpy(data.images_at(idx)).to(self.device))
         self.fixed_z = sample_prior(64, self.cfg.model.z_dim, self.cfg.model.prior, "cpu", g).to(self.device)
 
     def _step_context(self) -> StepContext:
