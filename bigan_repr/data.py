@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-import torch
 
 from .config import DataConfig
 from .errors import DataError
