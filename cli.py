@@ -48,6 +48,7 @@ TRAINING_FLAGS = [
     ("train", "precision", "--precision", click.Choice(["auto", "fp32", "bf16"]),
      "auto = bf16 autocast on CUDA, fp32 elsewhere"),
     ("train", "compile", "--compile/--no-compile", None, "torch.compile the networks where supported"),
+    ("train", "sync_bn", "--sync-bn/--no-sync-bn", None, "under torchrun: batch-norm statistics over all GPUs"),
     ("train", "log_every", "--log-every", int, "steps between metric rows"),
     ("train", "checkpoint_every", "--checkpoint-every", int, "steps between checkpoints"),
     ("train", "sample_every", "--sample-every", int, "steps between sample grids"),

@@ -108,6 +108,7 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads; None: all cores
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16"
     compile: bool = False  # torch.compile the models when supported
+    sync_bn: bool = False  # under torchrun: batch-norm statistics over all ranks (SyncBatchNorm, CUDA)
     log_every: int = 20  # steps between metric rows (each one syncs with the device)
     checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)
     sample_every: int = 1000  # steps between sample/reconstruction grids

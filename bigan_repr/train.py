@@ -54,7 +54,7 @@ from .step import CriticPair, GeneratorEncoderPair, StepContext, train_step
 # what may change when a run is resumed: its length and its bookkeeping, not what it learns
 RESUMABLE_CHANGES = {
     "train": {"epochs", "steps", "log_every", "checkpoint_every", "sample_every", "keep", "threads",
-              "device", "eval_every", "select", "compile", "precision"},
+              "device", "eval_every", "select", "compile", "precision", "sync_bn"},
 }
 
 
@@ -121,6 +121,10 @@ class Trainer:
         gp = self.objective.gradient_penalty
         self.d_norm = resolve_d_norm(cfg.model, bool(gp))
         self.model = BiGAN(cfg.model, image_shape(data), self.d_norm).to(self.device)
+        if cfg.train.sync_bn and self.dist.active:
+            if self.device.type != "cuda":
+                raise ConfigError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernel)")
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.opt_d, self.opt_ge = make_optimizers(self.model, self.objective, cfg.train)
         # each rank draws its own z and penalty points; rank 0 of a 1-process run uses the seed itself
         self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 7919 * self.dist.rank)
