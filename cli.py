@@ -40,6 +40,7 @@ TRAINING_FLAGS = [
     ("train", "lr", "--lr", float, "learning rate (default: the objective's)"),
     ("train", "lr_d", "--lr-d", float, "D's learning rate (default: --lr)"),
     ("train", "n_critic", "--n-critic", int, "D updates per G/E update (default: the objective's)"),
+    ("train", "ema", "--ema", float, "decay of an encoder weight average exported instead (e.g. 0.999)"),
     ("train", "recon_weight", "--recon-weight", float, "weight of ||x - G(E(x))||^2 (ALICE; default 0)"),
     ("train", "latent_recon_weight", "--latent-recon-weight", float, "weight of ||z - E(G(z))||^2 (default 0)"),
     ("train", "seed", "--seed", int, "random seed"),

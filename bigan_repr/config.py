@@ -101,6 +101,7 @@ class TrainConfig:
     betas: tuple[float, float] | None = None  # None: the objective's default
     weight_decay: float = 2.5e-5  # the paper's value
     n_critic: int | None = None  # D updates per G/E update; None: the objective's default
+    ema: float | None = None  # decay of an encoder weight average that is exported instead (e.g. 0.999)
     recon_weight: float = 0.0  # ALICE-style ||x - G(E(x))||^2 term for G/E (off by default)
     latent_recon_weight: float = 0.0  # ALICE-style ||z - E(G(z))||^2 term (off by default)
     seed: int = 0
@@ -133,6 +134,8 @@ class TrainConfig:
         _positive("train.sample_every", self.sample_every)
         _positive("train.keep", self.keep)
         _positive("train.eval_every", self.eval_every, allow_none=True)
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
         if self.select is not None:
             _choice("train.select", self.select, ("knn", "linear"))
             if self.eval_every is None:

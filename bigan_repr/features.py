@@ -74,6 +74,8 @@ def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Pat
     best = Path(run) / CHECKPOINT_DIR / "best.pt"
     ckpt = load_checkpoint(checkpoint or (best if best.is_file() else run), map_location="cpu")
     model, cfg = model_from_checkpoint(ckpt)
+    if ckpt.get("ema_encoder"):  # trained with --ema: the averaged weights are the export
+        model.encoder.load_state_dict(ckpt["ema_encoder"])
     encoder = model.encoder.to(dev).eval()
     return LoadedEncoder(encoder, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]), str(run), dev)
 

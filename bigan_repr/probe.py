@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .data import FolderDataset, ImageSet, to_model_range
-from .models import BiGAN
+from .models import Encoder
 
 PROBE_TRAIN, PROBE_VAL = 5000, 2000  # at most; small datasets split 70/30
 
@@ -37,25 +37,25 @@ class ValidationProbe:
         return cls(data.images_at(train), data.labels[train], data.images_at(val), data.labels[val], layer)
 
     @torch.no_grad()
-    def _encode(self, model: BiGAN, images: np.ndarray, device) -> np.ndarray:
+    def _encode(self, encoder: Encoder, images: np.ndarray, device) -> np.ndarray:
         out = []
         for start in range(0, len(images), 1024):
             x = to_model_range(torch.from_numpy(images[start : start + 1024]).to(device))
-            f = model.encoder(x) if self.layer == "z" else model.encoder.features(x)
+            f = encoder(x) if self.layer == "z" else encoder.features(x)
             out.append(f.float().cpu().numpy())
         return np.concatenate(out)
 
-    def evaluate(self, model: BiGAN, device) -> dict[str, float]:
+    def evaluate(self, encoder: Encoder, device) -> dict[str, float]:
         """Validation accuracies: 1-NN, weighted k-NN and a linear probe (quick C grid)."""
         from eval import knn_eval, linear_probe
 
-        was_training = model.training
-        model.eval()
+        was_training = encoder.training
+        encoder.eval()
         try:
-            train_f = self._encode(model, self.train_images, device)
-            val_f = self._encode(model, self.val_images, device)
+            train_f = self._encode(encoder, self.train_images, device)
+            val_f = self._encode(encoder, self.val_images, device)
         finally:
-            model.train(was_training)
+            encoder.train(was_training)
         knn = knn_eval(train_f, self.train_labels, val_f, self.val_labels, k=min(20, len(train_f)))
         linear = linear_probe(train_f, self.train_labels, val_f, self.val_labels, c_grid=(0.1, 1.0), max_iter=300)
         return {"val_nn1": knn["nn1_acc"], "val_knn": knn["knn_acc"], "val_linear": linear["acc"]}

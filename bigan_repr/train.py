@@ -42,6 +42,7 @@ from .distributed import (
     weights_digest,
     wrap,
 )
+from .ema import EncoderEMA
 from .errors import UserError
 from .models import BiGAN, resolve_d_norm, sample_prior
 from .monitor import diagnostics, save_grids
@@ -126,6 +127,7 @@ class Trainer:
                 raise ConfigError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernel)")
             self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.opt_d, self.opt_ge = make_optimizers(self.model, self.objective, cfg.train)
+        self.ema = EncoderEMA(self.model.encoder, cfg.train.ema) if cfg.train.ema else None
         # each rank draws its own z and penalty points; rank 0 of a 1-process run uses the seed itself
         self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 7919 * self.dist.rank)
         self.step = 0
@@ -190,6 +192,7 @@ class Trainer:
             "opt_ge": self.opt_ge.state_dict(), "stream": self.stream.state_dict(),
             "rng": {"z": gather_rng_states(self.rng, self.dist), "torch": torch.get_rng_state()},
             "best_metric": self.best,
+            "ema_encoder": self.ema.state_dict() if self.ema else None,
         }
 
     def save(self) -> None:
@@ -211,6 +214,8 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.opt_d.load_state_dict(ckpt["opt_d"])
         self.opt_ge.load_state_dict(ckpt["opt_ge"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt["ema_encoder"])
         self.stream.load_state_dict(ckpt["stream"])
         states = ckpt["rng"]["z"]
         if len(states) == self.dist.world:  # generator states are CPU byte tensors
@@ -252,6 +257,8 @@ class Trainer:
                    desc=f"train {t.objective}", file=sys.stderr, dynamic_ncols=True)
         while self.step < self.total:
             stats = train_step(self.ctx, [self.stream.next() for _ in range(self.n_critic)])
+            if self.ema is not None:
+                self.ema.update(self.model.encoder)
             self.step += 1
             count += 1
             for k, v in stats.items():
@@ -303,7 +310,8 @@ class Trainer:
         select = self.cfg.train.select
         state = self.state() if select else None  # collective under DDP, so every rank builds it
         if self.dist.is_main:
-            row = {"step": self.step, "kind": "eval"} | self.probe.evaluate(self.model, self.device)
+            encoder = self.ema.encoder if self.ema else self.model.encoder  # what the run exports
+            row = {"step": self.step, "kind": "eval"} | self.probe.evaluate(encoder, self.device)
             if select and (self.best is None or row[f"val_{select}"] > self.best):
                 self._check_finite_parameters()
                 self.best = row[f"val_{select}"]

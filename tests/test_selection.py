@@ -55,3 +55,18 @@ def test_each_preset_loads_and_trains_one_step(tmp_path, name):
     result = trainer.run()
     assert result.step == 1 and np.isfinite(result.metrics["g_loss"])
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_ema_encoder_is_exported_and_resumes_exactly(tmp_path):
+    def cfg(steps):
+        return Config().updated(SMALL | {"train": SMALL["train"] | {"steps": steps, "ema": 0.9}})
+
+    train(cfg(6), tmp_path / "straight", progress=False)
+    train(cfg(3), tmp_path / "split", progress=False)
+    Trainer(cfg(6), tmp_path / "split", resume=True, progress=False).run()
+    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "split")
+    assert all(torch.equal(a["ema_encoder"][k], b["ema_encoder"][k]) for k in a["ema_encoder"])
+    exported = load_encoder(tmp_path / "straight").encoder.state_dict()
+    assert all(torch.equal(exported[k], a["ema_encoder"][k]) for k in exported)
+    live = {k[len("encoder."):]: v for k, v in a["model"].items() if k.startswith("encoder.")}
+    assert not torch.equal(exported["head.weight"], live["head.weight"])  # an average, not the live weights
