@@ -163,6 +163,12 @@ def _budgets(text: str) -> tuple:
         raise UserError(f"--budgets {text!r}: expected comma-separated integers or fractions") from None
 
 
+def _set_threads(n: int | None) -> None:
+    from bigan_repr.runtime import set_threads
+
+    set_threads(n)
+
+
 def _seeds(n: int) -> tuple[int, ...]:
     return tuple(range(n))
 
@@ -183,6 +189,8 @@ eval_options = [
     click.option("--restarts", type=int, default=10, show_default=True, help="k-means restarts"),
     click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
 ]
+threads_option = click.option("--threads", "n_threads", type=int, default=None,
+                              help="CPU threads for torch, faiss and BLAS together (default: all cores)")
 
 
 def with_eval_options(f):
@@ -212,8 +220,10 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: latest)")
 @with_eval_options
-def report(run, checkpoint, budgets, n_seeds, restarts, as_json):
+@threads_option
+def report(run, checkpoint, budgets, n_seeds, restarts, as_json, n_threads):
     """Evaluate a trained run beside the baselines and write report.json/report.md."""
+    _set_threads(n_threads)
     from bigan_repr.pipeline import evaluate_run
 
     results = evaluate_run(run, checkpoint=checkpoint, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
@@ -230,8 +240,10 @@ def report(run, checkpoint, budgets, n_seeds, restarts, as_json):
 @click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
-def encode(run, source, data_dir, download, split, layer, device, out):
+@threads_option
+def encode(run, source, data_dir, download, split, layer, device, out, n_threads):
     """Encode a whole dataset split with a run's encoder into a features .npz."""
+    _set_threads(n_threads)
     from bigan_repr.features import dataset_for, load_encoder, write_features
 
     loaded = load_encoder(run, device=device)
@@ -250,8 +262,10 @@ def encode(run, source, data_dir, download, split, layer, device, out):
 @click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
-def embed(run, inputs, layer, device, out):
+@threads_option
+def embed(run, inputs, layer, device, out, n_threads):
     """Encode image files (or folders of them) with a run's encoder into a features .npz."""
+    _set_threads(n_threads)
     from bigan_repr.features import image_files, load_encoder, write_features
 
     loaded = load_encoder(run, device=device)
@@ -269,8 +283,10 @@ def embed(run, inputs, layer, device, out):
 @click.option("--k", type=int, default=20, show_default=True, help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
 @with_eval_options
-def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as_json):
+@threads_option
+def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as_json, n_threads):
     """Evaluate features from .npz files alone: k-NN, linear probe, label budgets, k-means."""
+    _set_threads(n_threads)
     from eval import EvalInputError, evaluate, load_feature_file, write_report
 
     try:
