@@ -37,7 +37,15 @@ def _select_holdout(x, y, c_grid, val_fraction, max_iter, seed) -> dict:
     )
     if np.unique(y_fit).size < 2:
         raise ValueError("selection-train part holds a single class")
-    scores = [_probe_model(c, max_iter, seed).fit(x_fit, y_fit).score(x_val, y_val) for c in c_grid]
+    scaler = StandardScaler().fit(x_fit)
+    x_fit, x_val = scaler.transform(x_fit), scaler.transform(x_val)
+    # the objective is convex: starting each C from the previous solution reaches the same optimum
+    # in far fewer iterations (C ascending, so each start is the more regularized solution)
+    model = LogisticRegression(solver="lbfgs", max_iter=max_iter, random_state=seed, warm_start=True)
+    order = np.argsort(c_grid)
+    scores = np.empty(len(c_grid))
+    for i in order:
+        scores[i] = model.set_params(C=c_grid[i]).fit(x_fit, y_fit).score(x_val, y_val)
     best = int(np.argmax(scores))
     return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "holdout"}
 
