@@ -205,7 +205,10 @@ def with_eval_options(f):
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @with_eval_options
 def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_json, **kwargs):
-    """Train, encode train/test, evaluate beside raw-pixel and random-encoder baselines, report."""
+    """Train, encode, evaluate with baselines, report.
+
+    The baselines are raw pixels and a random-init encoder of the same architecture.
+    """
     from bigan_repr.pipeline import run_pipeline
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
@@ -222,7 +225,10 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 @with_eval_options
 @threads_option
 def report(run, checkpoint, budgets, n_seeds, restarts, as_json, n_threads):
-    """Evaluate a trained run beside the baselines and write report.json/report.md."""
+    """Evaluate a run beside the baselines; write the report.
+
+    Writes report.json, report.md and embedding.png into the run directory.
+    """
     _set_threads(n_threads)
     from bigan_repr.pipeline import evaluate_run
 
@@ -242,7 +248,10 @@ def report(run, checkpoint, budgets, n_seeds, restarts, as_json, n_threads):
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
 @threads_option
 def encode(run, source, data_dir, download, split, layer, device, out, n_threads):
-    """Encode a whole dataset split with a run's encoder into a features .npz."""
+    """Encode a dataset split into a features .npz.
+
+    Writes features (float32, N x d), labels, ids and metadata (run, step, layer).
+    """
     _set_threads(n_threads)
     from bigan_repr.features import dataset_for, load_encoder, write_features
 
@@ -264,7 +273,10 @@ def encode(run, source, data_dir, download, split, layer, device, out, n_threads
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
 @threads_option
 def embed(run, inputs, layer, device, out, n_threads):
-    """Encode image files (or folders of them) with a run's encoder into a features .npz."""
+    """Encode image files or folders into a features .npz.
+
+    Files are converted to the run's channels and size exactly as in training.
+    """
     _set_threads(n_threads)
     from bigan_repr.features import image_files, load_encoder, write_features
 
@@ -285,7 +297,10 @@ def embed(run, inputs, layer, device, out, n_threads):
 @with_eval_options
 @threads_option
 def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as_json, n_threads):
-    """Evaluate features from .npz files alone: k-NN, linear probe, label budgets, k-means."""
+    """Evaluate feature files (.npz) alone.
+
+    1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
+    """
     _set_threads(n_threads)
     from eval import EvalInputError, evaluate, load_feature_file, write_report
 
