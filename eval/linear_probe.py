@@ -43,11 +43,12 @@ def _select_holdout(x, y, c_grid, val_fraction, max_iter, seed) -> dict:
     # in far fewer iterations (C ascending, so each start is the more regularized solution)
     model = LogisticRegression(solver="lbfgs", max_iter=max_iter, random_state=seed, warm_start=True)
     order = np.argsort(c_grid)
-    scores = np.empty(len(c_grid))
+    scores, solutions = np.empty(len(c_grid)), {}
     for i in order:
         scores[i] = model.set_params(C=c_grid[i]).fit(x_fit, y_fit).score(x_val, y_val)
+        solutions[i] = (model.coef_.copy(), model.intercept_.copy())
     best = int(np.argmax(scores))
-    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "holdout"}
+    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "holdout", "init": solutions[best]}
 
 
 def _select_cv(x, y, c_grid, n_folds, max_iter, seed) -> dict:
@@ -102,7 +103,12 @@ def linear_probe(
         # Non-convergence is reported in the result ("converged") instead of spamming logs.
         warnings.simplefilter("ignore", ConvergenceWarning)
         choice = _select_c(train_x, train_y, tuple(c_grid), val_fraction, max_iter, seed)
-        model = _probe_model(choice["C"], max_iter, seed).fit(train_x, train_y)
+        model = _probe_model(choice["C"], max_iter, seed)
+        init = choice.pop("init", None)
+        if init is not None:  # the refit on all labels starts from the selected solution
+            model[-1].set_params(warm_start=True)
+            model[-1].coef_, model[-1].intercept_ = init
+        model.fit(train_x, train_y)
     n_iter = int(np.max(model[-1].n_iter_))
     return {
         "acc": float(model.score(test_x, test_y)),
