@@ -11,6 +11,11 @@ from typing import Any
 from .config import ConfigError
 
 _SELECT = {"eval_every": 500, "select": "linear", "checkpoint_every": 1000, "sample_every": 1000}
+# 28-px grayscale data at 32 px through DCGAN-style nets, with the x-cycle term
+_CONV_28 = {
+    "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal", "features": "penultimate"},
+    "train": {"objective": "gan", "batch_size": 64, "epochs": 3, "recon_weight": 0.01} | _SELECT | {"eval_every": 250},
+}
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # the BiGAN paper's permutation-invariant MNIST setup, on Fashion-MNIST
@@ -26,20 +31,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "train": {"objective": "gan", "batch_size": 128, "epochs": 8, "recon_weight": 0.01} | _SELECT,
     },
     # DCGAN-style nets at 32 px with the x-cycle term; the encoder's penultimate layer is exported
-    "fmnist-conv": {
-        "data": {"source": "fashion-mnist", "image_size": 32},
-        "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
-                  "features": "penultimate"},
-        "train": {"objective": "gan", "batch_size": 64, "epochs": 3, "recon_weight": 0.01}
-        | _SELECT | {"eval_every": 250},
-    },
-    "mnist-conv": {
-        "data": {"source": "mnist", "image_size": 32},
-        "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
-                  "features": "penultimate"},
-        "train": {"objective": "gan", "batch_size": 64, "epochs": 3, "recon_weight": 0.01}
-        | _SELECT | {"eval_every": 250},
-    },
+    "fmnist-conv": {"data": {"source": "fashion-mnist", "image_size": 32}} | _CONV_28,
+    "mnist-conv": {"data": {"source": "mnist", "image_size": 32}} | _CONV_28,
     "cifar10-conv": {
         "data": {"source": "cifar10", "image_size": 32, "channels": 3},
         "model": {"arch": "conv", "width": 64, "hidden": 1024, "z_dim": 128, "prior": "normal",

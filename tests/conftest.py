@@ -4,6 +4,7 @@ import os
 
 import pytest
 import torch
+from sklearn.datasets import make_blobs
 
 # two cores: one torch thread per test process keeps BLAS, OpenMP and torch from fighting
 torch.set_num_threads(1)
@@ -13,6 +14,12 @@ SMALL = {
     "model": {"hidden": 128, "z_dim": 8},
     "train": {"batch_size": 64, "log_every": 5, "threads": 1, "checkpoint_every": 1000},
 }
+
+
+def blobs(n_train=300, n_test=200, n_classes=10, dim=32, seed=0):
+    """Well-separated Gaussian classes, split into (train_x, train_y, test_x, test_y)."""
+    x, y = make_blobs(n_samples=n_train + n_test, centers=n_classes, n_features=dim, random_state=seed)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,10 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
 from sklearn.neighbors import KNeighborsClassifier
 
 from eval import EvalInputError, knn_classify, knn_eval
-
-
-def blobs(n_train=300, n_test=200, n_classes=10, dim=32, seed=0):
-    x, y = make_blobs(
-        n_samples=n_train + n_test, centers=n_classes, n_features=dim, random_state=seed
-    )
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+from tests.conftest import blobs
 
 
 def test_separated_blobs_are_classified_perfectly():

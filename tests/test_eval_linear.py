@@ -2,18 +2,11 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
 
 from eval import EvalInputError, label_budget_probe, linear_probe, subsample_labels
+from tests.conftest import blobs
 
 SMALL_GRID = (0.1, 1.0)
-
-
-def blobs(n_train=300, n_test=200, n_classes=10, dim=32, seed=0):
-    x, y = make_blobs(
-        n_samples=n_train + n_test, centers=n_classes, n_features=dim, random_state=seed
-    )
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
 def test_separated_blobs_give_perfect_probe_with_holdout_selection():
