@@ -54,7 +54,7 @@ class GeneratorEncoderPair(nn.Module):
 class StepContext:
     """Everything a step needs besides the batch; built once by the trainer."""
 
-    model: BiGAN  # the bare networks, for no-grad use
+    model: BiGAN  # the bare networks: no-grad passes, weight clipping, the G/E loss through D
     critic: nn.Module  # CriticPair, possibly wrapped in DistributedDataParallel
     gen_enc: nn.Module  # GeneratorEncoderPair, possibly wrapped likewise
     objective: Objective
