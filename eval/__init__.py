@@ -1,4 +1,4 @@
-"""Evaluation of frozen representations from numpy arrays (DESIGN.md §5).
+"""Evaluation of frozen representations from numpy arrays.
 
 Takes features already extracted by the model (or dumped to an .npz) and returns dicts of
 named metrics: 1-NN and weighted k-NN (`knn`), linear probe and label budgets

@@ -1,4 +1,4 @@
-"""The full evaluation suite: every protocol of DESIGN.md §5 on one or many feature sets.
+"""The full evaluation suite: every protocol on one or many feature sets.
 
 Owns which protocols run and how their results are flattened into one dict per feature
 set (the rows of the report). Baselines (raw pixels, random encoder) are just more

@@ -42,7 +42,7 @@ def test_hungarian_accuracy_with_fewer_clusters_than_classes():
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5, 6, 7])
 def test_ten_separated_blobs_are_recovered_exactly(seed):
-    # DESIGN.md §5: faiss's random init + 256 points/centroid gave ARI 0.78-1.0 here
+    # faiss's random init + 256 points/centroid gave ARI 0.78-1.0 here
     # (e.g. 0.868 on seeds 3, 4, 5 and 7 with nredo=10); k-means++ seeding must give 1.0.
     x, y = make_blobs(n_samples=500, centers=10, n_features=32, random_state=seed)
     result = cluster_eval(x, y, seed=seed)
