@@ -1,6 +1,6 @@
 """k-means clustering of frozen features, scored against the true classes.
 
-Owns the clustering protocol : faiss k-means with k = number of classes and
+Owns the clustering protocol: faiss k-means with k = number of classes and
 several restarts, accuracy after Hungarian matching of clusters to classes, NMI and ARI.
 
 Two faiss defaults are overridden on purpose. faiss initializes centroids at random and

@@ -1,6 +1,6 @@
 """Nearest-neighbour classification of frozen features with faiss.
 
-Owns the two k-NN protocols : 1-NN with Euclidean distance (BiGAN paper,
+Owns the two k-NN protocols: 1-NN with Euclidean distance (BiGAN paper,
 Table 1) and DINO's weighted k-NN (L2-normalized features, cosine top-k, vote weight
 exp(sim / T)). Exact search (IndexFlatL2 / IndexFlatIP): no approximation in the numbers.
 """

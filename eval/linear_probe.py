@@ -1,6 +1,6 @@
 """Linear probe and label-budget (semi-supervised) evaluation of frozen features.
 
-Owns the linear protocol : logistic regression on standardized features,
+Owns the linear protocol: logistic regression on standardized features,
 C chosen on labelled training data only (never on test), then refit on all training labels
 and scored once on test. Also owns label budgets: per-class or fractional stratified
 subsamples of the training labels, evaluated over several seeds as mean ± std.
