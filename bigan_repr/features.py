@@ -25,6 +25,18 @@ from .models import BiGAN, Encoder
 from .runtime import resolve_device
 
 
+@torch.inference_mode()
+def encode_in_batches(encoder: Encoder, images: np.ndarray, layer: str, device, batch_size: int = 1024) -> np.ndarray:
+    """float32 features of uint8 images (N, C, H, W) already in the encoder's format; memory
+    stays bounded by the batch. ``layer`` is "z" (E(x)) or "penultimate"."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(device))
+        f = encoder(x) if layer == "z" else encoder.features(x)
+        out.append(f.float().cpu().numpy())
+    return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+
+
 @dataclass
 class LoadedEncoder:
     """A frozen encoder plus what is needed to feed it: the run's image shape and config."""
@@ -48,14 +60,9 @@ class LoadedEncoder:
         if layer not in FEATURE_LAYERS:
             raise ConfigError(f"layer={layer!r} is not valid; choose one of: {', '.join(FEATURE_LAYERS)}")
         images = self.conform(np.asarray(images))
-        out = []
-        for start in range(0, len(images), batch_size):
-            x = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(self.device))
-            f = self.encoder(x) if layer == "z" else self.encoder.features(x)
-            out.append(f.float().cpu().numpy())
-        if not out:
+        if len(images) == 0:
             return np.zeros((0, self._dim(layer)), dtype=np.float32)
-        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+        return encode_in_batches(self.encoder, images, layer, self.device, batch_size)
 
     def _dim(self, layer: str) -> int:
         x = torch.zeros(2, *self.image_shape, device=self.device)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .config import FEATURE_LAYERS, Config
+from .errors import DataError
 from .features import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from .train import train
 
@@ -44,8 +45,6 @@ def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4
     loaded = load_encoder(run_dir, checkpoint=checkpoint)
     train_set, test_set = dataset_for(loaded, None, "train"), dataset_for(loaded, None, "test")
     if train_set.labels is None or test_set.labels is None:
-        from .errors import DataError
-
         raise DataError(f"data source {loaded.config.data.source!r} has no labels; evaluation needs them")
     _log(f"encoding {len(train_set)} train and {len(test_set)} test images (step {loaded.step})")
     methods = feature_sets(loaded, train_set.images, test_set.images, seed=loaded.config.train.seed)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from .data import FolderDataset, ImageSet, to_model_range
+from .data import FolderDataset, ImageSet
+from .features import encode_in_batches
 from .models import Encoder
 
 PROBE_TRAIN, PROBE_VAL = 5000, 2000  # at most; small datasets split 70/30
@@ -36,15 +36,6 @@ class ValidationProbe:
         val, train = order[:n_val], order[n_val : n_val + n_train]
         return cls(data.images_at(train), data.labels[train], data.images_at(val), data.labels[val], layer)
 
-    @torch.no_grad()
-    def _encode(self, encoder: Encoder, images: np.ndarray, device) -> np.ndarray:
-        out = []
-        for start in range(0, len(images), 1024):
-            x = to_model_range(torch.from_numpy(images[start : start + 1024]).to(device))
-            f = encoder(x) if self.layer == "z" else encoder.features(x)
-            out.append(f.float().cpu().numpy())
-        return np.concatenate(out)
-
     def evaluate(self, encoder: Encoder, device) -> dict[str, float]:
         """Validation accuracies: 1-NN, weighted k-NN and a linear probe (quick C grid)."""
         from eval import knn_eval, linear_probe
@@ -52,8 +43,8 @@ class ValidationProbe:
         was_training = encoder.training
         encoder.eval()
         try:
-            train_f = self._encode(encoder, self.train_images, device)
-            val_f = self._encode(encoder, self.val_images, device)
+            train_f = encode_in_batches(encoder, self.train_images, self.layer, device)
+            val_f = encode_in_batches(encoder, self.val_images, self.layer, device)
         finally:
             encoder.train(was_training)
         knn = knn_eval(train_f, self.train_labels, val_f, self.val_labels, k=min(20, len(train_f)))
