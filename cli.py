@@ -294,21 +294,29 @@ def embed(run, inputs, layer, device, out, n_threads):
 @click.option("--test", "test_file", required=True, type=click.Path(dir_okay=False), help="test features .npz")
 @click.option("--k", type=int, default=20, show_default=True, help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
+@click.option("--index", default="auto", show_default=True,
+              help="k-NN search index: auto, flat, ivf or hnsw, optionally with parameters "
+                   "(e.g. ivf:nlist=4096,nprobe=64); auto is exact search for smaller training sets")
+@click.option("--probe-backend", default="torch", show_default=True,
+              help="linear-probe solver: torch or sklearn (same objective and C selection)")
 @with_eval_options
 @threads_option
-def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as_json, n_threads):
+def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets, n_seeds, restarts, as_json,
+                   n_threads):
     """Evaluate feature files (.npz) alone.
 
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
     """
     _set_threads(n_threads)
-    from eval import EvalInputError, evaluate, load_feature_file, write_report
+    from eval import EvalInputError, check_eval_options, evaluate, load_feature_file, write_report
 
     try:
+        check_eval_options(index, probe_backend)
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
         name = Path(train_file).stem
         results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
-                                  k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts)}
+                                  k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts,
+                                  index=index, probe_backend=probe_backend)}
     except EvalInputError as e:
         raise UserError(str(e)) from None
     if out:

@@ -10,7 +10,8 @@ over row blocks to bound memory. A restart that has converged leaves the batch.
 Points are centred first (k-means does not move with a translation) so that float32
 distances |x|^2 - 2 x.c + |c|^2 lose little to cancellation. A cluster left empty keeps its
 centroid. Restart r draws from its own generator, seeded `seeds[r]`, so results depend on
-the seeds, the data and the torch thread count only.
+the seeds, the data and the torch thread setting only (fewer threads than set on problems
+too small to share).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import math
 
 import numpy as np
 import torch
+
+from bigan_repr.runtime import threads_for
 
 DEFAULT_MAX_ITER = 300
 DEFAULT_TOL = 1e-4
@@ -98,7 +101,12 @@ def kmeans(x: np.ndarray, k: int, seeds, *, max_iter: int = DEFAULT_MAX_ITER, to
     restart), "inertias" (every restart's, in seed order)}. The inertia is that of the
     returned assignment to the centroids it was made with.
     """
-    xt = torch.from_numpy(x)
+    seeds = list(seeds)
+    with threads_for(x.shape[0] * x.shape[1] * k * len(seeds)):
+        return _best_of_restarts(torch.from_numpy(x), k, seeds, max_iter, tol)
+
+
+def _best_of_restarts(xt: torch.Tensor, k: int, seeds: list, max_iter: int, tol: float) -> dict:
     xt = xt - xt.mean(dim=0)
     x_sq = (xt * xt).sum(dim=1)
     centroids = _seed_plus_plus(xt, x_sq, k, [np.random.default_rng(s) for s in seeds])

@@ -49,6 +49,15 @@ def _weighted_votes(
     return votes.reshape(b, n_classes)
 
 
+def weighted_vote(sims: np.ndarray, neighbour_labels: np.ndarray, classes: np.ndarray, temperature: float):
+    """Weighted k-NN labels from (B, k) cosine similarities and the neighbours' labels.
+
+    `classes` is the sorted array of every training label; the vote weight is exp(sim / T).
+    """
+    votes = _weighted_votes(sims, np.searchsorted(classes, neighbour_labels), classes.size, temperature)
+    return classes[votes.argmax(axis=1)]
+
+
 def _nn1_labels(train_x, train_y, test_x, spec: IndexSpec, batch_size: int) -> np.ndarray:
     index = NeighbourIndex(train_x, "l2", spec)
     pred = np.empty(test_x.shape[0], dtype=np.int64)
@@ -61,15 +70,12 @@ def _nn1_labels(train_x, train_y, test_x, spec: IndexSpec, batch_size: int) -> n
 def _weighted_knn_labels(
     train_x, train_y, test_x, classes, k: int, temperature: float, spec: IndexSpec, batch_size: int
 ) -> np.ndarray:
-    # Labels may be any integers; votes are indexed by position in `classes`.
-    train_cls = np.searchsorted(classes, train_y)
     index = NeighbourIndex(train_x, "cosine", spec)
     pred = np.empty(test_x.shape[0], dtype=np.int64)
     # Batches bound the (B, n_classes) vote buffers; faiss blocks the distance matrix.
     for start in range(0, test_x.shape[0], batch_size):
         sims, idx = index.search(test_x[start : start + batch_size], k)
-        votes = _weighted_votes(sims, train_cls[idx], classes.size, temperature)
-        pred[start : start + len(idx)] = classes[votes.argmax(axis=1)]
+        pred[start : start + len(idx)] = weighted_vote(sims, train_y[idx], classes, temperature)
     return pred
 
 

@@ -9,9 +9,10 @@ An index is named by a string, optionally with parameters: "flat", "ivf", "hnsw"
 exactly up to AUTO_FLAT_MAX database vectors and with IVF above, where exact search of a
 test set of proportional size grows as N^2. Unset parameters are chosen from N:
 
-- ivf: nlist = 4 sqrt(N) lists, trained on 64 points per list; nprobe = nlist / 16 lists
+- ivf: nlist = sqrt(N) lists, trained on 64 points per list; nprobe = nlist / 16 lists
   searched per query, so each query scans about 1/16 of the database.
-- hnsw: m = 32 links per node, ef_construction = 64, ef_search = max(2k, 8 log2 N).
+- hnsw: m = 16 links per node, ef_construction = 40 (faiss's defaults; building the graph is
+  the slow part), ef_search = max(2k, 8 log2 N).
 
 benchmarks/knn_index.py measures the recall@10 and speed these give at 1M vectors.
 Approximate indexes trade exactness for speed: their k-NN accuracies can differ from exact
@@ -81,11 +82,11 @@ def resolve_index(text: str, n: int, k: int) -> IndexSpec:
     if kind == "auto":
         kind = "flat" if n <= AUTO_FLAT_MAX else "ivf"
     if kind == "ivf":
-        nlist = given.get("nlist", max(1, min(round(4 * math.sqrt(n)), n // _MIN_POINTS_PER_LIST)))
+        nlist = given.get("nlist", max(1, min(round(math.sqrt(n)), n // _MIN_POINTS_PER_LIST)))
         chosen = {"nlist": nlist, "nprobe": min(given.get("nprobe", max(1, nlist // 16)), nlist)}
     elif kind == "hnsw":
         ef_search = given.get("ef_search", max(2 * k, round(8 * math.log2(max(n, 2)))))
-        chosen = {"m": given.get("m", 32), "ef_construction": given.get("ef_construction", 64),
+        chosen = {"m": given.get("m", 16), "ef_construction": given.get("ef_construction", 40),
                   "ef_search": ef_search}
     else:
         chosen = {}

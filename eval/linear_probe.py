@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from eval.logreg import BACKENDS, Fit, predict
+from eval.logreg import BACKENDS, Fit, check_backend, predict
 from eval.validation import EvalInputError, check_features, check_pair
 
 _MAX_CV_FOLDS = 5
@@ -83,13 +83,6 @@ def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> 
         return _select_cv(solver, x, y, n_classes, c_grid, folds, max_iter, seed)
 
 
-def _check_probe_args(backend: str, val_fraction: float) -> None:
-    if backend not in BACKENDS:
-        raise EvalInputError(f"unknown probe backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    if not 0.0 < val_fraction < 1.0:
-        raise EvalInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
-
-
 def linear_probe(
     train_x,
     train_y,
@@ -114,7 +107,9 @@ def linear_probe(
     train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
     check_pair(train_x, test_x)
-    _check_probe_args(backend, val_fraction)
+    check_backend(backend)
+    if not 0.0 < val_fraction < 1.0:
+        raise EvalInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
     classes, y = np.unique(train_y, return_inverse=True)
     if classes.size < 2:
         raise EvalInputError("linear probe needs at least 2 classes in the training labels")
