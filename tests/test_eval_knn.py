@@ -153,8 +153,8 @@ def test_ivf_searching_every_list_is_exact_for_both_protocols():
 def test_auto_is_exact_up_to_its_threshold_and_ivf_above():
     assert resolve_index("auto", AUTO_FLAT_MAX, 20) == IndexSpec("flat")
     spec = resolve_index("auto", 1_000_000, 20)
-    assert str(spec) == "ivf:nlist=1000,nprobe=62"
-    assert str(resolve_index("hnsw:m=8", 1_000_000, 20)) == "hnsw:m=8,ef_construction=40,ef_search=159"
+    assert str(spec) == "ivf:nlist=1000,nprobe=31"
+    assert str(resolve_index("hnsw:m=8", 1_000_000, 20)) == "hnsw:m=8,ef_construction=80,ef_search=159"
     # A given parameter wins; nprobe never exceeds nlist.
     assert str(resolve_index("ivf:nlist=50,nprobe=80", 1_000_000, 20)) == "ivf:nlist=50,nprobe=50"
     assert knn_eval(*blobs(), index="auto")["index"] == "flat"
