@@ -9,8 +9,10 @@ from pathlib import Path
 
 import click
 
-from bigan_repr.config import Config, load_config_file
+from bigan_repr.augment import POLICIES
+from bigan_repr.config import FEATURE_LAYERS, Config, load_config_file
 from bigan_repr.errors import UserError
+from bigan_repr.invariance import INVARIANCE
 from bigan_repr.objectives import OBJECTIVES
 from bigan_repr.presets import PRESETS, preset
 
@@ -31,7 +33,9 @@ TRAINING_FLAGS = [
     ("model", "d_norm", "--d-norm", click.Choice(["auto", "batch", "layer", "spectral", "none"]),
      "D's normalization"),
     ("model", "unary", "--unary/--no-unary", None, "add BigBiGAN unary scores s_x, s_z to D"),
-    ("model", "features", "--features", click.Choice(["z", "penultimate"]), "which encoder layer to export"),
+    ("model", "features", "--features", click.Choice(FEATURE_LAYERS),
+     "which layer to export: z = E(x), E's penultimate layer, or d = D's image pathway"),
+    ("model", "projector", "--projector", int, "width of the invariance term's projector head"),
     ("train", "objective", "--objective", click.Choice(list(OBJECTIVES)), "adversarial objective"),
     ("train", "gen_loss", "--gen-loss", click.Choice(["swapped", "minimax"]), "G/E loss mode"),
     ("train", "epochs", "--epochs", float, "passes over the training set"),
@@ -43,6 +47,15 @@ TRAINING_FLAGS = [
     ("train", "ema", "--ema", float, "decay of an encoder weight average exported instead (e.g. 0.999)"),
     ("train", "recon_weight", "--recon-weight", float, "weight of ||x - G(E(x))||^2 (ALICE; default 0)"),
     ("train", "latent_recon_weight", "--latent-recon-weight", float, "weight of ||z - E(G(z))||^2 (default 0)"),
+    ("train", "d_augment", "--d-augment", click.Choice(list(POLICIES)),
+     "augment real and generated images inside D's input (DiffAugment)"),
+    ("train", "invariance", "--invariance", click.Choice(list(INVARIANCE)),
+     "add a loss between E's outputs on two augmented views of each image"),
+    ("train", "augment", "--augment", click.Choice(list(POLICIES)), "the augmentation policy making those views"),
+    ("train", "invariance_weight", "--invariance-weight", float, "weight of the invariance loss (default 1)"),
+    ("train", "adversarial", "--adversarial/--no-adversarial", None,
+     "--no-adversarial: train E by the invariance loss alone, without D or G (the control)"),
+    ("train", "lr_e", "--lr-e", float, "E's learning rate (default: --lr)"),
     ("train", "seed", "--seed", int, "random seed"),
     ("train", "device", "--device", click.Choice(["auto", "cpu", "cuda", "mps"]), "where to train"),
     ("train", "threads", "--threads", int, "CPU threads for torch, faiss and BLAS together"),
@@ -243,7 +256,7 @@ def report(run, checkpoint, budgets, n_seeds, restarts, as_json, n_threads):
 @click.option("--data-dir", help="folder holding the dataset files")
 @click.option("--download", is_flag=True, help="allow downloading the dataset")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
+@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
 @threads_option
@@ -268,7 +281,7 @@ def encode(run, source, data_dir, download, split, layer, device, out, n_threads
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
+@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
 @threads_option

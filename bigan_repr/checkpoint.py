@@ -18,7 +18,7 @@ import torch
 from .atomic import atomic_write
 from .config import Config
 from .errors import UserError
-from .models import BiGAN
+from .models import BiGAN, build_bigan
 
 FORMAT = "bigan-repr-checkpoint/1"
 CHECKPOINT_DIR = "checkpoints"
@@ -87,6 +87,6 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[BiGAN, Config]:
     """Rebuild the networks from the config stored in the checkpoint and load their weights."""
     cfg = Config.from_dict(ckpt["config"], where=f"config stored in {ckpt.get('path', 'checkpoint')}")
-    model = BiGAN(cfg.model, tuple(ckpt["image_shape"]), ckpt["d_norm"])
+    model = build_bigan(cfg, tuple(ckpt["image_shape"]))
     model.load_state_dict(ckpt["model"])
     return model, cfg

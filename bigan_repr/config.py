@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .augment import POLICIES
 from .errors import UserError
+from .invariance import INVARIANCE
 from .objectives import GEN_LOSS_MODES, OBJECTIVES
 
 ARCHS = ("mlp", "conv")
 PRIORS = ("uniform", "normal")
 D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-FEATURE_LAYERS = ("z", "penultimate")
+FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
 
 
 class ConfigError(UserError):
@@ -77,7 +79,9 @@ class ModelConfig:
     width: int = 64  # conv: channels of the first conv layer, doubled per stage
     d_norm: str = "auto"  # D's normalization; auto = batch, or layer when a gradient penalty is used
     unary: bool = False  # BigBiGAN unary heads s_x, s_z beside the joint score
-    features: str = "z"  # what encode exports: "z" = E(x) or the encoder's "penultimate" layer
+    features: str = "z"  # what encode exports: "z" = E(x), the encoder's "penultimate" layer, or
+    # "d": D's image pathway (its hidden layer before z joins)
+    projector: int = 1024  # width of the invariance term's projector (3 layers, like VICReg's expander)
 
     def __post_init__(self) -> None:
         _choice("model.arch", self.arch, ARCHS)
@@ -87,6 +91,7 @@ class ModelConfig:
         _positive("model.z_dim", self.z_dim)
         _positive("model.hidden", self.hidden)
         _positive("model.width", self.width)
+        _positive("model.projector", self.projector)
 
 
 @dataclass
@@ -104,6 +109,12 @@ class TrainConfig:
     ema: float | None = None  # decay of an encoder weight average that is exported instead (e.g. 0.999)
     recon_weight: float = 0.0  # ALICE-style ||x - G(E(x))||^2 term for G/E (off by default)
     latent_recon_weight: float = 0.0  # ALICE-style ||z - E(G(z))||^2 term (off by default)
+    d_augment: str = "none"  # augmentation of real and generated x inside D's input (DiffAugment)
+    invariance: str | None = None  # "vicreg" or "infonce": a loss between E's views of two augmentations
+    augment: str = "strong"  # the augmentation policy making those two views
+    invariance_weight: float = 1.0  # the invariance loss's weight beside E's adversarial loss
+    adversarial: bool = True  # False: E learns from the invariance loss alone, no D or G (the control)
+    lr_e: float | None = None  # learning rate of E (and the projector); None: lr
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads; None: all cores
@@ -127,6 +138,16 @@ class TrainConfig:
         _positive("train.steps", self.steps, allow_none=True)
         _positive("train.lr", self.lr, allow_none=True)
         _positive("train.lr_d", self.lr_d, allow_none=True)
+        _positive("train.lr_e", self.lr_e, allow_none=True)
+        _choice("train.d_augment", self.d_augment, tuple(POLICIES))
+        _choice("train.augment", self.augment, tuple(POLICIES))
+        if self.invariance is not None:
+            _choice("train.invariance", self.invariance, tuple(INVARIANCE))
+            _positive("train.invariance_weight", self.invariance_weight)
+            if POLICIES[self.augment] is None:
+                raise ConfigError("train.invariance needs an augmentation policy (train.augment) to make two views")
+        if not self.adversarial and self.invariance is None:
+            raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance")
         _positive("train.n_critic", self.n_critic, allow_none=True)
         _positive("train.threads", self.threads, allow_none=True)
         _positive("train.log_every", self.log_every)

@@ -8,7 +8,7 @@ metadata (run, checkpoint step, layer), and are written atomically.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,27 +21,29 @@ from .config import FEATURE_LAYERS, Config, ConfigError
 from .data import ImageSet, load_images, to_model_range
 from .errors import DataError
 from .images import IMAGE_SUFFIXES, conform, read_image
-from .models import BiGAN, Encoder
+from .models import Encoder, JointDiscriminator, build_bigan, layer_features
 from .runtime import resolve_device
 
 
 @torch.inference_mode()
-def encode_in_batches(encoder: Encoder, images: np.ndarray, layer: str, device, batch_size: int = 1024) -> np.ndarray:
-    """float32 features of uint8 images (N, C, H, W) already in the encoder's format; memory
-    stays bounded by the batch. ``layer`` is "z" (E(x)) or "penultimate"."""
+def encode_in_batches(features: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, device,
+                      batch_size: int = 1024) -> np.ndarray:
+    """float32 ``features(x)`` of uint8 images (N, C, H, W) already in the model's format; memory
+    stays bounded by the batch."""
     out = []
     for start in range(0, len(images), batch_size):
         x = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(device))
-        f = encoder(x) if layer == "z" else encoder.features(x)
-        out.append(f.float().cpu().numpy())
+        out.append(features(x).float().cpu().numpy())
     return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 
 
 @dataclass
 class LoadedEncoder:
-    """A frozen encoder plus what is needed to feed it: the run's image shape and config."""
+    """A frozen encoder (and D, whose image pathway is the "d" layer) plus what is needed to feed
+    them: the run's image shape and config."""
 
     encoder: Encoder
+    discriminator: JointDiscriminator
     config: Config
     image_shape: tuple[int, int, int]
     step: int
@@ -62,11 +64,14 @@ class LoadedEncoder:
         images = self.conform(np.asarray(images))
         if len(images) == 0:
             return np.zeros((0, self._dim(layer)), dtype=np.float32)
-        return encode_in_batches(self.encoder, images, layer, self.device, batch_size)
+        return encode_in_batches(self.layer(layer), images, self.device, batch_size)
+
+    def layer(self, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """x (floats in [-1, 1]) -> its features at ``layer``."""
+        return lambda x: layer_features(self.encoder, self.discriminator, x, layer)
 
     def _dim(self, layer: str) -> int:
-        x = torch.zeros(2, *self.image_shape, device=self.device)
-        return (self.encoder(x) if layer == "z" else self.encoder.features(x)).shape[1]
+        return self.layer(layer)(torch.zeros(2, *self.image_shape, device=self.device)).shape[1]
 
     def encode_files(self, paths: Iterable[str | Path], *, layer: str | None = None) -> np.ndarray:
         c, h, _ = self.image_shape
@@ -83,16 +88,17 @@ def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Pat
     model, cfg = model_from_checkpoint(ckpt)
     if ckpt.get("ema_encoder"):  # trained with --ema: the averaged weights are the export
         model.encoder.load_state_dict(ckpt["ema_encoder"])
-    encoder = model.encoder.to(dev).eval()
-    return LoadedEncoder(encoder, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]), str(run), dev)
+    model.to(dev).eval()
+    return LoadedEncoder(model.encoder, model.discriminator, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]),
+                         str(run), dev)
 
 
 def random_encoder_like(loaded: LoadedEncoder, seed: int = 0) -> LoadedEncoder:
-    """An untrained encoder of the same architecture: the random-features baseline."""
+    """Untrained networks of the same architecture: the random-features baseline."""
     torch.manual_seed(seed)
     # built the way training builds it, so the initialization is the trained model's starting point
-    encoder = BiGAN(loaded.config.model, loaded.image_shape, d_norm="none").encoder
-    return LoadedEncoder(encoder.to(loaded.device).eval(), loaded.config, loaded.image_shape, 0,
+    model = build_bigan(loaded.config, loaded.image_shape).to(loaded.device).eval()
+    return LoadedEncoder(model.encoder, model.discriminator, loaded.config, loaded.image_shape, 0,
                          "random-init", loaded.device)
 
 

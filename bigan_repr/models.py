@@ -18,7 +18,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .config import ConfigError, ModelConfig
+from .config import FEATURE_LAYERS, Config, ConfigError, ModelConfig
+from .objectives import get_objective
 
 
 def sample_prior(n: int, z_dim: int, prior: str, device, generator: torch.Generator | None) -> Tensor:
@@ -144,6 +145,10 @@ class JointDiscriminator(nn.Module):
                 if isinstance(m, (nn.Linear, nn.Conv2d)):
                     nn.utils.parametrizations.spectral_norm(m)
 
+    def x_features(self, x: Tensor) -> Tensor:
+        """D's image pathway up to where z joins, after its nonlinearity: (B, hidden)."""
+        return nn.functional.leaky_relu(self.x_in(self.x_path(x)), 0.2)
+
     def forward(self, x: Tensor, z: Tensor) -> Tensor:
         hx, hz = self.x_in(self.x_path(x)), self.z_in(z)  # (B, hidden) each
         s_xz = self.joint(hx + hz)  # (B, 1)
@@ -162,10 +167,21 @@ def _dcgan_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-class BiGAN(nn.Module):
-    """The three networks together, so one state dict and one ``.to()`` cover them."""
+def projector(in_dim: int, width: int) -> nn.Sequential:
+    """The invariance term's head on E's penultimate layer (VICReg's expander, narrower)."""
+    return nn.Sequential(
+        nn.Linear(in_dim, width), nn.BatchNorm1d(width), nn.ReLU(),
+        nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
+        nn.Linear(width, width),
+    )  # (B, width)
 
-    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], d_norm: str):
+
+class BiGAN(nn.Module):
+    """The three networks together (plus the invariance projector when one is trained), so one
+    state dict and one ``.to()`` cover them."""
+
+    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], d_norm: str,
+                 with_projector: bool = False):
         super().__init__()
         self.cfg, self.image_shape = cfg, tuple(image_shape)
         self.generator = Generator(cfg, self.image_shape)
@@ -173,6 +189,31 @@ class BiGAN(nn.Module):
         self.discriminator = JointDiscriminator(cfg, self.image_shape, d_norm)
         if cfg.arch == "conv":
             self.apply(_dcgan_init)
+        self.projector = None
+        if with_projector:  # built last, so the three networks start from the same weights either way
+            feature_dim = self.encoder.features(torch.zeros(2, *self.image_shape)).shape[1]
+            self.projector = projector(feature_dim, cfg.projector)
+
+
+_LAYERS = {
+    "z": lambda encoder, discriminator, x: encoder(x),
+    "penultimate": lambda encoder, discriminator, x: encoder.features(x),
+    "d": lambda encoder, discriminator, x: discriminator.x_features(x),
+}
+assert tuple(_LAYERS) == FEATURE_LAYERS
+
+
+def layer_features(encoder: Encoder, discriminator: JointDiscriminator, x: Tensor, layer: str) -> Tensor:
+    """The representation of x exported at ``layer`` (one of config.FEATURE_LAYERS); the encoder
+    is passed apart from D because a run with --ema exports an averaged copy of it."""
+    return _LAYERS[layer](encoder, discriminator, x)
+
+
+def build_bigan(cfg: Config, image_shape: tuple[int, int, int]) -> BiGAN:
+    """The networks a config trains: D's normalization resolved, the projector when E has an
+    invariance term. Training, checkpoint loading and the random baseline all build through here."""
+    d_norm = resolve_d_norm(cfg.model, bool(get_objective(cfg.train.objective).gradient_penalty))
+    return BiGAN(cfg.model, image_shape, d_norm, with_projector=cfg.train.invariance is not None)
 
 
 def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
+from .augment import POLICIES
 from .batches import BatchStream, LoaderStream
 from .checkpoint import (
     CHECKPOINT_DIR,
@@ -44,7 +45,8 @@ from .distributed import (
 )
 from .ema import EncoderEMA
 from .errors import UserError
-from .models import BiGAN, resolve_d_norm, sample_prior
+from .invariance import INVARIANCE
+from .models import BiGAN, build_bigan, sample_prior
 from .monitor import diagnostics, save_grids
 from .objectives import Objective, get_objective
 from .probe import ValidationProbe
@@ -73,16 +75,16 @@ class TrainResult:
 
 def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.optim.Optimizer, ...]:
     lr = cfg.lr or objective.lr
-    lr_d = cfg.lr_d or lr
     betas = cfg.betas or objective.betas
-    ge_params = [*model.generator.parameters(), *model.encoder.parameters()]
-    d_params = list(model.discriminator.parameters())
+    encoder = [*model.encoder.parameters(), *(model.projector.parameters() if model.projector else [])]
+    d_groups = [{"params": list(model.discriminator.parameters()), "lr": cfg.lr_d or lr}]
+    ge_groups = [{"params": list(model.generator.parameters()), "lr": lr}, {"params": encoder, "lr": cfg.lr_e or lr}]
     if objective.optimizer == "rmsprop":
-        return (torch.optim.RMSprop(d_params, lr=lr_d, weight_decay=cfg.weight_decay),
-                torch.optim.RMSprop(ge_params, lr=lr, weight_decay=cfg.weight_decay))
+        return (torch.optim.RMSprop(d_groups, weight_decay=cfg.weight_decay),
+                torch.optim.RMSprop(ge_groups, weight_decay=cfg.weight_decay))
     fused = {"fused": True}  # one kernel per step on CUDA and CPU (torch >= 2.4)
-    return (torch.optim.Adam(d_params, lr=lr_d, betas=betas, weight_decay=cfg.weight_decay, **fused),
-            torch.optim.Adam(ge_params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused))
+    return (torch.optim.Adam(d_groups, betas=betas, weight_decay=cfg.weight_decay, **fused),
+            torch.optim.Adam(ge_groups, betas=betas, weight_decay=cfg.weight_decay, **fused))
 
 
 def image_shape(data: ImageSet | FolderDataset) -> tuple[int, int, int]:
@@ -119,9 +121,7 @@ class Trainer:
         self.n_critic = cfg.train.n_critic or self.objective.n_critic
         data, self.stream = self._data_stream()
         torch.manual_seed(cfg.train.seed)
-        gp = self.objective.gradient_penalty
-        self.d_norm = resolve_d_norm(cfg.model, bool(gp))
-        self.model = BiGAN(cfg.model, image_shape(data), self.d_norm).to(self.device)
+        self.model = build_bigan(cfg, image_shape(data)).to(self.device)
         if cfg.train.sync_bn and self.dist.active:
             if self.device.type != "cuda":
                 raise ConfigError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernel)")
@@ -167,8 +167,8 @@ class Trainer:
 
     def _step_context(self) -> StepContext:
         t, m = self.cfg.train, self.model
-        critic = CriticPair(m.discriminator, self.objective.gradient_penalty)
-        gen_enc = GeneratorEncoderPair(m.generator, m.encoder)
+        critic = CriticPair(m.discriminator, self.objective)
+        gen_enc = GeneratorEncoderPair(m.generator if t.adversarial else None, m.encoder, m.projector)
         if t.compile:
             gen_enc = _maybe_compile(gen_enc)
             if self.objective.gradient_penalty:  # compiled graphs have no double backward
@@ -178,16 +178,17 @@ class Trainer:
         return StepContext(
             model=m, critic=wrap(critic, self.dist, self.device), gen_enc=wrap(gen_enc, self.dist, self.device),
             objective=self.objective, opt_d=self.opt_d, opt_ge=self.opt_ge, gen_loss=t.gen_loss,
-            weight_clip=self.objective.weight_clip, gradient_penalty=self.objective.gradient_penalty,
             recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
             rng=self.rng, autocast=autocast_for(self.device, t.precision),
+            d_augment=POLICIES[t.d_augment], invariance=INVARIANCE.get(t.invariance), views=POLICIES[t.augment],
+            invariance_weight=t.invariance_weight, adversarial=t.adversarial,
         )
 
     # ---- checkpoints ----
     def state(self) -> dict[str, Any]:
         return {
             "version": __version__, "config": self.cfg.to_dict(), "step": self.step,
-            "image_shape": list(self.model.image_shape), "d_norm": self.d_norm,
+            "image_shape": list(self.model.image_shape),
             "model": self.model.state_dict(), "opt_d": self.opt_d.state_dict(),
             "opt_ge": self.opt_ge.state_dict(), "stream": self.stream.state_dict(),
             "rng": {"z": gather_rng_states(self.rng, self.dist), "torch": torch.get_rng_state()},
@@ -268,7 +269,7 @@ class Trainer:
             if self.step % t.log_every == 0 or last or stopping.requested:
                 elapsed = time.perf_counter() - tick
                 row = self._log(sums, count, elapsed)
-                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "recon")})
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "invariance", "recon") if k in row})
                 sums, count, tick = {}, 0, time.perf_counter()
             if self.dist.is_main and (self.step % t.sample_every == 0 or last):
                 save_grids(self.model, self.fixed_x[:16], self.fixed_z, self.run_dir.path)
@@ -311,7 +312,8 @@ class Trainer:
         state = self.state() if select else None  # collective under DDP, so every rank builds it
         if self.dist.is_main:
             encoder = self.ema.encoder if self.ema else self.model.encoder  # what the run exports
-            row = {"step": self.step, "kind": "eval"} | self.probe.evaluate(encoder, self.device)
+            row = {"step": self.step, "kind": "eval"} | self.probe.evaluate(encoder, self.model.discriminator,
+                                                                            self.device)
             if select and (self.best is None or row[f"val_{select}"] > self.best):
                 self._check_finite_parameters()
                 self.best = row[f"val_{select}"]

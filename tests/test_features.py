@@ -82,8 +82,8 @@ def test_pipeline_writes_report_with_model_and_both_baselines(tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads((out / "report.json").read_text())
     methods = set(report["results"])
-    assert methods == {"bigan (z)", "bigan (penultimate)", "random encoder (z)",
-                       "random encoder (penultimate)", "raw pixels"}
+    assert methods == {f"{m} ({layer})" for m in ("bigan", "random encoder") for layer in ("z", "penultimate", "d")
+                       } | {"raw pixels"}
     md = (out / "report.md").read_text()
     assert all(m in md for m in methods)
     assert Image.open(out / "embedding.png").size[0] > 100
