@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -37,10 +38,20 @@ def test_encode_npz_eval_round_trip(tiny_run, tmp_path):
     assert set(metrics["budgets"]) == {"10/class", "100%"}
 
 
-def test_penultimate_layer_is_available(tiny_run):
+def test_penultimate_and_d_layers_are_available(tiny_run):
     enc = load_encoder(tiny_run)
     images = load_images(DataConfig(), "test").images[:5]
     assert enc.encode(images, layer="penultimate").shape == (5, 128)
+    d = enc.encode(images, layer="d")
+    # D's image pathway: its first hidden layer before z joins, after the nonlinearity
+    x = torch.from_numpy(images).float() / 127.5 - 1
+    with torch.no_grad():
+        expected = torch.nn.functional.leaky_relu(enc.discriminator.x_in(x.flatten(1)), 0.2)
+    assert d.shape == (5, 128)
+    np.testing.assert_allclose(d, expected.numpy(), rtol=1e-5, atol=1e-5)
+    r = _invoke("encode", tiny_run, "--split", "test", "--layer", "d", "--out", tiny_run.parent / "d.npz")
+    assert r.exit_code == 0, r.output
+    assert np.load(tiny_run.parent / "d.npz")["features"].shape == (360, 128)
 
 
 def _write(path, array, mode):
