@@ -10,10 +10,20 @@ from pathlib import Path
 import click
 
 from bigan_repr.augment import POLICIES
-from bigan_repr.config import FEATURE_LAYERS, Config, load_config_file
+from bigan_repr.config import (
+    ARCHS,
+    D_NORMS,
+    DEVICES,
+    FEATURE_LAYERS,
+    PRECISIONS,
+    PRIORS,
+    SELECT_METRICS,
+    Config,
+    load_config_file,
+)
 from bigan_repr.errors import UserError
 from bigan_repr.invariance import INVARIANCE
-from bigan_repr.objectives import OBJECTIVES
+from bigan_repr.objectives import GEN_LOSS_MODES, OBJECTIVES
 from bigan_repr.presets import PRESETS, preset
 
 # (section, key, flag, click type, help): every training flag maps onto one config field
@@ -25,19 +35,19 @@ TRAINING_FLAGS = [
     ("data", "image_size", "--image-size", int, "resize images to this square size"),
     ("data", "channels", "--channels", click.Choice(["1", "3"]), "1 = grayscale, 3 = RGB"),
     ("data", "skip_bad", "--skip-bad/--no-skip-bad", None, "skip unreadable image files instead of failing"),
-    ("model", "arch", "--arch", click.Choice(["mlp", "conv"]), "network family"),
+    ("model", "arch", "--arch", click.Choice(ARCHS), "network family"),
     ("model", "z_dim", "--z-dim", int, "latent size"),
-    ("model", "prior", "--prior", click.Choice(["uniform", "normal"]), "latent prior"),
+    ("model", "prior", "--prior", click.Choice(PRIORS), "latent prior"),
     ("model", "hidden", "--hidden", int, "MLP width / D's hidden width"),
     ("model", "width", "--width", int, "conv: channels of the first layer"),
-    ("model", "d_norm", "--d-norm", click.Choice(["auto", "batch", "layer", "spectral", "none"]),
+    ("model", "d_norm", "--d-norm", click.Choice(D_NORMS),
      "D's normalization"),
     ("model", "unary", "--unary/--no-unary", None, "add BigBiGAN unary scores s_x, s_z to D"),
     ("model", "features", "--features", click.Choice(FEATURE_LAYERS),
      "which layer to export: z = E(x), E's penultimate layer, or d = D's image pathway"),
     ("model", "projector", "--projector", int, "width of the invariance term's projector head"),
     ("train", "objective", "--objective", click.Choice(list(OBJECTIVES)), "adversarial objective"),
-    ("train", "gen_loss", "--gen-loss", click.Choice(["swapped", "minimax"]), "G/E loss mode"),
+    ("train", "gen_loss", "--gen-loss", click.Choice(GEN_LOSS_MODES), "G/E loss mode"),
     ("train", "epochs", "--epochs", float, "passes over the training set"),
     ("train", "steps", "--steps", int, "G/E updates (overrides --epochs)"),
     ("train", "batch_size", "--batch-size", int, "batch size per process"),
@@ -57,9 +67,9 @@ TRAINING_FLAGS = [
      "--no-adversarial: train E by the invariance loss alone, without D or G (the control)"),
     ("train", "lr_e", "--lr-e", float, "E's learning rate (default: --lr)"),
     ("train", "seed", "--seed", int, "random seed"),
-    ("train", "device", "--device", click.Choice(["auto", "cpu", "cuda", "mps"]), "where to train"),
+    ("train", "device", "--device", click.Choice(DEVICES), "where to train"),
     ("train", "threads", "--threads", int, "CPU threads for torch, faiss and BLAS together"),
-    ("train", "precision", "--precision", click.Choice(["auto", "fp32", "bf16"]),
+    ("train", "precision", "--precision", click.Choice(PRECISIONS),
      "auto = bf16 autocast on CUDA, fp32 elsewhere"),
     ("train", "compile", "--compile/--no-compile", None, "torch.compile the networks where supported"),
     ("train", "sync_bn", "--sync-bn/--no-sync-bn", None, "under torchrun: batch-norm statistics over all GPUs"),
@@ -69,7 +79,7 @@ TRAINING_FLAGS = [
     ("train", "keep", "--keep", int, "checkpoints to keep"),
     ("train", "eval_every", "--eval-every", int,
      "steps between validation probes (k-NN, linear) logged to metrics"),
-    ("train", "select", "--select", click.Choice(["knn", "linear"]),
+    ("train", "select", "--select", click.Choice(SELECT_METRICS),
      "keep the best checkpoint by this validation metric"),
 ]
 

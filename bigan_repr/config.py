@@ -12,20 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .architectures import ARCHITECTURES
 from .augment import POLICIES
-from .errors import UserError
+from .errors import ConfigError
 from .invariance import INVARIANCE
 from .objectives import GEN_LOSS_MODES, OBJECTIVES
 
-ARCHS = ("mlp", "conv")
+ARCHS = tuple(ARCHITECTURES)
 PRIORS = ("uniform", "normal")
 D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+SELECT_METRICS = ("knn", "linear")  # validation metrics a run can keep its best checkpoint by
 FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
-
-
-class ConfigError(UserError):
-    """A config value or key is invalid; the message names it and lists the valid ones."""
 
 
 def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
@@ -72,7 +71,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "mlp"  # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, 8-64 px
+    arch: str = "mlp"  # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, any size from 8 px
     z_dim: int = 50  # latent size (the paper's MNIST value)
     prior: str = "uniform"  # "uniform" on [-1,1]^d (E squashed into it) or "normal"
     hidden: int = 1024  # MLP width
@@ -132,7 +131,7 @@ class TrainConfig:
         _choice("train.objective", self.objective, tuple(OBJECTIVES))
         _choice("train.gen_loss", self.gen_loss, GEN_LOSS_MODES)
         _choice("train.device", self.device, DEVICES)
-        _choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
+        _choice("train.precision", self.precision, PRECISIONS)
         _positive("train.batch_size", self.batch_size)
         _positive("train.epochs", self.epochs)
         _positive("train.steps", self.steps, allow_none=True)
@@ -158,7 +157,7 @@ class TrainConfig:
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
         if self.select is not None:
-            _choice("train.select", self.select, ("knn", "linear"))
+            _choice("train.select", self.select, SELECT_METRICS)
             if self.eval_every is None:
                 raise ConfigError("train.select needs train.eval_every (how often to evaluate)")
         if self.betas is not None:
