@@ -5,8 +5,9 @@
 #   bash benchmarks/render_report.sh RUN_DIR_OR_HTML [OUT.png] [WIDTH]
 #
 # WIDTH is the browser window's width in CSS pixels (default 1280, a laptop screen). The page
-# is rendered into a tall window and the blank space below it is cropped away.
-# Needs Chromium (Debian/Ubuntu: apt-get install chromium) and Python with Pillow.
+# is rendered into a tall window and the blank space below it is cropped away. With SHRINK_TO=N
+# in the environment the PNG is scaled to N pixels wide and reduced to 128 colours (a small copy
+# for documentation). Needs Chromium (Debian/Ubuntu: apt-get install chromium) and Pillow.
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -27,15 +28,21 @@ trap 'rm -rf "$tmp"' EXIT
 "$browser" --headless --disable-gpu --no-sandbox --hide-scrollbars --user-data-dir="$tmp/profile" \
   --window-size="$width,6000" --screenshot="$tmp/page.png" "file://$(realpath "$page")" >/dev/null 2>&1
 
-python - "$tmp/page.png" "$out" <<'PY'
+python - "$tmp/page.png" "$out" "${SHRINK_TO:-}" <<'PY'
+import os
 import sys
 
 from PIL import Image, ImageChops
 
-page = Image.open(sys.argv[1]).convert("RGB")
+source, out, shrink_to = sys.argv[1], sys.argv[2], sys.argv[3]
+page = Image.open(source).convert("RGB")
 background = Image.new("RGB", page.size, page.getpixel((page.width - 1, page.height - 1)))
 box = ImageChops.difference(page, background).getbbox()  # what differs from the blank bottom
-bottom = min(page.height, box[3] + 24) if box else page.height
-page.crop((0, 0, page.width, bottom)).save(sys.argv[2], optimize=True)
-print(f"{sys.argv[2]}: {page.width} x {bottom} px")
+page = page.crop((0, 0, page.width, min(page.height, box[3] + 24) if box else page.height))
+if shrink_to:
+    width = int(shrink_to)
+    page = page.resize((width, round(page.height * width / page.width)), Image.LANCZOS)
+    page = page.quantize(colors=128, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+page.save(out, optimize=True)
+print(f"{out}: {page.width} x {page.height} px, {os.path.getsize(out) // 1024} KiB")
 PY

@@ -24,6 +24,13 @@ def _info(label: str, meta: dict, recipe: str, layer: str | None) -> dict:
             "arch": meta.get("arch", ""), "recipe": recipe, "step": meta.get("step", ""), "layer": layer or ""}
 
 
+def _is_model(method: str, results: dict) -> bool:
+    """A run's own rows: the model's ("bigan (z)"), or all of them in a report without a model row
+    (`bigan eval --out` reports one feature file)."""
+    has_model = any(split_method(m)[0] == MODEL for m in results)
+    return split_method(method)[0] == MODEL or not has_model
+
+
 def _baselines(reports: dict[str, dict]) -> list[dict]:
     """One row per distinct (baseline, numbers); the run is named only where a baseline varies."""
     rows: dict[tuple[str, str], dict] = {}
@@ -32,7 +39,7 @@ def _baselines(reports: dict[str, dict]) -> list[dict]:
         for method, metrics in payload["results"].items():
             family, layer = split_method(method)
             key = (method, json.dumps(metrics, sort_keys=True))
-            if family == MODEL or key in rows:
+            if _is_model(method, payload["results"]) or key in rows:
                 continue
             # a random encoder has the run's architecture; raw pixels have none
             info = _info(family, {"data": meta.get("data", ""), "arch": meta.get("arch", "") if layer else ""},
@@ -57,9 +64,9 @@ def compare_reports(reports: dict[str, dict], recipes: dict[str, str] | None = N
     rows = []
     for label, payload in reports.items():
         for method, metrics in payload["results"].items():
-            family, layer = split_method(method)
-            if family == MODEL:
-                info = _info(label, payload["meta"], recipes.get(label, ""), layer)
+            if _is_model(method, payload["results"]):
+                family, layer = split_method(method)
+                info = _info(label, payload["meta"], recipes.get(label, ""), layer if family == MODEL else method)
                 rows.append(info | {"method": method, "baseline": False, "metrics": metrics})
     rows += _baselines(reports)
     columns = columns_for([row["metrics"] for row in rows])

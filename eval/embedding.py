@@ -69,7 +69,7 @@ def embedding_figure(
     n_all = x.shape[0]
     x, y = _subsample(x, y, max_points, seed)
     xy = embed_2d(x, method, seed)
-    fig = new_figure((7.2, 5.6))
+    fig = new_figure((5.6, 4.6))
     ax = fig.add_subplot()
     classes = np.unique(y)
     cmap = matplotlib.colormaps["tab10" if classes.size <= 10 else "tab20"]

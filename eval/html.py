@@ -29,6 +29,7 @@ REPORT_SECTIONS = (
 # Display width to aim for when enlarging a small grid by a whole factor (pixels stay square).
 _TARGET_WIDTH = {"samples": 360, "reconstructions": 600}
 _PAIRED = (("samples", "reconstructions"), ("embedding", "neighbors"))  # shown side by side
+_CONFIG_ROWS = 14  # config lines per column: the three sections fit one row of a laptop screen
 
 _CSS = """
 :root { --fg: #1d2430; --muted: #5b6575; --line: #e3e7ee; --best: #dff3e4; --bg: #f5f6f8; }
@@ -61,10 +62,12 @@ ul.notes { margin: 10px 0 0; padding-left: 20px; }
 img { max-width: 100%; height: auto; }
 img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
 .missing { color: var(--muted); font-style: italic; }
-.config { display: flex; flex-wrap: wrap; gap: 8px 36px; align-items: flex-start; }
-.config h3 { font-size: 14px; margin: 0 0 4px; }
-.config td { padding: 1px 12px 1px 0; font-size: 13.5px; vertical-align: top; }
-.config td + td { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.config { display: flex; flex-wrap: wrap; gap: 8px 28px; font-size: 13.5px; }
+.config h3 { font-size: 14px; margin: 0 0 3px; }
+.config .rows { column-gap: 28px; }
+.kv { display: flex; gap: 8px; break-inside: avoid; width: 17em; }
+.kv span { flex: 0 0 11.5em; color: var(--muted); overflow-wrap: anywhere; }
+.kv code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; overflow-wrap: anywhere; }
 """
 
 
@@ -154,11 +157,14 @@ def _value(value) -> str:
 
 
 def _config_section(config: dict) -> str:
-    blocks = []
+    blocks = []  # per config section: a heading, then its key-value lines in columns
     for name, values in config.items():
-        rows = "".join(f"<tr><td>{escape(str(k))}</td><td>{escape(_value(v))}</td></tr>" for k, v in values.items())
-        blocks.append(f"<div><h3>{escape(str(name))}</h3><table>{rows}</table></div>")
-    return section("config", "Config", f'<div class="config">{"".join(blocks)}</div>')
+        lines = "".join(f'<div class="kv"><span>{escape(str(k))}</span><code>{escape(_value(v))}</code></div>'
+                        for k, v in values.items())
+        columns = max(1, -(-len(values) // _CONFIG_ROWS))
+        blocks.append(f'<div><h3>{escape(str(name))}</h3>'
+                      f'<div class="rows" style="columns: {columns}">{lines}</div></div>')
+    return section("config", "Config", f'<div class="config">\n{"".join(blocks)}\n</div>')
 
 
 def _facts(meta: dict) -> str:
@@ -185,7 +191,7 @@ def render_report_html(payload: dict, pictures: dict[str, Picture] | None = None
     for section_id, heading in REPORT_SECTIONS:
         if section_id in pictures:
             html[section_id] = picture_section(section_id, heading, pictures[section_id])
-    if "config" in payload["meta"]:
+    if payload["meta"].get("config"):
         html["config"] = _config_section(payload["meta"]["config"])
     for a, b in _PAIRED:
         if a in html and b in html:

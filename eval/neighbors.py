@@ -89,8 +89,7 @@ def neighbor_figure(query_images, query_labels, train_images, train_labels, neig
     ax.set_yticks([row_h * (i + 0.5) for i in range(len(names))], names)
     ax.set_xticks([])
     ax.tick_params(length=0)
-    ax.text(0, h + 4, "blue: test image; then its nearest training images, nearest first "
-            "(green: same class, red: another class)", va="top", fontsize="small")
+    ax.text(0, h + 4, "blue: test image; green: same class; red: another class", va="top", fontsize="small")
     for spine in ax.spines.values():
         spine.set_visible(False)
     if title:

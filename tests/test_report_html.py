@@ -81,6 +81,7 @@ def test_report_html_is_self_contained_with_every_section(reported):
     assert page.unbalanced == [] and page.open == []
     assert set(page.sections) == SECTIONS
     assert page.external == []
+    assert '<span>hidden</span><code>128</code>' in text  # the run's config
     assert len(page.images) == 5  # samples, reconstructions, curves, embedding, neighbours
     for src in page.images:
         prefix = "data:image/png;base64,"
