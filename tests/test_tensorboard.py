@@ -41,3 +41,21 @@ def test_tensorboard_missing_is_one_clear_line(tmp_path, monkeypatch):
         "error: --tensorboard needs the tensorboard package: pip install 'bigan-repr[tensorboard]' "
         "(or pip install tensorboard)"]
     assert not out.exists()  # refused before the run directory was made
+
+
+def test_a_resumed_run_hides_what_the_interrupted_one_logged_past_its_checkpoint(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from bigan_repr.tensorboard_log import TensorBoardSink
+
+    first = TensorBoardSink(tmp_path)  # logged steps 5..15, checkpointed at 5, then killed
+    for step in (5, 10, 15):
+        first.write_row({"step": step, "d_loss": 1.0})
+    first.close()
+    resumed = TensorBoardSink(tmp_path)  # resumes from step 5 and logs 10 and 15 again
+    for step in (10, 15):
+        resumed.write_row({"step": step, "d_loss": 2.0})
+    resumed.close()
+    events = EventAccumulator(str(tmp_path)).Reload().Scalars("train/d_loss")
+    assert [(e.step, e.value) for e in events] == [(5, 1.0), (10, 2.0), (15, 2.0)]
