@@ -81,6 +81,8 @@ TRAINING_FLAGS = [
      "steps between validation probes (k-NN, linear) logged to metrics"),
     ("train", "select", "--select", click.Choice(SELECT_METRICS),
      "keep the best checkpoint by this validation metric"),
+    ("train", "tensorboard", "--tensorboard/--no-tensorboard", None,
+     "also log metrics, grids and the validation probe to TensorBoard (RUN/tensorboard/; needs tensorboard)"),
 ]
 
 
@@ -214,6 +216,8 @@ eval_options = [
 ]
 threads_option = click.option("--threads", "n_threads", type=int, default=None,
                               help="CPU threads for torch, faiss and BLAS together (default: all cores)")
+embedding_option = click.option("--embedding", default=None, metavar="METHOD",
+                                help="embedding plot: tsne (default; on a subsample) or pca (fast)")
 
 
 def with_eval_options(f):
@@ -227,7 +231,8 @@ def with_eval_options(f):
 @click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @with_eval_options
-def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_json, **kwargs):
+@embedding_option
+def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_json, embedding, **kwargs):
     """Train, encode, evaluate with baselines, report.
 
     The baselines are raw pixels and a random-init encoder of the same architecture.
@@ -237,27 +242,52 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
     results = run_pipeline(cfg, out, progress=not quiet, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                           restarts=restarts)
+                           restarts=restarts, embedding=embedding)
     _print_results(results, as_json)
-    click.echo(f"report: {Path(out) / 'report.md'}", err=True)
+    click.echo(f"report: {Path(out) / 'report.html'}", err=True)
 
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: latest)")
 @with_eval_options
+@embedding_option
 @threads_option
-def report(run, checkpoint, budgets, n_seeds, restarts, as_json, n_threads):
+def report(run, checkpoint, budgets, n_seeds, restarts, as_json, embedding, n_threads):
     """Evaluate a run beside the baselines; write the report.
 
-    Writes report.json, report.md and embedding.png into the run directory.
+    Writes report.json, report.md, the self-contained report.html and embedding.png into the
+    run directory.
     """
     _set_threads(n_threads)
     from bigan_repr.pipeline import evaluate_run
 
     results = evaluate_run(run, checkpoint=checkpoint, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                           restarts=restarts)
+                           restarts=restarts, embedding=embedding)
     _print_results(results, as_json)
+    click.echo(f"report: {Path(run) / 'report.html'}", err=True)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="also write the comparison as one HTML file")
+@with_eval_options
+@threads_option
+def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
+    """Compare runs' reports in one table, the best value per column marked.
+
+    A run without report.json gets one first, as `bigan report RUN` makes it (the evaluation
+    options apply to those reports only).
+    """
+    _set_threads(n_threads)
+    from bigan_repr.compare import compare_runs
+    from eval.compare import render_compare_text
+
+    comparison = compare_runs(runs, html=html_file, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
+                              restarts=restarts)
+    click.echo(json.dumps(comparison, indent=2) if as_json else render_compare_text(comparison))
+    if html_file:
+        click.echo(f"comparison: {html_file}", err=True)
 
 
 @main.command()
@@ -277,11 +307,13 @@ def encode(run, source, data_dir, download, split, layer, device, out, n_threads
     """
     _set_threads(n_threads)
     from bigan_repr.features import dataset_for, load_encoder, write_features
+    from bigan_repr.progress import phase
 
     loaded = load_encoder(run, device=device)
     data = dataset_for(loaded, source, split, data_dir, download)
     layer = layer or loaded.config.model.features
-    features = loaded.encode(data.images, layer=layer)
+    with phase(f"encode {len(data)} {split} images ({layer})"):
+        features = loaded.encode(data.images, layer=layer)
     meta = {"run": str(run), "step": loaded.step, "layer": layer, "source": source or loaded.config.data.source,
             "split": split}
     write_features(out, features, labels=data.labels, ids=data.ids, meta=meta)
@@ -325,18 +357,21 @@ def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
     """
     _set_threads(n_threads)
-    from eval import EvalInputError, evaluate, load_feature_file, write_report
+    from bigan_repr.progress import phase
+    from bigan_repr.report_files import write_report
+    from eval import EvalInputError, evaluate, load_feature_file, report_payload
 
     try:
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
         name = Path(train_file).stem
-        results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
-                                  k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts)}
+        with phase(f"eval {name}"):
+            results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
+                                      k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts)}
     except EvalInputError as e:
         raise UserError(str(e)) from None
     if out:
-        write_report(out, results, title=f"evaluation of {train_file}",
-                     meta={"train": str(train_file), "test": str(test_file)})
+        write_report(out, report_payload(results, title=f"evaluation of {train_file}",
+                                          meta={"train": str(train_file), "test": str(test_file)}))
     _print_results(results, as_json)
 
 

@@ -126,6 +126,7 @@ class TrainConfig:
     keep: int = 3  # checkpoints kept (plus "best" when a selection metric is set)
     eval_every: int | None = None  # steps between quick evaluations; None: off
     select: str | None = None  # "knn" or "linear": keep the best checkpoint by that metric
+    tensorboard: bool = False  # also log metrics rows and grids to TensorBoard (RUN/tensorboard/)
 
     def __post_init__(self) -> None:
         _choice("train.objective", self.objective, tuple(OBJECTIVES))
@@ -154,6 +155,8 @@ class TrainConfig:
         _positive("train.sample_every", self.sample_every)
         _positive("train.keep", self.keep)
         _positive("train.eval_every", self.eval_every, allow_none=True)
+        if not isinstance(self.tensorboard, bool):
+            raise ConfigError(f"train.tensorboard must be true or false, got {self.tensorboard!r}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
         if self.select is not None:

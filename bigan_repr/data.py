@@ -31,6 +31,7 @@ class ImageSet:
     labels: np.ndarray | None  # int64 (N,) or None
     ids: np.ndarray  # str (N,): an index or a file path
     skipped: list[str] = field(default_factory=list)  # unreadable files passed over (--skip-bad)
+    classes: list[str] | None = None  # class names by label (index = label), where the source has them
 
     def __len__(self) -> int:
         return len(self.images)
@@ -57,7 +58,8 @@ def _digits(cfg: DataConfig, split: str) -> ImageSet:
     # a fixed, stratified 80/20 split: the same for every run and every user
     train_idx, test_idx = train_test_split(idx, test_size=0.2, random_state=0, stratify=d.target)
     idx = np.sort(train_idx if split == "train" else test_idx)
-    return ImageSet(images[idx], d.target[idx].astype(np.int64), idx.astype(str))
+    return ImageSet(images[idx], d.target[idx].astype(np.int64), idx.astype(str),
+                    classes=[str(name) for name in d.target_names])
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -102,7 +104,9 @@ def _fashion_mnist(cfg: DataConfig, split: str) -> ImageSet:
                     f"has {len(labels)} labels"
                 )
             ids = np.arange(len(images)).astype(str)
-            return ImageSet(images[:, None].copy(), labels.astype(np.int64), ids)
+            from torchvision.datasets import FashionMNIST  # its class names, in label order
+
+            return ImageSet(images[:, None].copy(), labels.astype(np.int64), ids, classes=list(FashionMNIST.classes))
     if cfg.download:
         return _torchvision(cfg, split, "FashionMNIST")
     raise DataError(
@@ -134,7 +138,8 @@ def _torchvision(cfg: DataConfig, split: str, name: str) -> ImageSet:
         images = images.transpose(0, 3, 1, 2)
     labels = np.asarray(ds.targets if hasattr(ds, "targets") else ds.labels)  # SVHN, STL10: labels
     images = np.ascontiguousarray(images, dtype=np.uint8)
-    return ImageSet(images, labels.astype(np.int64), np.arange(len(images)).astype(str))
+    classes = list(getattr(ds, "classes", None) or []) or None  # CIFAR-10, STL-10, MNIST; SVHN has none
+    return ImageSet(images, labels.astype(np.int64), np.arange(len(images)).astype(str), classes=classes)
 
 
 SOURCES: dict[str, Callable[[DataConfig, str], ImageSet]] = {
@@ -166,8 +171,9 @@ def _class_names(split_dirs: list[Path]) -> list[str]:
     return sorted(n for n in names if not n.startswith("."))
 
 
-def _folder_files(path: Path, split_dirs: list[Path]) -> tuple[list[tuple[Path, int]], bool]:
-    """Image files of one split with their labels (-1 when unlabeled), and whether labelled.
+def _folder_files(path: Path, split_dirs: list[Path]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """Image files of one split with their labels (-1 when unlabeled), and the class names (none
+    when unlabelled).
 
     Hidden files and folders (.DS_Store, macOS ._x.png forks) are not data and are left out.
     """
@@ -184,7 +190,7 @@ def _folder_files(path: Path, split_dirs: list[Path]) -> tuple[list[tuple[Path, 
     ]
     if not files:
         raise DataError(f"image folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    return files, bool(classes)
+    return files, classes
 
 
 def _read_files(files: list[tuple[Path, int]], cfg: DataConfig):
@@ -204,8 +210,8 @@ def _read_files(files: list[tuple[Path, int]], cfg: DataConfig):
     return images, labels, ids, bad
 
 
-def _folder_listing(path: Path, split: str) -> tuple[Path, list[tuple[Path, int]], bool]:
-    """The split's folder, its image files with labels, and whether it is labelled."""
+def _folder_listing(path: Path, split: str) -> tuple[Path, list[tuple[Path, int]], list[str]]:
+    """The split's folder, its image files with labels, and its class names (none when unlabelled)."""
     if not path.is_dir():
         raise DataError(f"image folder {path} does not exist or is not a folder")
     split_dirs = [path]
@@ -217,12 +223,12 @@ def _folder_listing(path: Path, split: str) -> tuple[Path, list[tuple[Path, int]
         raise DataError(
             f"image folder {path} has no {split}/ subfolder; it only gives a train split"
         )
-    files, labelled = _folder_files(path, split_dirs)
-    return path, files, labelled
+    files, classes = _folder_files(path, split_dirs)
+    return path, files, classes
 
 
 def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
-    path, files, labelled = _folder_listing(path, split)
+    path, files, classes = _folder_listing(path, split)
     images, labels, ids, bad = _read_files(files, cfg)
     if not images:
         raise DataError(f"image folder {path}: all {len(bad)} files were unreadable")
@@ -233,8 +239,8 @@ def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
             f"images in {path} differ in (channels, height, width): {shown}; "
             "pass --image-size (and --channels) to bring them to one shape"
         )
-    lab = np.array(labels, dtype=np.int64) if labelled else None
-    return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad)
+    lab = np.array(labels, dtype=np.int64) if classes else None
+    return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad, classes=classes or None)
 
 
 class FolderDataset(Dataset):
@@ -246,9 +252,9 @@ class FolderDataset(Dataset):
 
     def __init__(self, cfg: DataConfig, split: str = "train"):
         source = Path(cfg.source[len("folder:"):]).expanduser()
-        _, files, labelled = _folder_listing(source, split)
+        _, files, classes = _folder_listing(source, split)
         self.files = [f for f, _ in files]
-        self.labels = np.array([label for _, label in files], dtype=np.int64) if labelled else None
+        self.labels = np.array([label for _, label in files], dtype=np.int64) if classes else None
         first = read_image(self.files[0], cfg.channels, cfg.image_size)
         self.shape: tuple[int, int, int] = tuple(first.shape)
         self.size = cfg.image_size

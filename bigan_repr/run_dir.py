@@ -29,6 +29,7 @@ class RunDir:
         self.path = Path(path)
         self.config_path = self.path / "config.json"
         self.metrics_path = self.path / "metrics.jsonl"
+        self.sinks: list = []  # other logs each metrics row also goes to (write_row), e.g. TensorBoard
 
     def create(self) -> None:
         try:
@@ -52,6 +53,8 @@ class RunDir:
     def append_metrics(self, row: dict[str, Any]) -> None:
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+        for sink in self.sinks:
+            sink.write_row(row)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():

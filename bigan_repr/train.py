@@ -53,11 +53,12 @@ from .probe import ValidationProbe
 from .run_dir import RunDir
 from .runtime import autocast_for, resolve_device, set_threads
 from .step import CriticPair, GeneratorEncoderPair, StepContext, train_step
+from .tensorboard_log import TENSORBOARD_DIR, TensorBoardSink
 
 # what may change when a run is resumed: its length and its bookkeeping, not what it learns
 RESUMABLE_CHANGES = {
     "train": {"epochs", "steps", "log_every", "checkpoint_every", "sample_every", "keep", "threads",
-              "device", "eval_every", "select", "compile", "precision", "sync_bn"},
+              "device", "eval_every", "select", "compile", "precision", "sync_bn", "tensorboard"},
 }
 
 
@@ -117,6 +118,8 @@ class Trainer:
         self.device = resolve_device(cfg.train.device)
         self.dist: DistContext = init_distributed(self.device)
         set_threads(cfg.train.threads)
+        if cfg.train.tensorboard and self.dist.is_main:  # refused here, before anything is written
+            self.run_dir.sinks.append(TensorBoardSink(self.run_dir.path / TENSORBOARD_DIR))
         self.objective = get_objective(cfg.train.objective)
         self.n_critic = cfg.train.n_critic or self.objective.n_critic
         data, self.stream = self._data_stream()
@@ -244,6 +247,8 @@ class Trainer:
                 print(f"rank {self.dist.rank}/{self.dist.world} weights sha256 {weights_digest(self.model)}",
                       file=sys.stderr, flush=True)
         finally:
+            for sink in self.run_dir.sinks:
+                sink.close()
             if self.dist.is_main:
                 self.run_dir.release_lock()
             shutdown(self.dist)
@@ -273,6 +278,8 @@ class Trainer:
                 sums, count, tick = {}, 0, time.perf_counter()
             if self.dist.is_main and (self.step % t.sample_every == 0 or last):
                 save_grids(self.model, self.fixed_x[:16], self.fixed_z, self.run_dir.path)
+                for sink in self.run_dir.sinks:
+                    sink.write_grids(self.step, self.run_dir.path)
             if self.probe is not None and (self.step % t.eval_every == 0 or last):
                 self._evaluate()
             if self.step % t.checkpoint_every == 0 or last or stopping.requested:

@@ -2,30 +2,30 @@
 
 Takes features already extracted by the model (or dumped to an .npz) and returns dicts of
 named metrics: 1-NN and weighted k-NN (`knn`), linear probe and label budgets
-(`linear_probe`), k-means clustering (`clustering`), the whole suite (`suite`), and
-reports (`report`). No torch and no model code lives here.
+(`linear_probe`), k-means clustering (`clustering`), the whole suite (`suite`). Presentation
+returns strings and PNG bytes: tables and report.json (`report`), the embedding plot
+(`embedding`), nearest-neighbour grids (`neighbors`), HTML pages (`html`) and run
+comparison (`compare`). No torch, no model code and no file writing lives here.
 """
 
 from eval.clustering import cluster_eval, hungarian_accuracy
+from eval.embedding import EMBEDDINGS, embedding_figure, embedding_png
 from eval.knn import knn_classify, knn_eval, nn1_predict
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe, subsample_labels
-from eval.report import (
-    ReportPaths,
-    plot_embedding,
-    render_markdown,
-    render_table_text,
-    write_report,
-)
+from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, pick_queries
+from eval.report import render_markdown, render_table_text, report_json, report_payload
 from eval.suite import evaluate, evaluate_many
 from eval.validation import EvalInputError, check_features, check_pair, load_feature_file
 
 __all__ = [
+    "EMBEDDINGS",
     "EvalInputError",
-    "ReportPaths",
     "budget_name",
     "check_features",
     "check_pair",
     "cluster_eval",
+    "embedding_figure",
+    "embedding_png",
     "evaluate",
     "evaluate_many",
     "hungarian_accuracy",
@@ -34,10 +34,14 @@ __all__ = [
     "label_budget_probe",
     "linear_probe",
     "load_feature_file",
+    "nearest_neighbors",
+    "neighbor_figure",
+    "neighbor_png",
     "nn1_predict",
-    "plot_embedding",
+    "pick_queries",
     "render_markdown",
     "render_table_text",
+    "report_json",
+    "report_payload",
     "subsample_labels",
-    "write_report",
 ]
