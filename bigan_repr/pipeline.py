@@ -30,8 +30,8 @@ from .train import train
 
 def feature_sets(loaded: LoadedEncoder, train_images: np.ndarray, test_images: np.ndarray, *, seed: int = 0,
                  layers: tuple[str, ...] = FEATURE_LAYERS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{method: (train features, test features)}: the model and the random-init encoder at each
-    layer (z = E(x), and the penultimate layer), and raw pixels."""
+    """{method: (train features, test features)}: the model and the random-init networks at each
+    layer (config.FEATURE_LAYERS), and raw pixels."""
     random_init = random_encoder_like(loaded, seed=seed)
     sets = {}
     for name, encoder in ((MODEL, loaded), ("random encoder", random_init)):
@@ -61,7 +61,8 @@ def _meta_and_notes(loaded: LoadedEncoder, run_dir: Path, train_n: int, test_n: 
             "objective": cfg.train.objective, "arch": cfg.model.arch, "classes": classes, "config": cfg.to_dict()}
     notes = [
         f"{cfg.data.source}: {train_n} train / {test_n} test images; checkpoint step {loaded.step}; "
-        f"(z) = E(x), (penultimate) = the encoder's layer below z; the run exports {cfg.model.features}.",
+        f"(z) = E(x), (penultimate) = the encoder's layer below z, (d) = D's image pathway; the run exports "
+        f"{cfg.model.features}.",
         f"objective {cfg.train.objective}, arch {cfg.model.arch}, z_dim {cfg.model.z_dim}, prior {cfg.model.prior}.",
         "k-means on the test features; linear probe C chosen on a held-out part of the training set.",
     ]
