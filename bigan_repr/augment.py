@@ -40,6 +40,7 @@ class AugmentPolicy:
 # the object, horizontal flips only, mild photometric changes (DESIGN notes, section 10).
 POLICIES: dict[str, AugmentPolicy | None] = {
     "none": None,
+    "shift": AugmentPolicy(translate=0.125),  # for data where a mirror image is another class (digits)
     "light": AugmentPolicy(translate=0.125, flip=True),
     "strong": AugmentPolicy(translate=0.125, zoom=(0.9, 1.3), rotate=10.0, flip=True,
                             brightness=0.2, contrast=0.3, erase=0.5),

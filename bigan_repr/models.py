@@ -37,8 +37,8 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
         super().__init__()
         self.squash = cfg.prior == "uniform"
-        self.body, feature_dim = _architecture(cfg).encoder_body(cfg, image_shape)  # (B, F)
-        self.head = nn.Linear(feature_dim, cfg.z_dim)
+        self.body, self.feature_dim = _architecture(cfg).encoder_body(cfg, image_shape)  # (B, F)
+        self.head = nn.Linear(self.feature_dim, cfg.z_dim)
 
     def features(self, x: Tensor) -> Tensor:
         return self.body(x)
@@ -120,8 +120,7 @@ class BiGAN(nn.Module):
             self.apply(init)
         self.projector = None
         if with_projector:  # built last, so the three networks start from the same weights either way
-            feature_dim = self.encoder.features(torch.zeros(2, *self.image_shape)).shape[1]
-            self.projector = projector(feature_dim, cfg.projector)
+            self.projector = projector(self.encoder.feature_dim, cfg.projector)
 
 
 _LAYERS = {
