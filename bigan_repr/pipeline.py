@@ -37,13 +37,14 @@ def feature_sets(loaded: LoadedEncoder, train_images: np.ndarray, test_images: n
 
 
 def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4), restarts: int = 10,
-                 checkpoint: str | Path | None = None, plot: bool = True) -> dict[str, Any]:
+                 checkpoint: str | Path | None = None, plot: bool = True,
+                 skip_bad: bool | None = None) -> dict[str, Any]:
     """Encode the run's dataset (train and test splits), evaluate, and write report.json/.md."""
     from eval import evaluate_many, plot_embedding, write_report
 
     run_dir = Path(run_dir)
     loaded = load_encoder(run_dir, checkpoint=checkpoint)
-    train_set, test_set = dataset_for(loaded, None, "train"), dataset_for(loaded, None, "test")
+    train_set, test_set = (dataset_for(loaded, None, split, skip_bad=skip_bad) for split in ("train", "test"))
     if train_set.labels is None or test_set.labels is None:
         raise DataError(f"data source {loaded.config.data.source!r} has no labels; evaluation needs them")
     _log(f"encoding {len(train_set)} train and {len(test_set)} test images (step {loaded.step})")

@@ -17,7 +17,7 @@ from eval.report import (
     write_report,
 )
 from eval.suite import evaluate, evaluate_many
-from eval.validation import EvalInputError, check_features, check_pair, load_feature_file
+from eval.validation import EvalInputError, check_features, check_pair, integer_labels, load_feature_file, read_npz
 
 __all__ = [
     "EvalInputError",
@@ -29,6 +29,7 @@ __all__ = [
     "evaluate",
     "evaluate_many",
     "hungarian_accuracy",
+    "integer_labels",
     "knn_classify",
     "knn_eval",
     "label_budget_probe",
@@ -36,6 +37,7 @@ __all__ = [
     "load_feature_file",
     "nn1_predict",
     "plot_embedding",
+    "read_npz",
     "render_markdown",
     "render_table_text",
     "subsample_labels",
