@@ -22,6 +22,7 @@ PRIORS = ("uniform", "normal")
 D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 FEATURE_LAYERS = ("z", "penultimate")
+MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (conv: 8-64 px; the MLP's input grows with its square)
 
 
 class ConfigError(UserError):
@@ -66,6 +67,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _positive("data.image_size", self.image_size, allow_none=True)
+        if (self.image_size or 0) > MAX_IMAGE_SIZE:
+            raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} px, got {self.image_size}")
         _choice("data.stream", self.stream, ("auto", "memory", "loader"))
         if self.stream == "loader" and not self.source.startswith("folder:"):
             raise ConfigError("data.stream='loader' serves image folders only (folder:PATH)")

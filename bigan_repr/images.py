@@ -114,7 +114,7 @@ def read_image(path: Path, channels: int | None, size: int | None) -> np.ndarray
     gray = img.mode in GRAY_MODES or (img.mode in ("P", "PA") and _palette_is_gray(img))
     img = _flatten_alpha(img)
     want = channels or (1 if gray else 3)
-    arr = np.asarray(img.convert("L" if want == 1 else "RGB"), dtype=np.uint8)
+    arr = np.array(img.convert("L" if want == 1 else "RGB"), dtype=np.uint8)  # a writable copy for torch
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
     return conform(arr[None], want, size)[0]
 

@@ -47,8 +47,8 @@ def integer_labels(labels: Any, name: str) -> np.ndarray:
         exact = y <= np.iinfo(np.int64).max
     if not exact.all():
         raise EvalInputError(
-            f"{name}: label {y[~exact][0]!r} is not an integer in the exact range (|label| <= 2**53 for "
-            f"float labels, int64 for integer ones); labels must be integers, exactly"
+            f"{name}: label {y[~exact][0].item()!r} is not an integer a class id can hold exactly (floats: "
+            f"whole numbers within ±2**53; integers: within int64); labels must be integers, exactly"
         )
     return y.astype(np.int64)
 
