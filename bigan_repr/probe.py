@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import ConfigError
 from .data import FolderDataset, ImageSet
 from .features import encode_in_batches
 from .models import Encoder
@@ -34,6 +35,10 @@ class ValidationProbe:
         n_val = min(PROBE_VAL, int(0.3 * len(data)))
         n_train = min(PROBE_TRAIN, len(data) - n_val)
         val, train = order[:n_val], order[n_val : n_val + n_train]
+        classes = np.unique(data.labels[train]).size
+        if n_val < 1 or classes < 2:  # refused now, not at the first evaluation mid-run
+            raise ConfigError(f"--eval-every needs a validation split of the training set: its {len(data)} images "
+                              f"give {n_val} to validate on and {classes} class(es) to probe with")
         return cls(data.images_at(train), data.labels[train], data.images_at(val), data.labels[val], layer)
 
     def evaluate(self, encoder: Encoder, device) -> dict[str, float]:

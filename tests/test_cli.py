@@ -12,17 +12,19 @@ from cli import main
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, tiny_run):
-    """Paths the table below refers to by name: a run (a copy), feature files, a one-image folder."""
+    """Paths the table below refers to by name: a run (a copy), a feature file, tiny datasets."""
     root = tmp_path_factory.mktemp("cli")
     run = root / "run"
     shutil.copytree(tiny_run, run)
     rng = np.random.default_rng(0)
     np.savez(root / "f.npz", features=rng.normal(size=(40, 4)), labels=np.arange(40) % 4)
+    np.savez(root / "two.npz", x=rng.integers(0, 256, (2, 8, 8), dtype=np.uint8), y=np.array([0, 1]))
     (root / "one").mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "one" / "a.png")
     foreign = root / "other.pt"  # a checkpoint that is not one of the run's own
     shutil.copy(next((tiny_run / "checkpoints").glob("step_*.pt")), foreign)
-    return {"RUN": run, "F": root / "f.npz", "ONE": root / "one", "FOREIGN": foreign, "OUT": root / "out"}
+    return {"RUN": run, "F": root / "f.npz", "TWO": root / "two.npz", "ONE": root / "one", "FOREIGN": foreign,
+            "OUT": root / "out"}
 
 
 TRAIN = ["train", "--out", "{OUT}", "--quiet"]
@@ -37,6 +39,7 @@ EVAL = ["eval", "--train", "{F}", "--test", "{F}"]
     ([*TRAIN, "--image-size", "100000"], "data.image_size must be at most 1024 px"),
     ([*TRAIN, "--batch-size", "1", "--steps", "1"], "batch norm, which needs at least 2 images per batch"),
     ([*TRAIN, "--data", "folder:{ONE}", "--steps", "1"], "larger than the dataset (1 images)"),
+    ([*TRAIN, "--data", "npz:{TWO}", "--batch-size", "2", "--eval-every", "1"], "--eval-every needs a validation"),
     (["train", "--resume", "{RUN}", "--preset", "fmnist-mlp"], "--preset cannot be combined with it"),
     (["train", "--resume", "{RUN}", "--out", "{RUN}"], "--out cannot be combined with it"),
     ([*EVAL, "--seeds", "0"], "Invalid value for '--seeds': 0 is not in the range x>=1"),
