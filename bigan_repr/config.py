@@ -149,7 +149,7 @@ class TrainConfig:
         _not_negative("train.weight_decay", self.weight_decay)
         _not_negative("train.recon_weight", self.recon_weight)
         _not_negative("train.latent_recon_weight", self.latent_recon_weight)
-        if not 0 <= self.seed < 2**32:  # numpy and torch generators take unsigned 32-bit seeds
+        if not 0 <= self.seed < 2**32:  # numpy refuses negative seeds; derived ones (seed * 1_000_003) must fit int64
             raise ConfigError(f"train.seed must lie in [0, 2**32), got {self.seed}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")

@@ -231,11 +231,11 @@ def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
         )
     lab = np.array(labels, dtype=np.int64) if labelled else None
     if bad:
-        print(f"--skip-bad: skipped {describe_skipped(bad)}", file=sys.stderr, flush=True)
+        print(f"--skip-bad: skipped {_describe_skipped(bad)}", file=sys.stderr, flush=True)
     return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad)
 
 
-def describe_skipped(files: list[str], shown: int = 5) -> str:
+def _describe_skipped(files: list[str], shown: int = 5) -> str:
     """'3 unreadable files: a.png, b.png, c.png' (the first ``shown`` names, then how many more)."""
     more = f" and {len(files) - shown} more" if len(files) > shown else ""
     return f"{len(files)} unreadable file{'s' * (len(files) != 1)}: {', '.join(files[:shown])}{more}"

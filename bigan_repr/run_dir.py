@@ -1,4 +1,5 @@
-"""A run directory: config.json, metrics.jsonl, PNG grids, checkpoints/, and its writer lock.
+"""A run directory: config.json, metrics.jsonl, PNG grids, checkpoints/, skipped_files.txt and its
+writer lock.
 
 Only one process may train into a run directory at a time. The writer holds an exclusive
 ``flock`` on ``lock`` for the run's life (the file also names its PID, for the message others
@@ -20,6 +21,7 @@ from .atomic import atomic_write_text
 from .errors import UserError
 
 LOCK_FILE = "lock"
+SKIPPED_FILE = "skipped_files.txt"  # with --skip-bad: the unreadable files training passed over
 
 
 def _json_safe(value: Any) -> Any:
@@ -54,6 +56,9 @@ class RunDir:
         except json.JSONDecodeError as e:
             raise UserError(f"{self.config_path} is not valid JSON: {e}") from None
 
+    def write_skipped(self, files: list[str]) -> None:
+        atomic_write_text(self.path / SKIPPED_FILE, "".join(f"{f}\n" for f in files))
+
     def append_metrics(self, row: dict[str, Any]) -> None:
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
@@ -86,13 +91,16 @@ class RunDir:
                 raise UserError(f"cannot lock run directory {self.path}: {e.strerror}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError:
                 os.close(fd)
                 holder = _read_pid(lock)
                 raise UserError(
                     f"run directory {self.path} is in use by {f'process {holder}' if holder else 'another process'}; "
                     f"wait for it, or choose another --out"
                 ) from None
+            except OSError as e:  # e.g. a file system without locks
+                os.close(fd)
+                raise UserError(f"cannot lock run directory {self.path}: {e.strerror}") from None
             if _same_file(fd, lock):
                 break
             os.close(fd)  # locked a file its last holder had already removed: try the current one

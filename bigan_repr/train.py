@@ -19,7 +19,6 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .atomic import atomic_write_text
 from .batches import BatchStream, LoaderStream
 from .checkpoint import (
     CHECKPOINT_DIR,
@@ -59,9 +58,6 @@ RESUMABLE_CHANGES = {
     "train": {"epochs", "steps", "log_every", "checkpoint_every", "sample_every", "keep", "threads",
               "device", "eval_every", "select", "compile", "precision", "sync_bn"},
 }
-
-
-SKIPPED_FILE = "skipped_files.txt"  # with --skip-bad: the unreadable files training passed over
 
 
 class TrainingDiverged(UserError):
@@ -214,7 +210,7 @@ class Trainer:
     def _claim(self, resume: bool) -> None:
         """Lock the run directory, then read the run to resume or check that there is none.
 
-        Nothing in the directory is changed here; ``run`` makes the first write, under the lock.
+        Only the directory and its lock are created here; ``run`` makes the first write, locked.
         """
         self.resuming = resume
         if self.dist.is_main:
@@ -261,7 +257,7 @@ class Trainer:
             self.run_dir.truncate_metrics(self.step)  # rows after the checkpoint are logged again
         self.run_dir.write_config(self.cfg.to_dict())
         if self.skipped:
-            atomic_write_text(self.run_dir.path / SKIPPED_FILE, "".join(f"{f}\n" for f in self.skipped))
+            self.run_dir.write_skipped(self.skipped)
 
     # ---- the loop ----
     def run(self) -> TrainResult:
