@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -86,9 +87,22 @@ TRAINING_FLAGS = [
 ]
 
 
+class FiniteFloat(click.ParamType):
+    """A number flag that refuses NaN and infinities where they are typed."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def training_options(f):
     for section, key, flag, kind, help_text in reversed(TRAINING_FLAGS):
         name = f"{section}__{key}"
+        kind = FiniteFloat() if kind is float else kind
         if kind is None:
             f = click.option(flag, name, default=None, help=help_text)(f)
         else:
@@ -153,6 +167,10 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
     from bigan_repr.train import train as run_training
 
     flags = overrides_from_flags(kwargs)
+    ignored = [flag for flag, given in (("--preset", preset), ("--out", out)) if given]
+    if resume and ignored:
+        raise UserError(f"--resume continues {resume} with its own recipe and directory; "
+                        f"{' and '.join(ignored)} cannot be combined with it")
     if resume:
         stored = Config.from_dict(RunDir(resume).read_config(), where=f"{resume}/config.json")
         cfg, out = build_config(config_file, flags, base=stored), resume
@@ -210,14 +228,18 @@ def _print_results(results: dict, as_json: bool) -> None:
 eval_options = [
     click.option("--budgets", default="10,1.0", show_default=True,
                  help="label budgets for the linear probe: integers = labels per class, fractions = share"),
-    click.option("--seeds", "n_seeds", type=int, default=5, show_default=True, help="seeds per label budget"),
-    click.option("--restarts", type=int, default=10, show_default=True, help="k-means restarts"),
+    click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=5, show_default=True,
+                 help="seeds per label budget"),
+    click.option("--restarts", type=click.IntRange(min=1), default=10, show_default=True, help="k-means restarts"),
     click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
 ]
-threads_option = click.option("--threads", "n_threads", type=int, default=None,
+threads_option = click.option("--threads", "n_threads", type=click.IntRange(min=1), default=None,
                               help="CPU threads for torch, faiss and BLAS together (default: all cores)")
 embedding_option = click.option("--embedding", default=None, metavar="METHOD",
                                 help="embedding plot: tsne (default; on a subsample) or pca (fast)")
+
+skip_bad_option = click.option("--skip-bad/--no-skip-bad", default=None,
+                               help="skip unreadable image files instead of failing (default: as the run trained)")
 
 
 def with_eval_options(f):
@@ -249,11 +271,13 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
-@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: latest)")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True),
+              help="one of RUN's checkpoint files (default: best.pt, else the latest)")
+@skip_bad_option
 @with_eval_options
 @embedding_option
 @threads_option
-def report(run, checkpoint, budgets, n_seeds, restarts, as_json, embedding, n_threads):
+def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embedding, n_threads):
     """Evaluate a run beside the baselines; write the report.
 
     Writes report.json, report.md, the self-contained report.html and embedding.png into the
@@ -263,7 +287,7 @@ def report(run, checkpoint, budgets, n_seeds, restarts, as_json, embedding, n_th
     from bigan_repr.pipeline import evaluate_run
 
     results = evaluate_run(run, checkpoint=checkpoint, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                           restarts=restarts, embedding=embedding)
+                           restarts=restarts, embedding=embedding, skip_bad=skip_bad)
     _print_results(results, as_json)
     click.echo(f"report: {Path(run) / 'report.html'}", err=True)
 
@@ -299,8 +323,9 @@ def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
 @click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
+@skip_bad_option
 @threads_option
-def encode(run, source, data_dir, download, split, layer, device, out, n_threads):
+def encode(run, source, data_dir, download, split, layer, device, out, skip_bad, n_threads):
     """Encode a dataset split into a features .npz.
 
     Writes features (float32, N x d), labels, ids and metadata (run, step, layer).
@@ -310,7 +335,7 @@ def encode(run, source, data_dir, download, split, layer, device, out, n_threads
     from bigan_repr.progress import phase
 
     loaded = load_encoder(run, device=device)
-    data = dataset_for(loaded, source, split, data_dir, download)
+    data = dataset_for(loaded, source, split, data_dir, download, skip_bad)
     layer = layer or loaded.config.model.features
     with phase(f"encode {len(data)} {split} images ({layer})"):
         features = loaded.encode(data.images, layer=layer)
@@ -347,7 +372,7 @@ def embed(run, inputs, layer, device, out, n_threads):
 @main.command("eval")
 @click.option("--train", "train_file", required=True, type=click.Path(dir_okay=False), help="training features .npz")
 @click.option("--test", "test_file", required=True, type=click.Path(dir_okay=False), help="test features .npz")
-@click.option("--k", type=int, default=20, show_default=True, help="neighbours for weighted k-NN")
+@click.option("--k", type=click.IntRange(min=1), default=20, show_default=True, help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
 @with_eval_options
 @threads_option

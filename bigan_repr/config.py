@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .architectures import ARCHITECTURES
 from .augment import POLICIES
@@ -25,6 +27,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 SELECT_METRICS = ("knn", "linear")  # validation metrics a run can keep its best checkpoint by
 FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
+MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (the MLP's input grows with its square)
 
 
 def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
@@ -37,6 +40,11 @@ def _positive(name: str, value: float | int | None, *, allow_none: bool = False)
         return
     if value is None or value <= 0:
         raise ConfigError(f"{name} must be positive, got {value!r}")
+
+
+def _not_negative(name: str, value: float | int) -> None:
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value!r}")
 
 
 @dataclass
@@ -60,9 +68,13 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _positive("data.image_size", self.image_size, allow_none=True)
+        if (self.image_size or 0) > MAX_IMAGE_SIZE:
+            raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} px, got {self.image_size}")
         _choice("data.stream", self.stream, ("auto", "memory", "loader"))
         if self.stream == "loader" and not self.source.startswith("folder:"):
             raise ConfigError("data.stream='loader' serves image folders only (folder:PATH)")
+        if self.stream == "loader" and self.skip_bad:
+            raise ConfigError("data.skip_bad needs data.stream 'memory' or 'auto': the loader reads files lazily")
         if self.workers < 0:
             raise ConfigError(f"data.workers must be 0 or more, got {self.workers}")
         if self.channels not in (None, 1, 3):
@@ -157,6 +169,11 @@ class TrainConfig:
         _positive("train.eval_every", self.eval_every, allow_none=True)
         if not isinstance(self.tensorboard, bool):
             raise ConfigError(f"train.tensorboard must be true or false, got {self.tensorboard!r}")
+        _not_negative("train.weight_decay", self.weight_decay)
+        _not_negative("train.recon_weight", self.recon_weight)
+        _not_negative("train.latent_recon_weight", self.latent_recon_weight)
+        if not 0 <= self.seed < 2**32:  # numpy refuses negative seeds; derived ones (seed * 1_000_003) must fit int64
+            raise ConfigError(f"train.seed must lie in [0, 2**32), got {self.seed}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
         if self.select is not None:
@@ -199,9 +216,9 @@ def _no_extra(d: dict[str, Any], where: str) -> None:
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a mapping of sections, got {type(d).__name__}")
     unknown = set(d) - set(SECTIONS)
-    if unknown:
+    if unknown:  # YAML keys may be numbers or booleans: named as written, never sorted as mixed types
         raise ConfigError(
-            f"{where}: unknown section(s) {', '.join(sorted(unknown))}; valid: {', '.join(SECTIONS)}"
+            f"{where}: unknown section(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(SECTIONS)}"
         )
 
 
@@ -212,28 +229,86 @@ def _known_keys(section: str, values: dict[str, Any], where: str) -> dict[str, A
     unknown = set(values) - set(valid)
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))}; "
+            f"{where}: unknown key(s) {', '.join(sorted(f'{section}.{k}' for k in unknown))}; "
             f"valid keys in {section!r}: {', '.join(valid)}"
         )
     return values
 
 
 def _section(name: str, values: dict[str, Any], where: str) -> Any:
+    values, hints = _known_keys(name, values, where), get_type_hints(SECTIONS[name])
     try:
-        return SECTIONS[name](**_known_keys(name, values, where))
+        values = {k: _typed(f"{name}.{k}", v, hints[k]) for k, v in values.items()}
+        return SECTIONS[name](**values)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
     except TypeError as e:
         raise ConfigError(f"{where}: section {name!r}: {e}") from None
 
 
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+               type(None): "null"}
+
+
+def _describe(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return " or ".join(map(_describe, args))
+    if origin is tuple and args[-1] is Ellipsis:
+        return f"a list, each item {_describe(args[0])}"
+    if origin is tuple:
+        return f"a list of {len(args)} items ({', '.join(map(_describe, args))})"
+    if origin is list:
+        return f"a list, each item {_describe(args[0])}"
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    return _TYPE_NAMES.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """``value`` checked against the field's declared type: a string is not a bool, 2.5 is not an
+    int, NaN is not a rate. Integers given for floats become floats, lists for tuples tuples."""
+    origin, args = get_origin(hint), get_args(hint)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin in (Union, UnionType):
+        for arg in args:
+            try:
+                return _typed(name, value, arg)
+            except ConfigError:
+                pass
+    elif origin in (tuple, list):
+        if isinstance(value, (list, tuple)):
+            hints = [args[0]] * len(value) if origin is list or args[-1] is Ellipsis else list(args)
+            if len(hints) == len(value):
+                items = [_typed(f"{name}[{i}]", v, h) for i, (v, h) in enumerate(zip(value, hints, strict=True))]
+                return origin(items)
+    elif origin is Literal:
+        if value in args:
+            return value
+    elif hint is float:
+        if is_number and abs(value) <= sys.float_info.max:  # False for NaN, inf and ints beyond floats
+            return float(value)
+    elif hint is int:
+        if is_number and isinstance(value, int):
+            return value
+    elif hint in (bool, str, type(None)):
+        if type(value) is hint:
+            return value
+    else:
+        raise TypeError(f"{name}: no type check for the annotation {hint!r}; add one to config._typed")
+    shown = repr(value)
+    raise ConfigError(f"{name} must be {_describe(hint)}, got {shown if len(shown) < 60 else shown[:56] + '...'}")
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON or YAML file of ``{section: {key: value}}`` overrides (not yet validated)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml

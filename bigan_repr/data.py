@@ -8,6 +8,7 @@ form is what lives in memory (or on the training device), a quarter of the float
 from __future__ import annotations
 
 import gzip
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from torch.utils.data import Dataset
 
 from .config import DataConfig
 from .errors import DataError
-from .images import IMAGE_SUFFIXES, conform, read_image
+from .images import IMAGE_SUFFIXES, conform, image_files_in, read_image
 
 SPLITS = ("train", "test")
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -180,14 +181,9 @@ def _folder_files(path: Path, split_dirs: list[Path]) -> tuple[list[tuple[Path, 
     classes = _class_names(split_dirs)
     if classes:  # class subfolders give labels, in sorted name order
         dirs = [(path / c, label) for label, c in enumerate(classes) if (path / c).is_dir()]
-        files = [(f, label) for d, label in dirs for f in sorted(d.rglob("*"))]
+        files = [(f, label) for d, label in dirs for f in image_files_in(d)]
     else:
-        files = [(f, -1) for f in sorted(path.iterdir())]
-    files = [
-        (f, label) for f, label in files
-        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-        and all(part[0] != "." for part in f.relative_to(path).parts)
-    ]
+        files = [(f, -1) for f in image_files_in(path)]
     if not files:
         raise DataError(f"image folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files, classes
@@ -240,7 +236,15 @@ def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
             "pass --image-size (and --channels) to bring them to one shape"
         )
     lab = np.array(labels, dtype=np.int64) if classes else None
+    if bad:
+        print(f"--skip-bad: skipped {_describe_skipped(bad)}", file=sys.stderr, flush=True)
     return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad, classes=classes or None)
+
+
+def _describe_skipped(files: list[str], shown: int = 5) -> str:
+    """'3 unreadable files: a.png, b.png, c.png' (the first ``shown`` names, then how many more)."""
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return f"{len(files)} unreadable file{'s' * (len(files) != 1)}: {', '.join(files[:shown])}{more}"
 
 
 class FolderDataset(Dataset):

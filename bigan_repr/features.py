@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write
-from .checkpoint import CHECKPOINT_DIR, load_checkpoint, model_from_checkpoint
+from .checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, model_from_checkpoint
 from .config import FEATURE_LAYERS, Config, ConfigError
 from .data import ImageSet, load_images, to_model_range
 from .errors import DataError
-from .images import IMAGE_SUFFIXES, conform, read_image
+from .images import IMAGE_SUFFIXES, conform, image_files_in, read_image
 from .models import Encoder, JointDiscriminator, build_bigan, layer_features
 from .runtime import resolve_device
 
@@ -83,6 +83,9 @@ def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Pat
     """The encoder of a run: ``checkpoint`` if given, else the run's best.pt (kept by --select)
     when there is one, else its latest checkpoint."""
     dev = resolve_device(device)
+    if checkpoint is not None and Path(checkpoint).resolve().parent != (Path(run) / CHECKPOINT_DIR).resolve():
+        raise CheckpointError(f"checkpoint {checkpoint} is not one of {run}'s own (in {Path(run) / CHECKPOINT_DIR}/); "
+                              f"its features would be reported as that run's")
     best = Path(run) / CHECKPOINT_DIR / "best.pt"
     ckpt = load_checkpoint(checkpoint or (best if best.is_file() else run), map_location="cpu")
     model, cfg = model_from_checkpoint(ckpt)
@@ -108,23 +111,25 @@ def raw_pixels(images: np.ndarray) -> np.ndarray:
 
 
 def dataset_for(loaded: LoadedEncoder, source: str | None, split: str, data_dir: str | None = None,
-                download: bool = False) -> ImageSet:
-    """A split of ``source`` (default: the run's training source), in the run's image format."""
+                download: bool = False, skip_bad: bool | None = None) -> ImageSet:
+    """A split of ``source`` (default: the run's training source), in the run's image format;
+    ``skip_bad`` None keeps the run's own setting."""
     stored = loaded.config.data
     cfg = Config(data=stored).updated({"data": {
         "source": source or stored.source, "data_dir": data_dir or stored.data_dir,
         "download": download, "channels": loaded.image_shape[0], "image_size": loaded.image_shape[1],
+        "skip_bad": stored.skip_bad if skip_bad is None else skip_bad, "stream": "memory",  # read whole, below
     }}).data
     return load_images(cfg, split)
 
 
 def image_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """Expand files and folders (recursively) into a sorted list of image files."""
+    """Expand files and folders (recursively, by the rule training uses) into image files."""
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif item.is_file():
+            files += image_files_in(item)  # the files training would take from this folder
+        elif item.is_file():  # named explicitly: read whatever it is
             files.append(item)
         else:
             raise DataError(f"{item} does not exist")

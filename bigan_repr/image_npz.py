@@ -6,7 +6,6 @@ A test split lives in the same file as ``x_test`` / ``y_test``. uint8 arrays are
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +15,14 @@ from .errors import DataError
 
 
 def _open(path: Path) -> dict[str, np.ndarray]:
+    from eval.validation import EvalInputError, read_npz  # the one checked .npz reader
+
     if not path.is_file():
         raise DataError(f"npz file {path} does not exist")
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path} is not a readable .npz file: {e}") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array has no named keys
-        raise DataError(f"{path} is a single .npy array, not an .npz archive with keys x, y")
-    try:
-        with loaded as f:
-            return {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path} is not a readable .npz file: {e}") from None
+        return read_npz(path)  # headers declaring more than the file holds are refused unread
+    except EvalInputError as e:
+        raise DataError(str(e)) from None
 
 
 def _images(x: np.ndarray, path: Path, key: str) -> np.ndarray:
@@ -75,8 +69,12 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str) -> np.ndarray:
         raise DataError(
             f"{path}: {key!r} must have shape ({n},) to match the images; got {y.shape}"
         )
-    if not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"{path}: {key!r} has dtype {y.dtype}; labels must be integers")
+    from eval.validation import EvalInputError, integer_labels  # one rule for labels everywhere
+
+    try:
+        y = integer_labels(y, f"{path}: {key!r}")
+    except EvalInputError as e:
+        raise DataError(str(e)) from None
     if n and y.min() < 0:  # labels index classes, so -1 "unlabeled" markers would wrap around
         raise DataError(f"{path}: {key!r} holds a negative label ({y.min()}); labels must be >= 0")
     return y.astype(np.int64)

@@ -1,11 +1,13 @@
-"""Decoding one image file into the uint8 (C, H, W) array every source and ``embed`` share.
+"""Image files: which files in a folder are images, and decoding one into uint8 (C, H, W).
 
-Palette, RGBA, 16-bit and EXIF-rotated images are converted the same way wherever they come
+Both are shared by every source and by ``embed``: the same files are images everywhere, and
+palette, RGBA, 16-bit and EXIF-rotated images are converted the same way wherever they come
 from, so a file gives the same model input in training, ``encode`` and ``embed``.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,19 @@ from .errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 GRAY_MODES = ("1", "L", "LA", "La")
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, the weights of PIL's "L" conversion
+
+
+def is_image_file(path: Path, root: Path) -> bool:
+    """The one rule for which files below ``root`` are images: a file (or a link to one) with an
+    image suffix, neither hidden nor inside a hidden folder (.DS_Store, ._x.png forks,
+    .ipynb_checkpoints). Directories named like images and dangling links are not images."""
+    return (path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+            and not any(part.startswith(".") for part in path.relative_to(root).parts))
+
+
+def image_files_in(folder: Path) -> list[Path]:
+    """Every image file below ``folder``, recursively, in sorted order."""
+    return sorted(p for p in folder.rglob("*") if is_image_file(p, folder))
 
 
 def _to_uint8_mode(img: Image.Image) -> Image.Image:
@@ -84,17 +99,22 @@ def read_image(path: Path, channels: int | None, size: int | None) -> np.ndarray
     ``channels=None`` keeps grayscale images grayscale and makes everything else RGB.
     """
     try:
-        with Image.open(path) as opened:
+        with warnings.catch_warnings():
+            # a header declaring more than Image.MAX_IMAGE_PIXELS is refused before any decoding
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+        with opened:
             opened.load()
             img = ImageOps.exif_transpose(opened)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
     img = _to_uint8_mode(img)
     # decided before compositing on white, which makes every transparent image RGB
     gray = img.mode in GRAY_MODES or (img.mode in ("P", "PA") and _palette_is_gray(img))
     img = _flatten_alpha(img)
     want = channels or (1 if gray else 3)
-    arr = np.asarray(img.convert("L" if want == 1 else "RGB"), dtype=np.uint8)
+    arr = np.array(img.convert("L" if want == 1 else "RGB"), dtype=np.uint8)  # a writable copy for torch
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
     return conform(arr[None], want, size)[0]
 

@@ -71,7 +71,7 @@ def _meta_and_notes(loaded: LoadedEncoder, run_dir: Path, train_n: int, test_n: 
 
 def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4), restarts: int = 10,
                  checkpoint: str | Path | None = None, plot: bool = True,
-                 embedding: str | None = None) -> dict[str, Any]:
+                 embedding: str | None = None, skip_bad: bool | None = None) -> dict[str, Any]:
     """Encode the run's dataset (train and test splits), evaluate, and write report.json/.md/.html.
 
     ``embedding``: "tsne" (default, on a subsample) or "pca" (fast); ``plot=False`` leaves the
@@ -80,7 +80,7 @@ def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4
     embedding = check_method(embedding or DEFAULT_EMBEDDING)
     run_dir = Path(run_dir)
     loaded = load_encoder(run_dir, checkpoint=checkpoint)
-    train_set, test_set = dataset_for(loaded, None, "train"), dataset_for(loaded, None, "test")
+    train_set, test_set = (dataset_for(loaded, None, split, skip_bad=skip_bad) for split in ("train", "test"))
     if train_set.labels is None or test_set.labels is None:
         raise DataError(f"data source {loaded.config.data.source!r} has no labels; evaluation needs them")
     seed = loaded.config.train.seed

@@ -12,6 +12,7 @@ from functools import partial
 
 import numpy as np
 
+from .config import ConfigError
 from .data import FolderDataset, ImageSet
 from .features import encode_in_batches
 from .models import Encoder, JointDiscriminator, layer_features
@@ -35,6 +36,10 @@ class ValidationProbe:
         n_val = min(PROBE_VAL, int(0.3 * len(data)))
         n_train = min(PROBE_TRAIN, len(data) - n_val)
         val, train = order[:n_val], order[n_val : n_val + n_train]
+        classes = np.unique(data.labels[train]).size
+        if n_val < 1 or classes < 2:  # refused now, not at the first evaluation mid-run
+            raise ConfigError(f"--eval-every needs a validation split of the training set: its {len(data)} images "
+                              f"give {n_val} to validate on and {classes} class(es) to probe with")
         return cls(data.images_at(train), data.labels[train], data.images_at(val), data.labels[val], layer)
 
     def evaluate(self, encoder: Encoder, discriminator: JointDiscriminator, device) -> dict[str, float]:

@@ -23,6 +23,7 @@ from .augment import POLICIES
 from .batches import BatchStream, LoaderStream
 from .checkpoint import (
     CHECKPOINT_DIR,
+    CheckpointError,
     checkpoint_path,
     clean_partial_writes,
     load_checkpoint,
@@ -88,6 +89,12 @@ def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.opti
             torch.optim.Adam(ge_groups, betas=betas, weight_decay=cfg.weight_decay, **fused))
 
 
+def _check_batch_norm_batch(model: torch.nn.Module, batch_size: int) -> None:
+    if batch_size < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError(f"train.batch_size={batch_size}: the networks use batch norm, which needs at least "
+                          f"2 images per batch (per process)")
+
+
 def image_shape(data: ImageSet | FolderDataset) -> tuple[int, int, int]:
     return tuple(data.shape) if isinstance(data, FolderDataset) else tuple(data.images.shape[1:])
 
@@ -123,8 +130,10 @@ class Trainer:
         self.objective = get_objective(cfg.train.objective)
         self.n_critic = cfg.train.n_critic or self.objective.n_critic
         data, self.stream = self._data_stream()
+        self.skipped = list(getattr(data, "skipped", []))  # unreadable files passed over (--skip-bad)
         torch.manual_seed(cfg.train.seed)
         self.model = build_bigan(cfg, image_shape(data)).to(self.device)
+        _check_batch_norm_batch(self.model, cfg.train.batch_size)
         if cfg.train.sync_bn and self.dist.active:
             if self.device.type != "cuda":
                 raise ConfigError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernel)")
@@ -140,14 +149,9 @@ class Trainer:
                       if cfg.train.eval_every else None)
         if cfg.train.select and self.probe is None:
             raise ConfigError(f"--select needs labels, and data source {cfg.data.source!r} has none")
-        if resume:
-            self._resume()
-        elif self.dist.is_main:
-            self.run_dir.create()
-            if self.run_dir.config_path.exists():
-                raise UserError(f"{self.run_dir.path} already holds a run; use --resume or another --out")
         self.total = total_steps(cfg, self.stream, self.n_critic)
         self.ctx = self._step_context()
+        self._claim(resume)  # last: all input is validated before the run directory is touched
 
     def _data_stream(self) -> tuple[ImageSet | FolderDataset, BatchStream | LoaderStream]:
         """The training split and the stream serving its batches (on the device, or lazily)."""
@@ -207,12 +211,32 @@ class Trainer:
             prune_checkpoints(self.run_dir.path, self.cfg.train.keep)
         barrier(self.dist)
 
+    def _claim(self, resume: bool) -> None:
+        """Lock the run directory, then read the run to resume or check that there is none.
+
+        Only the directory and its lock are created here; ``run`` makes the first write, locked.
+        """
+        self.resuming = resume
+        if self.dist.is_main:
+            if not resume:
+                self.run_dir.create()
+            self.run_dir.acquire_lock()
+        try:
+            if resume:
+                self._resume()
+            elif self.dist.is_main and self.run_dir.config_path.exists():
+                raise UserError(f"{self.run_dir.path} already holds a run; use --resume or another --out")
+        except BaseException:
+            self.run_dir.release_lock()
+            raise
+
     def _resume(self) -> None:
-        clean_partial_writes(self.run_dir.path)
-        if not step_checkpoints(self.run_dir.path):  # killed before its first checkpoint
-            if self.dist.is_main:
-                self.run_dir.truncate_metrics(0)
-            return
+        if not step_checkpoints(self.run_dir.path):
+            raise CheckpointError(
+                f"cannot resume {self.run_dir.path}: it has no checkpoints in {CHECKPOINT_DIR}/ (it stopped "
+                f"before its first one, or they were moved); nothing was changed. To start over, train "
+                f"into a new --out, or delete {self.run_dir.path}"
+            )
         ckpt = load_checkpoint(self.run_dir.path, map_location=self.device)
         check_resume_compatible(Config.from_dict(ckpt["config"]), self.cfg, self.run_dir.path)
         self.model.load_state_dict(ckpt["model"])
@@ -229,16 +253,22 @@ class Trainer:
         torch.set_rng_state(ckpt["rng"]["torch"].cpu())
         self.step = int(ckpt["step"])
         self.best = ckpt.get("best_metric")
-        if self.dist.is_main:
-            self.run_dir.truncate_metrics(self.step)
+
+    def _start_writing(self) -> None:
+        """The run directory's first changes, made under its lock once all input is validated."""
+        if self.resuming:
+            clean_partial_writes(self.run_dir.path)
+            self.run_dir.truncate_metrics(self.step)  # rows after the checkpoint are logged again
+        self.run_dir.write_config(self.cfg.to_dict())
+        if self.skipped:
+            self.run_dir.write_skipped(self.skipped)
 
     # ---- the loop ----
     def run(self) -> TrainResult:
-        if self.dist.is_main:
-            self.run_dir.acquire_lock()
-            self.run_dir.write_config(self.cfg.to_dict())
         stopping = _StopFlag()
         try:
+            if self.dist.is_main:
+                self._start_writing()
             with stopping:
                 stopped = self._loop(stopping)
             if self.dist.is_main:

@@ -15,7 +15,7 @@ from eval.linear_probe import budget_name, label_budget_probe, linear_probe, sub
 from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, pick_queries
 from eval.report import render_markdown, render_table_text, report_json, report_payload
 from eval.suite import evaluate, evaluate_many
-from eval.validation import EvalInputError, check_features, check_pair, load_feature_file
+from eval.validation import EvalInputError, check_features, check_pair, integer_labels, load_feature_file, read_npz
 
 __all__ = [
     "EMBEDDINGS",
@@ -29,6 +29,7 @@ __all__ = [
     "evaluate",
     "evaluate_many",
     "hungarian_accuracy",
+    "integer_labels",
     "knn_classify",
     "knn_eval",
     "label_budget_probe",
@@ -39,6 +40,7 @@ __all__ = [
     "neighbor_png",
     "nn1_predict",
     "pick_queries",
+    "read_npz",
     "render_markdown",
     "render_table_text",
     "report_json",

@@ -127,3 +127,31 @@ def test_eval_bad_input_gives_a_clear_error(tmp_path, case, message):
     r = _invoke("eval", "--train", train, "--test", test, "--seeds", "1")
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
+
+
+def test_encode_suggests_only_flags_it_takes(tiny_run, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    images = load_images(DataConfig(), "test").images[:5, 0]
+    for i, image in enumerate(images):
+        _write(folder / f"{i}.png", image, "L")
+    (folder / "broken.png").write_bytes(b"not an image")
+    args = ["encode", tiny_run, "--data", f"folder:{folder}", "--out", tmp_path / "f.npz"]
+    refused = _invoke(*args)
+    assert refused.exit_code == 2 and "broken.png" in refused.output and "--skip-bad" in refused.output
+    skipped = _invoke(*args, "--skip-bad")  # what the message suggests works
+    assert skipped.exit_code == 0, skipped.output
+    assert f"skipped 1 unreadable file: {folder / 'broken.png'}" in skipped.output
+    assert np.load(tmp_path / "f.npz")["features"].shape == (5, 8)
+
+
+def test_embed_takes_a_folder_with_hidden_files_links_and_image_named_folders(tiny_run, tmp_path):
+    image = load_images(DataConfig(), "test").images[0, 0]
+    _write(tmp_path / "a.png", image, "L")
+    _write(tmp_path / ".hidden.png", image, "L")
+    (tmp_path / "._a.png").write_bytes(b"macOS resource fork")
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "gone.png").symlink_to(tmp_path / "missing.png")
+    r = _invoke("embed", tiny_run, tmp_path, "--out", tmp_path / "e.npz")
+    assert r.exit_code == 0, r.output
+    assert list(np.load(tmp_path / "e.npz")["ids"]) == [str(tmp_path / "a.png")]

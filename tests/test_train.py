@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from bigan_repr.checkpoint import load_checkpoint, step_checkpoints
 from bigan_repr.config import Config, ConfigError
+from bigan_repr.errors import UserError
 from bigan_repr.models import build_bigan
 from bigan_repr.objectives import OBJECTIVES
 from bigan_repr.train import Trainer, train
@@ -25,9 +26,11 @@ def _cfg(**train):
 
 def test_cli_trains_two_epochs_of_digits_and_writes_the_run(tmp_path):
     out = tmp_path / "run"
+    # with the x-cycle term G reconstructs through E: recon / recon_shuffled measured 0.31-0.33 over
+    # seeds 0-4, native and ATEN_CPU_CAPABILITY=default kernels (0.94-1.02 without it: no margin)
     result = CliRunner().invoke(main, [
         "train", "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--hidden", "256", "--z-dim", "16",
-        "--threads", "1", "--log-every", "50", "--out", str(out), "--quiet"])
+        "--recon-weight", "0.1", "--threads", "1", "--log-every", "50", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     for name in ("config.json", "metrics.jsonl", "samples.png", "reconstructions.png", "curves.png"):
         assert (out / name).is_file(), name
@@ -35,8 +38,8 @@ def test_cli_trains_two_epochs_of_digits_and_writes_the_run(tmp_path):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert METRIC_KEYS <= set(rows[-1]) and rows[-1]["step"] == 358
     assert all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows)
-    # G uses E's code: reconstructions are closer to their own input than to a neighbour's
-    assert rows[-1]["recon"] < rows[-1]["recon_shuffled"]
+    # G uses E's code: reconstructions are much closer to their own input than to a neighbour's
+    assert rows[-1]["recon"] < 0.6 * rows[-1]["recon_shuffled"]
     info = CliRunner().invoke(main, ["info", str(out)])
     assert info.exit_code == 0 and '"objective": "gan"' in info.output and "step_00000358.pt" in info.output
 
@@ -123,7 +126,7 @@ def test_resume_refuses_a_changed_architecture(tmp_path):
 
 def test_training_into_an_existing_run_is_refused(tmp_path):
     train(_cfg(steps=1), tmp_path / "run", progress=False)
-    with pytest.raises(Exception, match="already holds a run"):
+    with pytest.raises(UserError, match="already holds a run"):
         train(_cfg(steps=1), tmp_path / "run", progress=False)
 
 
