@@ -43,7 +43,7 @@ class PerSampleImages(Dataset):
 
 def plain_loop(trainer: Trainer, images: np.ndarray, steps: int, batch_size: int) -> float:
     """Images/s of a conventional loop over the same networks."""
-    m = trainer.model
+    m = trainer.parts.model
     opt_d = torch.optim.Adam(m.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_ge = torch.optim.Adam([*m.generator.parameters(), *m.encoder.parameters()], lr=2e-4, betas=(0.5, 0.999))
     loader = DataLoader(PerSampleImages(images), batch_size=batch_size, shuffle=True, drop_last=True)
@@ -73,7 +73,7 @@ def plain_loop(trainer: Trainer, images: np.ndarray, steps: int, batch_size: int
 
 
 def ours(trainer: Trainer, steps: int) -> float:
-    ctx, stream = trainer.ctx, trainer.stream
+    ctx, stream = trainer.parts.ctx, trainer.parts.stream
     for _ in range(5):
         stats = train_step(ctx, [stream.next()])
     float(stats["d_loss"])  # warm-up work finished (a device sync)
@@ -106,13 +106,13 @@ def main() -> None:
     })
     try:
         trainer = Trainer(cfg, f"{out}/run", progress=False)
-        n = len(trainer.stream.images)
+        n = len(trainer.parts.stream.images)
         ours_ips = ours(trainer, args.steps)
-        plain_ips = plain_loop(trainer, trainer.stream.images.cpu().numpy(), args.steps, args.batch_size) \
+        plain_ips = plain_loop(trainer, trainer.parts.stream.images.cpu().numpy(), args.steps, args.batch_size) \
             if args.device == "cpu" else float("nan")
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    shape = tuple(trainer.stream.images.shape[1:])
+    shape = tuple(trainer.parts.stream.images.shape[1:])
     print(f"{args.arch} BiGAN, {args.data} {shape}, batch {args.batch_size}, {args.threads} threads, "
           f"{args.steps} steps, device {args.device}, precision {args.precision}, compile {args.compile}")
     print(f"{'path':<28}{'images/s':>10}{'s/epoch':>10}")

@@ -17,12 +17,11 @@ from eval.compare import compare_reports, render_compare_html
 from eval.html import Picture
 
 from .atomic import atomic_write_text
-from .checkpoint import CHECKPOINT_DIR, step_checkpoints
+from .checkpoint import CHECKPOINT_DIR, RESUMABLE_CHANGES, step_checkpoints
 from .config import Config
 from .curves import validation_overlay
 from .errors import UserError
 from .run_dir import RunDir
-from .train import RESUMABLE_CHANGES
 
 # config keys that are not recipe: bookkeeping (what may change on resume, and where data lives),
 # and what has a column of its own (data source, objective, arch)

@@ -55,9 +55,9 @@ def test_training_on_a_folder_uses_the_loader_and_matches_the_memory_path(digit_
             "data": {"source": f"folder:{digit_folder}", "stream": stream, "workers": 1},
             "train": SMALL["train"] | {"steps": 6, "batch_size": 16}})
         trainer = Trainer(cfg, tmp_path / stream, progress=False)
-        assert isinstance(trainer.stream, LoaderStream if stream == "loader" else BatchStream)
+        assert isinstance(trainer.parts.stream, LoaderStream if stream == "loader" else BatchStream)
         trainer.run()
-        runs[stream] = trainer.model.state_dict()
+        runs[stream] = trainer.parts.model.state_dict()
     assert all(torch.equal(runs["loader"][k], runs["memory"][k]) for k in runs["memory"])
 
 

@@ -153,14 +153,14 @@ def test_nan_stops_training_naming_step_objective_and_quantity(tmp_path):
     cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 30, "log_every": 1, "checkpoint_every": 5}})
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
     calls = {"n": 0}
-    d_loss = trainer.ctx.objective.d_loss
+    d_loss = trainer.parts.ctx.objective.d_loss
 
     def poisoned(d_real, d_fake):
         calls["n"] += 1
         loss = d_loss(d_real, d_fake)
         return loss * float("nan") if calls["n"] >= 12 else loss
 
-    trainer.ctx.objective = dataclasses.replace(trainer.ctx.objective, d_loss=poisoned)
+    trainer.parts.ctx.objective = dataclasses.replace(trainer.parts.ctx.objective, d_loss=poisoned)
     with pytest.raises(TrainingDiverged, match=r"step 12 \(objective gan\).*d_loss=nan"):
         trainer.run()
     ckpt = load_checkpoint(tmp_path / "run")

@@ -55,7 +55,7 @@ def test_each_preset_loads_and_trains_one_step(tmp_path, name):
     trainer = Trainer(_preset_config(name, tmp_path), tmp_path / "run", progress=False)
     result = trainer.run()
     assert result.step == 1 and np.isfinite(result.metrics["g_loss"])
-    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.parts.model.parameters())
 
 
 def test_ema_encoder_is_exported_and_resumes_exactly(tmp_path):

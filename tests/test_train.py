@@ -104,11 +104,11 @@ def test_d_sees_augmented_real_and_generated_images_only_with_diffaugment(tmp_pa
 
     trainer = Trainer(_cfg(steps=1, d_augment=policy), tmp_path / "run", progress=False)
     seen = []
-    D = trainer.model.discriminator
+    D = trainer.parts.model.discriminator
     forward = D.forward
     D.forward = lambda x, z: seen.append(x.detach().clone()) or forward(x, z)
-    batch = trainer.stream.next()
-    train_step(trainer.ctx, [batch])
+    batch = trainer.parts.stream.next()
+    train_step(trainer.parts.ctx, [batch])
     # D's update sees (real, generated), then the G/E update sees (real, generated) again
     real_inputs = [seen[0], seen[2]]
     augmented = [not torch.allclose(x, batch, atol=1e-5) for x in real_inputs]
