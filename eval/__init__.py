@@ -1,6 +1,6 @@
 """Evaluation of frozen representations from numpy arrays.
 
-Takes features already extracted by the model (or dumped to an .npz) and returns dicts of
+Takes features already extracted by the model (or dumped to a feature file) and returns dicts of
 named metrics: 1-NN and weighted k-NN (`knn`), linear probe and label budgets
 (`linear_probe`), k-means clustering (`clustering`), the whole suite (`suite`). Presentation
 returns strings and PNG bytes: tables and report.json (`report`), the embedding plot

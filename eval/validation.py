@@ -1,4 +1,4 @@
-"""Input checking for evaluation: feature arrays, labels and dumped feature files.
+"""Input checking for evaluation: feature arrays, labels and dumped feature files (.npz or shards).
 
 Everything in `eval/` goes through these checks first, so that a bad feature dump fails
 with one clear `EvalInputError` naming the problem (and the file) instead of a faiss
@@ -8,7 +8,6 @@ segfault or a scikit-learn traceback three calls deep.
 from __future__ import annotations
 
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -78,40 +77,27 @@ def check_pair(train: np.ndarray, test: np.ndarray) -> None:
         raise EvalInputError(f"feature dims differ: train has dim {d_train}, test has dim {d_test}")
 
 
-def _open_npz(path: str) -> dict[str, np.ndarray]:
-    if not os.path.exists(path):
-        raise EvalInputError(f"feature file not found: {path}")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise EvalInputError(f"{path}: not an .npz archive (a bare .npy array?)")
-        with loaded as npz:
-            return {key: npz[key] for key in npz.files}
-    except EvalInputError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        # allow_pickle=False makes pickled/object data raise ValueError: reported here too.
-        raise EvalInputError(f"{path}: not a valid .npz file ({err})") from err
-
-
 def load_feature_file(path: str | os.PathLike, *, require_labels: bool = True) -> dict:
-    """Read an .npz with `features` (N, d), optional `labels` (N,) and `ids` (N,).
+    """Read a feature file: an .npz with `features` (N, d), optional `labels` (N,) and `ids` (N,), or
+    a shard folder written by `bigan encode --out DIR/` (its shards joined in row order).
 
-    Any other keys are returned under `meta`. Every error names the file.
+    Any other keys (an .npz's other arrays, a manifest's fields) are returned under `meta`. Every
+    error names the file.
     """
+    from bigan_repr.feature_files import FeatureFileError, read_features  # the format's one owner; numpy only
+
     path = os.fspath(path)
-    arrays = _open_npz(path)
-    if "features" not in arrays:
-        raise EvalInputError(f"{path}: missing 'features' key (keys present: {sorted(arrays)})")
-    if require_labels and "labels" not in arrays:
-        raise EvalInputError(
-            f"{path}: labels are required but the file has no 'labels' key "
-            f"(keys present: {sorted(arrays)})"
-        )
-    features, labels = check_features(arrays.pop("features"), arrays.pop("labels", None), name=path)
-    ids = arrays.pop("ids", None)
+    try:
+        stored = read_features(path)
+    except FeatureFileError as err:
+        raise EvalInputError(str(err)) from None
+    if require_labels and stored.labels is None:
+        present = ["features", *(["ids"] if stored.ids is not None else []), *sorted(stored.meta)]
+        raise EvalInputError(f"{path}: labels are required but the file has no 'labels' (present: {present})")
+    features, labels = check_features(stored.features(), stored.labels, name=path)
+    ids = stored.ids
     if ids is not None and (ids.ndim != 1 or ids.shape[0] != features.shape[0]):
         raise EvalInputError(
             f"{path}: ids shape {ids.shape} does not match features count {features.shape[0]}"
         )
-    return {"features": features, "labels": labels, "ids": ids, "meta": arrays}
+    return {"features": features, "labels": labels, "ids": ids, "meta": stored.meta}
