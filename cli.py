@@ -381,6 +381,39 @@ def export(run, fmt, layer, checkpoint, out):
     click.echo(f"wrote {fmt} encoder to {out}", err=True)
 
 
+@main.command()
+@click.argument("database", type=click.Path(exists=True))
+@click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--k", type=int, default=8, show_default=True, help="neighbours per query")
+@click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
+@click.option("--grid", type=click.Path(dir_okay=False), help="also write a PNG: each query, then its neighbours")
+@click.option("--device", default="auto", show_default=True)
+@threads_option
+def neighbors(database, queries, k, as_json, grid, device, n_threads):
+    """The nearest training images of query image files.
+
+    DATABASE is a run directory (its training split is encoded now) or a feature file or folder
+    from `bigan encode` / `bigan embed`; queries are read as `bigan embed` reads them.
+    """
+    _set_threads(n_threads)
+    from bigan_repr.atomic import atomic_write
+    from bigan_repr.retrieval import open_database, retrieve
+
+    found = retrieve(open_database(database, device), list(queries), k)
+    if grid:
+        png = found.grid_png()
+        atomic_write(grid, lambda f: f.write(png))
+    result = found.as_dict()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for query in result["queries"]:
+        click.echo(f"{query['query']}")
+        for n in query["neighbors"]:
+            label = "" if n["label"] is None else f"  label {n['label']}"
+            click.echo(f"  {n['rank']:>3}  distance {n['distance']:.4f}  id {n['id']}{label}")
+
+
 @main.command("eval")
 @click.option("--train", "train_file", required=True, type=click.Path(),
               help="training features: .npz or shard folder")

@@ -98,8 +98,10 @@ def _read_npz(path: Path) -> FeatureFile:
         raise FeatureFileError(f"{path}: not an .npz archive (a bare .npy array?)")
     if "features" not in arrays:
         raise FeatureFileError(f"{path}: missing 'features' key (keys present: {sorted(arrays)})")
-    features = arrays.pop("features")
-    return FeatureFile(path, [features], arrays.pop("labels", None), arrays.pop("ids", None), arrays)
+    features, labels, ids = arrays.pop("features"), arrays.pop("labels", None), arrays.pop("ids", None)
+    # meta_KEY 0-d arrays -> {KEY: value}, as a manifest holds them; other arrays are kept as they are
+    meta = {k.removeprefix("meta_"): v.item() if v.ndim == 0 else v for k, v in arrays.items()}
+    return FeatureFile(path, [features], labels, ids, meta)
 
 
 # ---- the shard directory -----------------------------------------------------------------------

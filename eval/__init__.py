@@ -12,7 +12,7 @@ from eval.clustering import cluster_eval, hungarian_accuracy
 from eval.embedding import EMBEDDINGS, embedding_figure, embedding_png
 from eval.knn import knn_classify, knn_eval, nn1_predict
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe, subsample_labels
-from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, pick_queries
+from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, neighbor_search, pick_queries
 from eval.report import render_markdown, render_table_text, report_json, report_payload
 from eval.suite import evaluate, evaluate_many
 from eval.validation import EvalInputError, check_features, check_pair, load_feature_file
@@ -37,6 +37,7 @@ __all__ = [
     "nearest_neighbors",
     "neighbor_figure",
     "neighbor_png",
+    "neighbor_search",
     "nn1_predict",
     "pick_queries",
     "render_markdown",
