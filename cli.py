@@ -403,15 +403,7 @@ def neighbors(database, queries, k, as_json, grid, device, n_threads):
     if grid:
         png = found.grid_png()
         atomic_write(grid, lambda f: f.write(png))
-    result = found.as_dict()
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    for query in result["queries"]:
-        click.echo(f"{query['query']}")
-        for n in query["neighbors"]:
-            label = "" if n["label"] is None else f"  label {n['label']}"
-            click.echo(f"  {n['rank']:>3}  distance {n['distance']:.4f}  id {n['id']}{label}")
+    click.echo(json.dumps(found.as_dict(), indent=2) if as_json else found.as_text())
 
 
 @main.command("eval")

@@ -61,7 +61,8 @@ class ArrayRows:
 class FileRows:
     """Image files decoded when read, converted as in training; ids are the file paths.
 
-    With ``skip_bad`` an unreadable file is left out of its block (and counted in ``skipped``).
+    With ``skip_bad`` (a run trained with --skip-bad) an unreadable file is left out of its block
+    and listed in ``skipped``; otherwise it stops the read with its name.
     """
 
     def __init__(self, files: list[Path], labels: np.ndarray | None, shape: tuple[int, int, int],
@@ -78,9 +79,9 @@ class FileRows:
             try:
                 images.append(read_image(self.files[i], self.shape[0], self.shape[1]))
                 kept.append(i)
-            except DataError as e:
+            except DataError:
                 if not self.skip_bad:
-                    raise DataError(f"{e} (add --skip-bad to skip unreadable files)") from None
+                    raise
                 self.skipped.append(str(self.files[i]))
         kept = np.array(kept, dtype=np.int64)
         images = np.stack(images) if images else np.zeros((0, *self.shape), dtype=np.uint8)

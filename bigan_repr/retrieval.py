@@ -53,6 +53,15 @@ class Retrieval:
                 "k": int(self.indices.shape[1]),
                 "queries": [{"query": str(q), "neighbors": n} for q, n in zip(self.queries, rows, strict=True)]}
 
+    def as_text(self) -> str:
+        """Per query its file, then one line per neighbour: rank, distance, id and label."""
+        lines = []
+        for query in self.as_dict()["queries"]:
+            lines.append(query["query"])
+            lines += [f"  {n['rank']:>3}  distance {n['distance']:.4f}  id {n['id']}"
+                      + ("" if n["label"] is None else f"  label {n['label']}") for n in query["neighbors"]]
+        return "\n".join(lines)
+
     def grid_png(self) -> bytes:
         """Each query (blue frame), then its neighbours, nearest first."""
         db = self.database
