@@ -148,6 +148,10 @@ class NpzRows:
             raise DataError(f"{self.path}: {self.key!r} uses .npy format version {version}, not 1.0 or 2.0")
         shape, fortran, self.dtype = _HEADER_READERS[version](self._stream)
         _check_shape(shape, self.path, self.key)
+        if self.dtype != np.uint8 and not np.issubdtype(self.dtype, np.floating):
+            raise DataError(
+                f"{self.path}: {self.key!r} has dtype {self.dtype}; use uint8 in [0, 255] or float in [0, 1]"
+            )
         self.shape, self._start = shape, self._stream.tell()
         self._offset = None  # file offset of row 0 when the member can be mapped
         if info.compress_type == zipfile.ZIP_STORED and not fortran:

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from bigan_repr.errors import DataError
 from bigan_repr.feature_files import (
     MANIFEST,
     FeatureFileError,
@@ -134,6 +135,21 @@ def test_npz_source_read_in_blocks_equals_loading_it_whole(tmp_path, save, monke
         monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda *a: pytest.fail("read through the zip stream"))
     np.testing.assert_array_equal(rows.read(290, 300).images, x[290:].transpose(0, 3, 1, 2))
     np.testing.assert_array_equal(rows.images_for(np.array([7, 3]), None), x[[7, 3]].transpose(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"x": np.zeros((3, 4, 4), np.int32)}, "'x' has dtype int32"),
+    ({"y": np.zeros(3, np.int64)}, "missing key 'x'"),
+    ({"x": np.zeros((0, 4, 4), np.uint8)}, "'x' holds no images"),
+    ({"x": np.zeros((2, 4, 4), np.uint8), "y": np.array([1.5, 2])}, "labels must be integers"),
+    ({"x": np.zeros((2, 4, 4, 2), np.uint8)}, r"must have shape \(N, H, W\)"),
+])
+def test_bad_npz_sources_are_refused_as_when_loaded_whole(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    for read in (lambda: NpzRows(path, "train", 1, 4), lambda: read_image_npz(path)):
+        with pytest.raises(DataError, match=message):
+            read()
 
 
 def test_encode_npz_source_in_shards_equals_the_in_memory_encoding(tmp_path):
