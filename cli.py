@@ -23,6 +23,8 @@ from bigan_repr.config import (
     load_config_file,
 )
 from bigan_repr.errors import UserError
+from bigan_repr.export import EXPORT_FORMATS
+from bigan_repr.feature_files import SHARD_ROWS
 from bigan_repr.invariance import INVARIANCE
 from bigan_repr.objectives import GEN_LOSS_MODES, OBJECTIVES
 from bigan_repr.presets import PRESETS, preset
@@ -314,6 +316,21 @@ def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
         click.echo(f"comparison: {html_file}", err=True)
 
 
+def _feature_out_options(f):
+    f = click.option("--shard-size", type=int, default=SHARD_ROWS, show_default=True, metavar="ROWS",
+                     help="rows per shard file when --out is a folder")(f)
+    f = click.option("--out", required=True, type=click.Path(),
+                     help="a .npz file, or a folder (DIR/) filled with shards as they are encoded")(f)
+    return f
+
+
+def _report_written(written, layer: str, skipped: list[str]) -> None:
+    if written.main:
+        click.echo(f"wrote {written.count} x {written.dim} features ({layer}) to {written.out}", err=True)
+    if skipped:
+        click.echo(f"skipped {len(skipped)} unreadable files, e.g. {skipped[0]}", err=True)
+
+
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--data", "source", help="data source (default: the run's)")
@@ -322,27 +339,27 @@ def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
+@_feature_out_options
 @skip_bad_option
 @threads_option
-def encode(run, source, data_dir, download, split, layer, device, out, skip_bad, n_threads):
-    """Encode a dataset split into a features .npz.
+def encode(run, source, data_dir, download, split, layer, device, out, shard_size, skip_bad, n_threads):
+    """Encode a dataset split into a feature file.
 
-    Writes features (float32, N x d), labels, ids and metadata (run, step, layer).
+    Writes features (float32, N x d), labels, ids and metadata (run, step, layer) to one .npz,
+    or, when --out is a folder, to shards part-00000.npy ... and a manifest.json. Under
+    torchrun (-m cli encode ...) the shards are shared out among the processes.
     """
     _set_threads(n_threads)
-    from bigan_repr.features import dataset_for, load_encoder, write_features
-    from bigan_repr.progress import phase
+    from bigan_repr.encode_job import encode_rows
+    from bigan_repr.features import load_encoder, rows_for
 
     loaded = load_encoder(run, device=device)
-    data = dataset_for(loaded, source, split, data_dir, download, skip_bad)
+    rows = rows_for(loaded, source, split, data_dir, download, skip_bad)
     layer = layer or loaded.config.model.features
-    with phase(f"encode {len(data)} {split} images ({layer})"):
-        features = loaded.encode(data.images, layer=layer)
     meta = {"run": str(run), "step": loaded.step, "layer": layer, "source": source or loaded.config.data.source,
-            "split": split}
-    write_features(out, features, labels=data.labels, ids=data.ids, meta=meta)
-    click.echo(f"wrote {features.shape[0]} x {features.shape[1]} features ({layer}) to {out}", err=True)
+            "split": split} | ({"data_dir": data_dir} if data_dir else {})
+    written = encode_rows(loaded, rows, layer, out, meta, shard_rows=shard_size)
+    _report_written(written, layer, getattr(rows, "skipped", []))
 
 
 @main.command()
@@ -350,41 +367,88 @@ def encode(run, source, data_dir, download, split, layer, device, out, skip_bad,
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
+@_feature_out_options
 @threads_option
-def embed(run, inputs, layer, device, out, n_threads):
-    """Encode image files or folders into a features .npz.
+def embed(run, inputs, layer, device, out, shard_size, n_threads):
+    """Encode image files or folders into a feature file (.npz, or shards in a folder).
 
     Files are converted to the run's channels and size exactly as in training.
     """
     _set_threads(n_threads)
-    from bigan_repr.features import image_files, load_encoder, write_features
+    from bigan_repr.encode_job import encode_rows
+    from bigan_repr.features import image_files, load_encoder
+    from bigan_repr.image_rows import FileRows
 
     loaded = load_encoder(run, device=device)
-    files = image_files(inputs)
+    rows = FileRows(image_files(inputs), None, loaded.image_shape)
     layer = layer or loaded.config.model.features
-    features = loaded.encode_files(files, layer=layer)
-    write_features(out, features, labels=None, ids=[str(f) for f in files],
-                   meta={"run": str(run), "step": loaded.step, "layer": layer})
-    click.echo(f"wrote {features.shape[0]} x {features.shape[1]} features ({layer}) to {out}", err=True)
+    meta = {"run": str(run), "step": loaded.step, "layer": layer}
+    written = encode_rows(loaded, rows, layer, out, meta, shard_rows=shard_size)
+    _report_written(written, layer, [])
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
+              help="torchscript or onnx: the network; safetensors: its weights, the config as metadata")
+@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: best)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the file to write")
+def export(run, fmt, layer, checkpoint, out):
+    """Export the encoder for programs that do not import this package.
+
+    The network takes uint8 images (N, C, H, W) in the run's channels and size, converts them as
+    in training, and returns float32 features (N, d); the batch size is free.
+    """
+    from bigan_repr.export import export_encoder
+
+    export_encoder(run, fmt, out, layer=layer, checkpoint=checkpoint)
+    click.echo(f"wrote {fmt} encoder to {out}", err=True)
+
+
+@main.command()
+@click.argument("database", type=click.Path(exists=True))
+@click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--k", type=click.IntRange(min=1), default=8, show_default=True, help="neighbours per query")
+@click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
+@click.option("--grid", type=click.Path(dir_okay=False), help="also write a PNG: each query, then its neighbours")
+@click.option("--device", default="auto", show_default=True)
+@threads_option
+def neighbors(database, queries, k, as_json, grid, device, n_threads):
+    """The nearest training images of query image files.
+
+    DATABASE is a run directory (its training split is encoded now) or a feature file or folder
+    from `bigan encode` / `bigan embed`; queries are read as `bigan embed` reads them.
+    """
+    _set_threads(n_threads)
+    from bigan_repr.atomic import atomic_write
+    from bigan_repr.retrieval import open_database, retrieve
+
+    found = retrieve(open_database(database, device), list(queries), k)
+    if grid:
+        png = found.grid_png()
+        atomic_write(grid, lambda f: f.write(png))
+    click.echo(json.dumps(found.as_dict(), indent=2) if as_json else found.as_text())
 
 
 @main.command("eval")
-@click.option("--train", "train_file", required=True, type=click.Path(dir_okay=False), help="training features .npz")
-@click.option("--test", "test_file", required=True, type=click.Path(dir_okay=False), help="test features .npz")
+@click.option("--train", "train_file", required=True, type=click.Path(),
+              help="training features: .npz or shard folder")
+@click.option("--test", "test_file", required=True, type=click.Path(), help="test features: .npz or shard folder")
 @click.option("--k", type=click.IntRange(min=1), default=20, show_default=True, help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
 @with_eval_options
 @threads_option
 def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as_json, n_threads):
-    """Evaluate feature files (.npz) alone.
+    """Evaluate feature files (.npz or shard folders) alone.
 
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
     """
     _set_threads(n_threads)
+    from bigan_repr.feature_files import load_feature_file
     from bigan_repr.progress import phase
     from bigan_repr.report_files import write_report
-    from eval import EvalInputError, evaluate, load_feature_file, report_payload
+    from eval import EvalInputError, evaluate, report_payload
 
     try:
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)

@@ -1,9 +1,9 @@
-"""Encoder features: load a trained encoder, turn images into features, write them to .npz.
+"""Encoder features: load a trained encoder and turn images into features.
 
 The encoder is rebuilt from the config stored in the checkpoint; nobody passes architecture
 flags again. Images are conformed to the run's channels and size exactly as in training.
-Feature files hold ``features`` (float32, N x d), ``labels`` (when known), ``ids`` and
-metadata (run, checkpoint step, layer), and are written atomically.
+Feature files (``feature_files``) are written by ``encode_job``, which streams datasets through
+:class:`LoadedEncoder` block by block.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_write
 from .checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, model_from_checkpoint
-from .config import FEATURE_LAYERS, Config, ConfigError
+from .config import FEATURE_LAYERS, Config, ConfigError, DataConfig
 from .data import ImageSet, load_images, to_model_range
 from .errors import DataError
+from .image_rows import ImageRows, open_rows
 from .images import IMAGE_SUFFIXES, conform, image_files_in, read_image
 from .models import Encoder, JointDiscriminator, build_bigan, layer_features
 from .runtime import resolve_device
@@ -63,14 +63,15 @@ class LoadedEncoder:
             raise ConfigError(f"layer={layer!r} is not valid; choose one of: {', '.join(FEATURE_LAYERS)}")
         images = self.conform(np.asarray(images))
         if len(images) == 0:
-            return np.zeros((0, self._dim(layer)), dtype=np.float32)
+            return np.zeros((0, self.dim(layer)), dtype=np.float32)
         return encode_in_batches(self.layer(layer), images, self.device, batch_size)
 
     def layer(self, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
         """x (floats in [-1, 1]) -> its features at ``layer``."""
         return lambda x: layer_features(self.encoder, self.discriminator, x, layer)
 
-    def _dim(self, layer: str) -> int:
+    def dim(self, layer: str) -> int:
+        """The width of ``layer``'s features."""
         return self.layer(layer)(torch.zeros(2, *self.image_shape, device=self.device)).shape[1]
 
     def encode_files(self, paths: Iterable[str | Path], *, layer: str | None = None) -> np.ndarray:
@@ -110,17 +111,28 @@ def raw_pixels(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32) / 255.0
 
 
-def dataset_for(loaded: LoadedEncoder, source: str | None, split: str, data_dir: str | None = None,
-                download: bool = False, skip_bad: bool | None = None) -> ImageSet:
-    """A split of ``source`` (default: the run's training source), in the run's image format;
+def data_config_for(loaded: LoadedEncoder, source: str | None, data_dir: str | None = None,
+                    download: bool = False, skip_bad: bool | None = None) -> DataConfig:
+    """The run's data config pointed at ``source`` (default: the run's), in the run's image format;
     ``skip_bad`` None keeps the run's own setting."""
     stored = loaded.config.data
-    cfg = Config(data=stored).updated({"data": {
+    return Config(data=stored).updated({"data": {
         "source": source or stored.source, "data_dir": data_dir or stored.data_dir,
         "download": download, "channels": loaded.image_shape[0], "image_size": loaded.image_shape[1],
-        "skip_bad": stored.skip_bad if skip_bad is None else skip_bad, "stream": "memory",  # read whole, below
+        "skip_bad": stored.skip_bad if skip_bad is None else skip_bad, "stream": "memory",
     }}).data
-    return load_images(cfg, split)
+
+
+def dataset_for(loaded: LoadedEncoder, source: str | None, split: str, data_dir: str | None = None,
+                download: bool = False, skip_bad: bool | None = None) -> ImageSet:
+    """A split of ``source`` (default: the run's training source), in the run's image format."""
+    return load_images(data_config_for(loaded, source, data_dir, download, skip_bad), split)
+
+
+def rows_for(loaded: LoadedEncoder, source: str | None, split: str, data_dir: str | None = None,
+             download: bool = False, skip_bad: bool | None = None) -> ImageRows:
+    """As :func:`dataset_for`, read a block of rows at a time (folders and npz: files are never loaded whole)."""
+    return open_rows(data_config_for(loaded, source, data_dir, download, skip_bad), split)
 
 
 def image_files(inputs: Iterable[str | Path]) -> list[Path]:
@@ -136,15 +148,3 @@ def image_files(inputs: Iterable[str | Path]) -> list[Path]:
     if not files:
         raise DataError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
     return files
-
-
-def write_features(path: str | Path, features: np.ndarray, *, labels: np.ndarray | None, ids: np.ndarray,
-                   meta: dict[str, str | int]) -> Path:
-    """Write a feature file atomically; metadata keys become 0-d arrays beside the data."""
-    arrays = {"features": np.ascontiguousarray(features, dtype=np.float32), "ids": np.asarray(ids).astype(str)}
-    if labels is not None:
-        arrays["labels"] = np.asarray(labels, dtype=np.int64)
-    arrays |= {f"meta_{k}": np.asarray(v) for k, v in meta.items()}
-    path = Path(path)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
-    return path

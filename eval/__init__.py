@@ -1,6 +1,6 @@
 """Evaluation of frozen representations from numpy arrays.
 
-Takes features already extracted by the model (or dumped to an .npz) and returns dicts of
+Takes features already extracted by the model (or dumped to a feature file) and returns dicts of
 named metrics: 1-NN and weighted k-NN (`knn`), linear probe and label budgets
 (`linear_probe`), k-means clustering (`clustering`), the whole suite (`suite`). Presentation
 returns strings and PNG bytes: tables and report.json (`report`), the embedding plot
@@ -12,10 +12,10 @@ from eval.clustering import cluster_eval, hungarian_accuracy
 from eval.embedding import EMBEDDINGS, embedding_figure, embedding_png
 from eval.knn import knn_classify, knn_eval, nn1_predict
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe, subsample_labels
-from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, pick_queries
+from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, neighbor_search, pick_queries
 from eval.report import render_markdown, render_table_text, report_json, report_payload
 from eval.suite import evaluate, evaluate_many
-from eval.validation import EvalInputError, check_features, check_pair, integer_labels, load_feature_file, read_npz
+from eval.validation import EvalInputError, check_features, check_pair, integer_labels
 
 __all__ = [
     "EMBEDDINGS",
@@ -34,13 +34,12 @@ __all__ = [
     "knn_eval",
     "label_budget_probe",
     "linear_probe",
-    "load_feature_file",
     "nearest_neighbors",
     "neighbor_figure",
     "neighbor_png",
+    "neighbor_search",
     "nn1_predict",
     "pick_queries",
-    "read_npz",
     "render_markdown",
     "render_table_text",
     "report_json",

@@ -1,15 +1,12 @@
-"""Input checking for evaluation: feature arrays, labels and dumped feature files.
+"""Input checking for evaluation: feature arrays and labels.
 
-Everything in `eval/` goes through these checks first, so that a bad feature dump fails
-with one clear `EvalInputError` naming the problem (and the file) instead of a faiss
-segfault or a scikit-learn traceback three calls deep.
+Everything in `eval/` goes through these checks first, so that bad features fail with one
+clear `EvalInputError` naming the problem instead of a faiss segfault or a scikit-learn
+traceback three calls deep. Reading feature files is the caller's (bigan_repr.feature_files).
 """
 
 from __future__ import annotations
 
-import math
-import os
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -97,81 +94,3 @@ def check_pair(train: np.ndarray, test: np.ndarray) -> None:
     d_train, d_test = np.shape(train)[-1], np.shape(test)[-1]
     if d_train != d_test:
         raise EvalInputError(f"feature dims differ: train has dim {d_train}, test has dim {d_test}")
-
-
-def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Every array of an .npz archive, each refused by its header before it is read when the
-    size it declares differs from the bytes stored for it or exceeds this machine's memory: a
-    forged header never makes the reader allocate more than the file holds."""
-    path = os.fspath(path)
-    try:
-        if not zipfile.is_zipfile(path):
-            with open(path, "rb") as f:
-                npy = f.read(6) == b"\x93NUMPY"
-            raise EvalInputError(f"{path}: a bare .npy array, not an .npz archive" if npy else
-                                 f"{path}: not a valid .npz file (not a zip archive)")
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                _check_declared_size(archive, info, path)
-        with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
-    except EvalInputError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        # allow_pickle=False makes pickled/object data raise ValueError: reported here too.
-        raise EvalInputError(f"{path}: not a valid .npz file ({err})") from err
-
-
-def _check_declared_size(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> None:
-    with archive.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(f)
-        stored = info.file_size - f.tell()
-    name = info.filename.removesuffix(".npy")
-    if dtype.hasobject:
-        raise EvalInputError(f"{path}: array {name!r} holds Python objects, which are never unpickled")
-    declared = math.prod(shape) * dtype.itemsize
-    if declared != stored:
-        raise EvalInputError(f"{path}: array {name!r} declares shape {shape} of {dtype} ({declared} bytes), "
-                             f"but the file holds {stored} bytes for it")
-    if declared > _memory_bytes():
-        raise EvalInputError(f"{path}: array {name!r} declares {declared / 2**30:.1f} GiB, more than this "
-                             f"machine's memory")
-
-
-def _memory_bytes() -> float:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not POSIX: no limit beyond the stored size
-        return math.inf
-
-
-def _open_npz(path: str) -> dict[str, np.ndarray]:
-    if not os.path.exists(path):
-        raise EvalInputError(f"feature file not found: {path}")
-    return read_npz(path)
-
-
-def load_feature_file(path: str | os.PathLike, *, require_labels: bool = True) -> dict:
-    """Read an .npz with `features` (N, d), optional `labels` (N,) and `ids` (N,).
-
-    Any other keys are returned under `meta`. Every error names the file.
-    """
-    path = os.fspath(path)
-    arrays = _open_npz(path)
-    if "features" not in arrays:
-        raise EvalInputError(f"{path}: missing 'features' key (keys present: {sorted(arrays)})")
-    if require_labels and "labels" not in arrays:
-        raise EvalInputError(
-            f"{path}: labels are required but the file has no 'labels' key "
-            f"(keys present: {sorted(arrays)})"
-        )
-    features, labels = check_features(arrays.pop("features"), arrays.pop("labels", None), name=path)
-    ids = arrays.pop("ids", None)
-    if ids is not None and (ids.ndim != 1 or ids.shape[0] != features.shape[0]):
-        raise EvalInputError(
-            f"{path}: ids shape {ids.shape} does not match features count {features.shape[0]}"
-        )
-    return {"features": features, "labels": labels, "ids": ids, "meta": arrays}

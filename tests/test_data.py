@@ -348,21 +348,21 @@ def _npz_with_forged_header(path: Path, key: str, shape: tuple[int, ...]) -> Pat
 
 
 def test_npz_header_declaring_a_huge_array_is_refused_before_reading(tmp_path):
-    from eval import EvalInputError, load_feature_file
+    from bigan_repr.feature_files import FeatureFileError, load_feature_file
 
     huge = (10**6, 10**6, 28)  # 28 TB declared
     source = _npz_with_forged_header(tmp_path / "x.npz", "x", huge)
     with pytest.raises(DataError, match=r"x\.npz: array 'x' declares shape \(1000000, 1000000, 28\)"):
         _load(f"npz:{source}")
     features = _npz_with_forged_header(tmp_path / "f.npz", "features", huge[:2])
-    with pytest.raises(EvalInputError, match=r"f\.npz: array 'features' declares shape"):
+    with pytest.raises(FeatureFileError, match=r"f\.npz: array 'features' declares shape"):
         load_feature_file(features)
 
 
 def test_npz_array_larger_than_memory_is_refused(tmp_path, monkeypatch):
-    import eval.validation
+    import bigan_repr.npz
 
-    monkeypatch.setattr(eval.validation, "_memory_bytes", lambda: 100)  # a machine with 100 bytes
+    monkeypatch.setattr(bigan_repr.npz, "_memory_bytes", lambda: 100)  # a machine with 100 bytes
     source = _npz(tmp_path / "a.npz", x=np.zeros((2, 8, 8), np.uint8))
     with pytest.raises(DataError, match=r"'x' declares 0.0 GiB, more than this machine's memory"):
         _load(source)
@@ -381,7 +381,7 @@ def test_npz_array_larger_than_memory_is_refused(tmp_path, monkeypatch):
     (np.array([True, False]), False),
 ])
 def test_one_label_rule_for_npz_data_and_feature_files(tmp_path, labels, accepted):
-    from eval import EvalInputError, load_feature_file
+    from bigan_repr.feature_files import FeatureFileError, load_feature_file
 
     source = _npz(tmp_path / "d.npz", x=np.zeros((2, 3, 3), np.uint8), y=labels)
     np.savez(tmp_path / "f.npz", features=np.ones((2, 3)), labels=labels)
@@ -391,5 +391,5 @@ def test_one_label_rule_for_npz_data_and_feature_files(tmp_path, labels, accepte
     else:
         with pytest.raises(DataError, match="labels must be integers"):
             _load(source)
-        with pytest.raises(EvalInputError, match="labels must be integers"):
+        with pytest.raises(FeatureFileError, match="labels must be integers"):
             load_feature_file(tmp_path / "f.npz")

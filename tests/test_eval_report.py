@@ -1,4 +1,4 @@
-"""Behaviour of eval.report and eval.validation's file loading, and the suite end to end."""
+"""Behaviour of eval.report, reading feature files for evaluation, and the suite end to end."""
 
 import io
 import json
@@ -10,14 +10,13 @@ import pytest
 from PIL import Image
 from sklearn.datasets import make_blobs
 
+from bigan_repr.feature_files import FeatureFileError, load_feature_file
 from bigan_repr.report_files import write_report
 from eval import (
-    EvalInputError,
     embedding_png,
     evaluate,
     evaluate_many,
     label_budget_probe,
-    load_feature_file,
     render_markdown,
     render_table_text,
     report_payload,
@@ -143,7 +142,7 @@ def test_load_feature_file_splits_known_keys_from_meta(tmp_path):
 def test_missing_labels_named_with_file(tmp_path):
     path = tmp_path / "nolabels.npz"
     np.savez(path, features=np.ones((4, 3)))
-    with pytest.raises(EvalInputError, match=r"nolabels\.npz.*labels are required"):
+    with pytest.raises(FeatureFileError, match=r"nolabels\.npz.*labels are required"):
         load_feature_file(path)
     assert load_feature_file(path, require_labels=False)["labels"] is None
 
@@ -151,26 +150,26 @@ def test_missing_labels_named_with_file(tmp_path):
 def test_missing_features_key_lists_keys(tmp_path):
     path = tmp_path / "wrong.npz"
     np.savez(path, z=np.ones((4, 3)), labels=np.arange(4))
-    with pytest.raises(EvalInputError, match=r"wrong\.npz.*'features'.*\['labels', 'z'\]"):
+    with pytest.raises(FeatureFileError, match=r"wrong\.npz.*'features'.*\['labels', 'z'\]"):
         load_feature_file(path)
 
 
 def test_not_an_npz_file(tmp_path):
     path = tmp_path / "notes.npz"
     path.write_text("this is not a zip archive\n")
-    with pytest.raises(EvalInputError, match=r"notes\.npz.*not a valid \.npz"):
+    with pytest.raises(FeatureFileError, match=r"notes\.npz.*not a valid \.npz"):
         load_feature_file(path)
 
 
 def test_bare_npy_is_not_an_npz(tmp_path):
     path = tmp_path / "array.npy"
     np.save(path, np.ones((4, 3)))
-    with pytest.raises(EvalInputError, match=r"array\.npy.*not an \.npz"):
+    with pytest.raises(FeatureFileError, match=r"array\.npy.*not an \.npz"):
         load_feature_file(path)
 
 
 def test_file_not_found(tmp_path):
-    with pytest.raises(EvalInputError, match=r"not found.*absent\.npz"):
+    with pytest.raises(FeatureFileError, match=r"not found.*absent\.npz"):
         load_feature_file(tmp_path / "absent.npz")
 
 
@@ -190,5 +189,5 @@ def test_file_not_found(tmp_path):
 def test_bad_file_contents_are_named(tmp_path, features, labels, message):
     path = tmp_path / "bad.npz"
     np.savez(path, features=features, labels=labels)
-    with pytest.raises(EvalInputError, match=rf"bad\.npz.*{message}"):
+    with pytest.raises(FeatureFileError, match=rf"bad\.npz.*{message}"):
         load_feature_file(path)

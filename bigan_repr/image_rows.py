@@ -1,0 +1,107 @@
+"""Images read a block of rows at a time, for encoding datasets larger than memory.
+
+Every source gives the same thing as ``data.load_images`` would, block by block: uint8 images
+(n, C, H, W) already in the run's channels and size, their labels and ids. Folders and image
+files are decoded file by file; ``npz:`` arrays are memory-mapped (``image_npz.NpzRows``); the
+named datasets, which are loaded whole anyway, are sliced in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import DataConfig
+from .data import ImageSet, _folder_listing, load_images
+from .errors import DataError
+from .images import read_image
+
+
+@dataclass
+class RowBlock:
+    images: np.ndarray  # uint8 (n, C, H, W), the run's format
+    labels: np.ndarray | None  # int64 (n,)
+    ids: np.ndarray  # str (n,)
+
+
+class ImageRows(Protocol):
+    labels: np.ndarray | None  # int64 (N,): small beside the images, so held whole
+
+    def __len__(self) -> int: ...
+
+    def read(self, start: int, stop: int) -> RowBlock:
+        """Rows [start, stop); a source that skips unreadable files may return fewer."""
+        ...
+
+    def images_for(self, positions: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """uint8 (n, C, H, W) of the rows a feature file holds at ``positions`` with ``ids``."""
+        ...
+
+
+class ArrayRows:
+    """An ImageSet already in memory."""
+
+    def __init__(self, data: ImageSet):
+        self.data, self.labels = data, data.labels
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def read(self, start: int, stop: int) -> RowBlock:
+        labels = None if self.labels is None else self.labels[start:stop]
+        return RowBlock(self.data.images[start:stop], labels, self.data.ids[start:stop])
+
+    def images_for(self, positions: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return self.data.images[np.asarray(positions)]
+
+
+class FileRows:
+    """Image files decoded when read, converted as in training; ids are the file paths.
+
+    With ``skip_bad`` (a run trained with --skip-bad) an unreadable file is left out of its block
+    and listed in ``skipped``; otherwise it stops the read with its name.
+    """
+
+    def __init__(self, files: list[Path], labels: np.ndarray | None, shape: tuple[int, int, int],
+                 skip_bad: bool = False):
+        self.files, self.labels, self.shape, self.skip_bad = files, labels, shape, skip_bad
+        self.skipped: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def read(self, start: int, stop: int) -> RowBlock:
+        images, kept = [], []
+        for i in range(start, stop):
+            try:
+                images.append(read_image(self.files[i], self.shape[0], self.shape[1]))
+                kept.append(i)
+            except DataError:
+                if not self.skip_bad:
+                    raise
+                self.skipped.append(str(self.files[i]))
+        kept = np.array(kept, dtype=np.int64)
+        images = np.stack(images) if images else np.zeros((0, *self.shape), dtype=np.uint8)
+        labels = None if self.labels is None else self.labels[kept]
+        return RowBlock(images, labels, np.array([str(self.files[i]) for i in kept], dtype=str))
+
+    def images_for(self, positions: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        c, size = self.shape[0], self.shape[1]
+        return np.stack([read_image(Path(p), c, size) for p in ids])
+
+
+def open_rows(cfg: DataConfig, split: str = "train") -> ImageRows:
+    """One split of ``cfg.source`` as rows; ``cfg.channels`` and ``cfg.image_size`` must be set."""
+    shape = (cfg.channels, cfg.image_size, cfg.image_size)
+    if cfg.source.startswith("npz:"):
+        from .image_npz import NpzRows  # here: image_npz imports RowBlock from this module
+
+        return NpzRows(Path(cfg.source[len("npz:"):]).expanduser(), split, cfg.channels, cfg.image_size)
+    if cfg.source.startswith("folder:"):
+        _, files, classes = _folder_listing(Path(cfg.source[len("folder:"):]).expanduser(), split)
+        labels = np.array([label for _, label in files], dtype=np.int64) if classes else None
+        return FileRows([f for f, _ in files], labels, shape, cfg.skip_bad)
+    return ArrayRows(load_images(cfg, split))
