@@ -328,7 +328,9 @@ def _report_written(written, layer: str, skipped: list[str]) -> None:
     if written.main:
         click.echo(f"wrote {written.count} x {written.dim} features ({layer}) to {written.out}", err=True)
     if skipped:
-        click.echo(f"skipped {len(skipped)} unreadable files, e.g. {skipped[0]}", err=True)
+        from bigan_repr.data import describe_skipped
+
+        click.echo(f"skipped {describe_skipped(skipped)}", err=True)
 
 
 @main.command()

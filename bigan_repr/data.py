@@ -189,16 +189,31 @@ def _folder_files(path: Path, split_dirs: list[Path]) -> tuple[list[tuple[Path, 
     return files, classes
 
 
+def read_or_skip(path: Path, channels: int | None, size: int | None, skip_bad: bool,
+                 skipped: list[str]) -> np.ndarray | None:
+    """One image file decoded; unreadable, it raises naming --skip-bad, or with ``skip_bad`` is
+    listed in ``skipped`` and None is returned. The one rule for training, encode and report."""
+    try:
+        return read_image(path, channels, size)
+    except DataError as e:
+        if not skip_bad:
+            raise DataError(f"{e} (add --skip-bad to skip unreadable files)") from None
+        skipped.append(str(path))
+        return None
+
+
+def describe_skipped(files: list[str], shown: int = 5) -> str:
+    """'3 unreadable files: a.png, b.png, c.png' (the first ``shown`` names, then how many more)."""
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return f"{len(files)} unreadable file{'s' * (len(files) != 1)}: {', '.join(files[:shown])}{more}"
+
+
 def _read_files(files: list[tuple[Path, int]], cfg: DataConfig):
     """Decode each file; unreadable ones raise, or with skip_bad are listed and passed over."""
     images, labels, ids, bad = [], [], [], []
     for f, label in files:
-        try:
-            img = read_image(f, cfg.channels, cfg.image_size)
-        except DataError as e:
-            if not cfg.skip_bad:
-                raise DataError(f"{e} (add --skip-bad to skip unreadable files)") from None
-            bad.append(str(f))
+        img = read_or_skip(f, cfg.channels, cfg.image_size, cfg.skip_bad, bad)
+        if img is None:
             continue
         images.append(img)
         labels.append(label)
@@ -237,14 +252,8 @@ def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
         )
     lab = np.array(labels, dtype=np.int64) if classes else None
     if bad:
-        print(f"--skip-bad: skipped {_describe_skipped(bad)}", file=sys.stderr, flush=True)
+        print(f"--skip-bad: skipped {describe_skipped(bad)}", file=sys.stderr, flush=True)
     return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad, classes=classes or None)
-
-
-def _describe_skipped(files: list[str], shown: int = 5) -> str:
-    """'3 unreadable files: a.png, b.png, c.png' (the first ``shown`` names, then how many more)."""
-    more = f" and {len(files) - shown} more" if len(files) > shown else ""
-    return f"{len(files)} unreadable file{'s' * (len(files) != 1)}: {', '.join(files[:shown])}{more}"
 
 
 class FolderDataset(Dataset):

@@ -15,8 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from .config import DataConfig
-from .data import ImageSet, _folder_listing, load_images
-from .errors import DataError
+from .data import ImageSet, _folder_listing, load_images, read_or_skip
 from .images import read_image
 
 
@@ -76,13 +75,10 @@ class FileRows:
     def read(self, start: int, stop: int) -> RowBlock:
         images, kept = [], []
         for i in range(start, stop):
-            try:
-                images.append(read_image(self.files[i], self.shape[0], self.shape[1]))
+            image = read_or_skip(self.files[i], self.shape[0], self.shape[1], self.skip_bad, self.skipped)
+            if image is not None:
+                images.append(image)
                 kept.append(i)
-            except DataError:
-                if not self.skip_bad:
-                    raise
-                self.skipped.append(str(self.files[i]))
         kept = np.array(kept, dtype=np.int64)
         images = np.stack(images) if images else np.zeros((0, *self.shape), dtype=np.uint8)
         labels = None if self.labels is None else self.labels[kept]
