@@ -138,6 +138,13 @@ def build_config(config_file: str | None, flags: dict[str, dict], base: Config |
     return cfg.updated(flags, where="command-line flags")
 
 
+def _default_out(cfg: Config) -> str:
+    """runs/DATA-OBJECTIVE-TIME, DATA the source's name ('folder' for folder:PATH)."""
+    from bigan_repr.data import source_name
+
+    return f"runs/{source_name(cfg.data.source)}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 class Group(click.Group):
     """Turns user errors into one clear line and exit status 2, with no traceback."""
 
@@ -178,7 +185,7 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
         cfg, out = build_config(config_file, flags, base=stored), resume
     else:
         cfg = build_config(config_file, flags, preset_name=preset)
-        out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = out or _default_out(cfg)
     result = run_training(cfg, out, resume=bool(resume), progress=not quiet)
     click.echo(f"{result.stopped} at step {result.step}; run directory: {result.run_dir}")
     if result.stopped == "interrupted":
@@ -264,7 +271,7 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
     from bigan_repr.pipeline import run_pipeline
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
-    out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or _default_out(cfg)
     results = run_pipeline(cfg, out, progress=not quiet, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
                            restarts=restarts, embedding=embedding)
     _print_results(results, as_json)
@@ -328,7 +335,7 @@ def _report_written(written, layer: str, skipped: list[str]) -> None:
     if written.main:
         click.echo(f"wrote {written.count} x {written.dim} features ({layer}) to {written.out}", err=True)
     if skipped:
-        from bigan_repr.data import describe_skipped
+        from bigan_repr.images import describe_skipped
 
         click.echo(f"skipped {describe_skipped(skipped)}", err=True)
 

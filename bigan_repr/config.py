@@ -16,6 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .architectures import ARCHITECTURES
 from .augment import POLICIES
+from .data import FILE_SOURCES, file_source, source_path
 from .errors import ConfigError
 from .invariance import INVARIANCE
 from .objectives import GEN_LOSS_MODES, OBJECTIVES
@@ -60,10 +61,16 @@ class DataConfig:
     workers: int = 2  # DataLoader worker processes on the loader path
 
     @property
+    def path(self) -> Path | None:
+        """The file or folder of a ``NAME:PATH`` file source; None for a named dataset."""
+        return source_path(self.source)
+
+    @property
     def lazy(self) -> bool:
         """Whether training decodes files through a DataLoader instead of holding them."""
         if self.stream == "auto":
-            return self.source.startswith("folder:") and not self.skip_bad
+            found = file_source(self.source)
+            return found is not None and found.lazy is not None and not self.skip_bad
         return self.stream == "loader"
 
     def __post_init__(self) -> None:
@@ -71,8 +78,10 @@ class DataConfig:
         if (self.image_size or 0) > MAX_IMAGE_SIZE:
             raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} px, got {self.image_size}")
         _choice("data.stream", self.stream, ("auto", "memory", "loader"))
-        if self.stream == "loader" and not self.source.startswith("folder:"):
-            raise ConfigError("data.stream='loader' serves image folders only (folder:PATH)")
+        found = file_source(self.source)
+        if self.stream == "loader" and (found is None or found.lazy is None):
+            lazy = ", ".join(f"{name}:PATH" for name, source in FILE_SOURCES.items() if source.lazy)
+            raise ConfigError(f"data.stream='loader' serves only sources decoded file by file: {lazy}")
         if self.stream == "loader" and self.skip_bad:
             raise ConfigError("data.skip_bad needs data.stream 'memory' or 'auto': the loader reads files lazily")
         if self.workers < 0:
