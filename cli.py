@@ -3,139 +3,23 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from bigan_repr.augment import POLICIES
-from bigan_repr.config import (
-    ARCHS,
-    D_NORMS,
-    DEVICES,
-    FEATURE_LAYERS,
-    PRECISIONS,
-    PRIORS,
-    SELECT_METRICS,
-    Config,
-    load_config_file,
-)
+from bigan_repr.config import FEATURE_LAYERS, Config
+from bigan_repr.data import source_name
 from bigan_repr.errors import UserError
 from bigan_repr.export import EXPORT_FORMATS
 from bigan_repr.feature_files import SHARD_ROWS
-from bigan_repr.invariance import INVARIANCE
-from bigan_repr.objectives import GEN_LOSS_MODES, OBJECTIVES
-from bigan_repr.presets import PRESETS, preset
-
-# (section, key, flag, click type, help): every training flag maps onto one config field
-TRAINING_FLAGS = [
-    ("data", "source", "--data", str,
-     "data source: digits, fashion-mnist, mnist, cifar10, svhn, stl10, folder:PATH, npz:PATH"),
-    ("data", "data_dir", "--data-dir", str, "folder holding (or receiving) dataset files"),
-    ("data", "download", "--download/--no-download", None, "allow downloading the dataset with torchvision"),
-    ("data", "image_size", "--image-size", int, "resize images to this square size"),
-    ("data", "channels", "--channels", click.Choice(["1", "3"]), "1 = grayscale, 3 = RGB"),
-    ("data", "skip_bad", "--skip-bad/--no-skip-bad", None, "skip unreadable image files instead of failing"),
-    ("model", "arch", "--arch", click.Choice(ARCHS), "network family"),
-    ("model", "z_dim", "--z-dim", int, "latent size"),
-    ("model", "prior", "--prior", click.Choice(PRIORS), "latent prior"),
-    ("model", "hidden", "--hidden", int, "MLP width / D's hidden width"),
-    ("model", "width", "--width", int, "conv: channels of the first layer"),
-    ("model", "d_norm", "--d-norm", click.Choice(D_NORMS),
-     "D's normalization"),
-    ("model", "unary", "--unary/--no-unary", None, "add BigBiGAN unary scores s_x, s_z to D"),
-    ("model", "features", "--features", click.Choice(FEATURE_LAYERS),
-     "which layer to export: z = E(x), E's penultimate layer, or d = D's image pathway"),
-    ("model", "projector", "--projector", int, "width of the invariance term's projector head"),
-    ("train", "objective", "--objective", click.Choice(list(OBJECTIVES)), "adversarial objective"),
-    ("train", "gen_loss", "--gen-loss", click.Choice(GEN_LOSS_MODES), "G/E loss mode"),
-    ("train", "epochs", "--epochs", float, "passes over the training set"),
-    ("train", "steps", "--steps", int, "G/E updates (overrides --epochs)"),
-    ("train", "batch_size", "--batch-size", int, "batch size per process"),
-    ("train", "lr", "--lr", float, "learning rate (default: the objective's)"),
-    ("train", "lr_d", "--lr-d", float, "D's learning rate (default: --lr)"),
-    ("train", "n_critic", "--n-critic", int, "D updates per G/E update (default: the objective's)"),
-    ("train", "ema", "--ema", float, "decay of an encoder weight average exported instead (e.g. 0.999)"),
-    ("train", "recon_weight", "--recon-weight", float, "weight of ||x - G(E(x))||^2 (ALICE; default 0)"),
-    ("train", "latent_recon_weight", "--latent-recon-weight", float, "weight of ||z - E(G(z))||^2 (default 0)"),
-    ("train", "d_augment", "--d-augment", click.Choice(list(POLICIES)),
-     "augment real and generated images inside D's input (DiffAugment)"),
-    ("train", "invariance", "--invariance", click.Choice(list(INVARIANCE)),
-     "add a loss between E's outputs on two augmented views of each image"),
-    ("train", "augment", "--augment", click.Choice(list(POLICIES)), "the augmentation policy making those views"),
-    ("train", "invariance_weight", "--invariance-weight", float, "weight of the invariance loss (default 1)"),
-    ("train", "adversarial", "--adversarial/--no-adversarial", None,
-     "--no-adversarial: train E by the invariance loss alone, without D or G (the control)"),
-    ("train", "lr_e", "--lr-e", float, "E's learning rate (default: --lr)"),
-    ("train", "seed", "--seed", int, "random seed"),
-    ("train", "device", "--device", click.Choice(DEVICES), "where to train"),
-    ("train", "threads", "--threads", int, "CPU threads for torch, faiss and BLAS together"),
-    ("train", "precision", "--precision", click.Choice(PRECISIONS),
-     "auto = bf16 autocast on CUDA, fp32 elsewhere"),
-    ("train", "compile", "--compile/--no-compile", None, "torch.compile the networks where supported"),
-    ("train", "sync_bn", "--sync-bn/--no-sync-bn", None, "under torchrun: batch-norm statistics over all GPUs"),
-    ("train", "log_every", "--log-every", int, "steps between metric rows"),
-    ("train", "checkpoint_every", "--checkpoint-every", int, "steps between checkpoints"),
-    ("train", "sample_every", "--sample-every", int, "steps between sample grids"),
-    ("train", "keep", "--keep", int, "checkpoints to keep"),
-    ("train", "eval_every", "--eval-every", int,
-     "steps between validation probes (k-NN, linear) logged to metrics"),
-    ("train", "select", "--select", click.Choice(SELECT_METRICS),
-     "keep the best checkpoint by this validation metric"),
-    ("train", "tensorboard", "--tensorboard/--no-tensorboard", None,
-     "also log metrics, grids and the validation probe to TensorBoard (RUN/tensorboard/; needs tensorboard)"),
-]
+from cli_flags import build_config, overrides_from_flags, training_options
 
 
-class FiniteFloat(click.ParamType):
-    """A number flag that refuses NaN and infinities where they are typed."""
-
-    name = "float"
-
-    def convert(self, value, param, ctx):
-        number = click.FLOAT.convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
-def training_options(f):
-    for section, key, flag, kind, help_text in reversed(TRAINING_FLAGS):
-        name = f"{section}__{key}"
-        kind = FiniteFloat() if kind is float else kind
-        if kind is None:
-            f = click.option(flag, name, default=None, help=help_text)(f)
-        else:
-            f = click.option(flag, name, type=kind, default=None, help=help_text)(f)
-    f = click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="JSON/YAML defaults; flags override them")(f)
-    f = click.option("--preset", type=click.Choice(list(PRESETS)),
-                     help="a named recipe; --config and flags override it")(f)
-    return f
-
-
-def overrides_from_flags(kwargs: dict) -> dict[str, dict]:
-    """{section: {key: value}} for the training flags the user actually gave."""
-    out: dict[str, dict] = {}
-    for name in [n for n in kwargs if "__" in n]:
-        value = kwargs.pop(name)
-        if value is not None:
-            section, key = name.split("__", 1)
-            out.setdefault(section, {})[key] = int(value) if key == "channels" else value
-    return out
-
-
-def build_config(config_file: str | None, flags: dict[str, dict], base: Config | None = None,
-                 preset_name: str | None = None) -> Config:
-    """Defaults (or a stored run's config), then the preset, the config file and the flags."""
-    cfg = base or Config()
-    if preset_name:
-        cfg = cfg.updated(preset(preset_name), where=f"preset {preset_name}")
-    if config_file:
-        cfg = cfg.updated(load_config_file(config_file), where=f"config file {config_file}")
-    return cfg.updated(flags, where="command-line flags")
+def _default_out(cfg: Config) -> str:
+    """runs/DATA-OBJECTIVE-TIME, DATA the source's name ('folder' for folder:PATH)."""
+    return f"runs/{source_name(cfg.data.source)}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class Group(click.Group):
@@ -178,7 +62,7 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
         cfg, out = build_config(config_file, flags, base=stored), resume
     else:
         cfg = build_config(config_file, flags, preset_name=preset)
-        out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = out or _default_out(cfg)
     result = run_training(cfg, out, resume=bool(resume), progress=not quiet)
     click.echo(f"{result.stopped} at step {result.step}; run directory: {result.run_dir}")
     if result.stopped == "interrupted":
@@ -264,7 +148,7 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
     from bigan_repr.pipeline import run_pipeline
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
-    out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or _default_out(cfg)
     results = run_pipeline(cfg, out, progress=not quiet, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
                            restarts=restarts, embedding=embedding)
     _print_results(results, as_json)
@@ -328,7 +212,7 @@ def _report_written(written, layer: str, skipped: list[str]) -> None:
     if written.main:
         click.echo(f"wrote {written.count} x {written.dim} features ({layer}) to {written.out}", err=True)
     if skipped:
-        from bigan_repr.data import describe_skipped
+        from bigan_repr.images import describe_skipped
 
         click.echo(f"skipped {describe_skipped(skipped)}", err=True)
 

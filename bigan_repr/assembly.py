@@ -17,9 +17,11 @@ import torch
 from .augment import POLICIES
 from .batches import BatchStream, LoaderStream
 from .config import Config, ConfigError
-from .data import FolderDataset, ImageSet, load_images, to_model_range
+from .data import lazy_dataset, load_images
 from .distributed import DistContext, init_distributed, wrap
 from .ema import EncoderEMA
+from .image_folder import FolderDataset
+from .image_set import ImageSet, to_model_range
 from .invariance import INVARIANCE
 from .models import BiGAN, build_bigan, sample_prior
 from .objectives import Objective, get_objective
@@ -92,7 +94,7 @@ def _data_stream(cfg: Config, dist: DistContext, device) -> tuple[ImageSet | Fol
     """The training split and the stream serving its batches (on the device, or lazily)."""
     t = cfg.train
     if cfg.data.lazy:
-        data = FolderDataset(cfg.data, "train")
+        data = lazy_dataset(cfg.data, "train")
         return data, LoaderStream(data, t.batch_size, t.seed, dist.rank, dist.world, device=device,
                                   workers=cfg.data.workers)
     data = load_images(cfg.data, "train")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .data import to_model_range
 from .errors import DataError, UserError
+from .image_set import to_model_range
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """The run configuration: nested dataclasses with every default in one place, validated on build.
 
 A config is stored as plain JSON in every run directory and checkpoint; models, data and
-training are rebuilt from it, so nobody passes architecture flags twice.
+training are rebuilt from it, so nobody passes architecture flags twice. Each field also carries
+what the command line shows for it (:func:`option`): the CLI derives its training flags from
+these fields, so a new option is written once, here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .architectures import ARCHITECTURES
 from .augment import POLICIES
+from .data import FILE_SOURCES, file_source, source_names, source_path
 from .errors import ConfigError
 from .invariance import INVARIANCE
 from .objectives import GEN_LOSS_MODES, OBJECTIVES
@@ -25,14 +28,30 @@ PRIORS = ("uniform", "normal")
 D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+STREAMS = ("auto", "memory", "loader")
 SELECT_METRICS = ("knn", "linear")  # validation metrics a run can keep its best checkpoint by
 FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
 MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (the MLP's input grows with its square)
 
 
-def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+def option(default: Any, help: str, *, choices: tuple | None = None, flag: str | None = None) -> Any:
+    """A config field with what the command line shows for it: its ``help``, the ``choices`` it must
+    take (checked on build, offered by the CLI; None stays allowed where it is the default) and its
+    ``flag`` where that is not ``--key-with-dashes``."""
+    metadata = {"help": help} | ({"choices": choices} if choices else {}) | ({"flag": flag} if flag else {})
+    return field(default=default, metadata=metadata)
+
+
+def _choice(name: str, value: Any, valid: tuple) -> None:
     if value not in valid:
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(valid)}")
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
+
+
+def _check_choices(section: str, values: Any) -> None:
+    for f in dataclasses.fields(values):
+        value, choices = getattr(values, f.name), f.metadata.get("choices")
+        if choices and not (value is None and f.default is None):  # None: off, where off is the default
+            _choice(f"{section}.{f.name}", value, choices)
 
 
 def _positive(name: str, value: float | int | None, *, allow_none: bool = False) -> None:
@@ -49,56 +68,63 @@ def _not_negative(name: str, value: float | int) -> None:
 
 @dataclass
 class DataConfig:
-    source: str = "digits"  # registry name, "folder:PATH" or "npz:PATH"
-    data_dir: str | None = None  # where dataset files live (or are downloaded to)
-    download: bool = False  # allow torchvision downloads; never implicit
-    image_size: int | None = None  # resize to this square size; None keeps the native size
-    channels: int | None = None  # 1 (grayscale) or 3 (RGB); None keeps the native channels
-    skip_bad: bool = False  # image folders: skip unreadable files (and count them) instead of failing
-    stream: str = "auto"  # "memory": one uint8 tensor on the device; "loader": DataLoader decoding
-    # files lazily (folders only); auto = loader for folders (memory with skip_bad), memory otherwise
-    workers: int = 2  # DataLoader worker processes on the loader path
+    source: str = option("digits", f"data source: {', '.join(source_names())}", flag="--data")
+    data_dir: str | None = option(None, "folder holding (or receiving) dataset files")
+    download: bool = option(False, "allow downloading the dataset with torchvision")  # never implicit
+    image_size: int | None = option(None, "resize images to this square size")  # None: the native size
+    channels: int | None = option(None, "1 = grayscale, 3 = RGB", choices=(1, 3))  # None: the native channels
+    skip_bad: bool = option(False, "skip unreadable image files instead of failing")  # and count them
+    stream: str = option("auto", "memory: one uint8 tensor on the device; loader: a DataLoader decoding "
+                         "files lazily (folders); auto: loader for folders unless --skip-bad", choices=STREAMS)
+    workers: int = option(2, "DataLoader worker processes (loader stream)")
+
+    @property
+    def path(self) -> Path | None:
+        """The file or folder of a ``NAME:PATH`` file source; None for a named dataset."""
+        return source_path(self.source)
 
     @property
     def lazy(self) -> bool:
         """Whether training decodes files through a DataLoader instead of holding them."""
         if self.stream == "auto":
-            return self.source.startswith("folder:") and not self.skip_bad
+            found = file_source(self.source)
+            return found is not None and found.lazy is not None and not self.skip_bad
         return self.stream == "loader"
 
     def __post_init__(self) -> None:
+        _check_choices("data", self)
         _positive("data.image_size", self.image_size, allow_none=True)
         if (self.image_size or 0) > MAX_IMAGE_SIZE:
             raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} px, got {self.image_size}")
-        _choice("data.stream", self.stream, ("auto", "memory", "loader"))
-        if self.stream == "loader" and not self.source.startswith("folder:"):
-            raise ConfigError("data.stream='loader' serves image folders only (folder:PATH)")
+        found = file_source(self.source)
+        if self.stream == "loader" and (found is None or found.lazy is None):
+            lazy = ", ".join(f"{name}:PATH" for name, source in FILE_SOURCES.items() if source.lazy)
+            raise ConfigError(f"data.stream='loader' serves only sources decoded file by file: {lazy}")
         if self.stream == "loader" and self.skip_bad:
             raise ConfigError("data.skip_bad needs data.stream 'memory' or 'auto': the loader reads files lazily")
         if self.workers < 0:
             raise ConfigError(f"data.workers must be 0 or more, got {self.workers}")
-        if self.channels not in (None, 1, 3):
-            raise ConfigError(f"data.channels={self.channels!r} is not valid; choose 1 or 3")
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "mlp"  # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, any size from 8 px
-    z_dim: int = 50  # latent size (the paper's MNIST value)
-    prior: str = "uniform"  # "uniform" on [-1,1]^d (E squashed into it) or "normal"
-    hidden: int = 1024  # MLP width
-    width: int = 64  # conv: channels of the first conv layer, doubled per stage
-    d_norm: str = "auto"  # D's normalization; auto = batch, or layer when a gradient penalty is used
-    unary: bool = False  # BigBiGAN unary heads s_x, s_z beside the joint score
-    features: str = "z"  # what encode exports: "z" = E(x), the encoder's "penultimate" layer, or
-    # "d": D's image pathway (its hidden layer before z joins)
-    projector: int = 1024  # width of the invariance term's projector (3 layers, like VICReg's expander)
+    # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, any size from 8 px
+    arch: str = option("mlp", "network family", choices=ARCHS)
+    z_dim: int = option(50, "latent size")  # the paper's MNIST value
+    # "uniform" on [-1,1]^d (E squashed into it) or "normal"
+    prior: str = option("uniform", "latent prior", choices=PRIORS)
+    hidden: int = option(1024, "MLP width / D's hidden width")
+    width: int = option(64, "conv: channels of the first layer")  # doubled per stage
+    # auto = batch, or layer when a gradient penalty is used
+    d_norm: str = option("auto", "D's normalization", choices=D_NORMS)
+    unary: bool = option(False, "add BigBiGAN unary scores s_x, s_z to D")  # beside the joint score
+    features: str = option("z", "which layer to export: z = E(x), E's penultimate layer, or d = D's image pathway",
+                           choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
+    # 3 layers, like VICReg's expander
+    projector: int = option(1024, "width of the invariance term's projector head")
 
     def __post_init__(self) -> None:
-        _choice("model.arch", self.arch, ARCHS)
-        _choice("model.prior", self.prior, PRIORS)
-        _choice("model.d_norm", self.d_norm, D_NORMS)
-        _choice("model.features", self.features, FEATURE_LAYERS)
+        _check_choices("model", self)
         _positive("model.z_dim", self.z_dim)
         _positive("model.hidden", self.hidden)
         _positive("model.width", self.width)
@@ -107,54 +133,52 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    objective: str = "gan"  # a name from the objective registry
-    gen_loss: str = "swapped"  # "swapped" (non-saturating) or "minimax"
-    epochs: float = 10.0  # passes over the training set (used when steps is None)
-    steps: int | None = None  # G/E updates; overrides epochs
-    batch_size: int = 128
-    lr: float | None = None  # None: the objective's default (Adam 2e-4 for f-GANs)
-    lr_d: float | None = None  # D's learning rate when it should differ from lr
-    betas: tuple[float, float] | None = None  # None: the objective's default
-    weight_decay: float = 2.5e-5  # the paper's value
-    n_critic: int | None = None  # D updates per G/E update; None: the objective's default
-    ema: float | None = None  # decay of an encoder weight average that is exported instead (e.g. 0.999)
-    recon_weight: float = 0.0  # ALICE-style ||x - G(E(x))||^2 term for G/E (off by default)
-    latent_recon_weight: float = 0.0  # ALICE-style ||z - E(G(z))||^2 term (off by default)
-    d_augment: str = "none"  # augmentation of real and generated x inside D's input (DiffAugment)
-    invariance: str | None = None  # "vicreg" or "infonce": a loss between E's views of two augmentations
-    augment: str = "strong"  # the augmentation policy making those two views
-    invariance_weight: float = 1.0  # the invariance loss's weight beside E's adversarial loss
-    adversarial: bool = True  # False: E learns from the invariance loss alone, no D or G (the control)
-    lr_e: float | None = None  # learning rate of E (and the projector); None: lr
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None  # torch intra-op threads; None: all cores
-    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16"
-    compile: bool = False  # torch.compile the models when supported
-    sync_bn: bool = False  # under torchrun: batch-norm statistics over all ranks (SyncBatchNorm, CUDA)
-    log_every: int = 20  # steps between metric rows (each one syncs with the device)
-    checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)
-    sample_every: int = 1000  # steps between sample/reconstruction grids
-    keep: int = 3  # checkpoints kept (plus "best" when a selection metric is set)
-    eval_every: int | None = None  # steps between quick evaluations; None: off
-    select: str | None = None  # "knn" or "linear": keep the best checkpoint by that metric
-    tensorboard: bool = False  # also log metrics rows and grids to TensorBoard (RUN/tensorboard/)
+    objective: str = option("gan", "adversarial objective", choices=tuple(OBJECTIVES))
+    gen_loss: str = option("swapped", "G/E loss mode", choices=GEN_LOSS_MODES)  # swapped: non-saturating
+    epochs: float = option(10.0, "passes over the training set")  # used when steps is None
+    steps: int | None = option(None, "G/E updates (overrides --epochs)")
+    batch_size: int = option(128, "batch size per process")
+    lr: float | None = option(None, "learning rate (default: the objective's)")  # Adam 2e-4 for f-GANs
+    lr_d: float | None = option(None, "D's learning rate (default: --lr)")
+    betas: tuple[float, float] | None = option(None, "Adam's two betas (default: the objective's)")
+    weight_decay: float = option(2.5e-5, "weight decay of every optimizer")  # the paper's value
+    n_critic: int | None = option(None, "D updates per G/E update (default: the objective's)")
+    ema: float | None = option(None, "decay of an encoder weight average exported instead (e.g. 0.999)")
+    recon_weight: float = option(0.0, "weight of ||x - G(E(x))||^2 (ALICE; default 0)")
+    latent_recon_weight: float = option(0.0, "weight of ||z - E(G(z))||^2 (default 0)")
+    d_augment: str = option("none", "augment real and generated images inside D's input (DiffAugment)",
+                            choices=tuple(POLICIES))
+    invariance: str | None = option(None, "add a loss between E's outputs on two augmented views of each image",
+                                    choices=tuple(INVARIANCE))
+    augment: str = option("strong", "the augmentation policy making those views", choices=tuple(POLICIES))
+    invariance_weight: float = option(1.0, "weight of the invariance loss (default 1)")  # beside E's adversarial loss
+    adversarial: bool = option(True, "--no-adversarial: train E by the invariance loss alone, without D or G "
+                               "(the control)")
+    lr_e: float | None = option(None, "E's learning rate (default: --lr)")  # and the projector's
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "where to train", choices=DEVICES)
+    threads: int | None = option(None, "CPU threads for torch, faiss and BLAS together")  # None: all cores
+    precision: str = option("auto", "auto = bf16 autocast on CUDA, fp32 elsewhere", choices=PRECISIONS)
+    compile: bool = option(False, "torch.compile the networks where supported")
+    sync_bn: bool = option(False, "under torchrun: batch-norm statistics over all GPUs")  # SyncBatchNorm, CUDA
+    log_every: int = option(20, "steps between metric rows")  # each one syncs with the device
+    checkpoint_every: int = option(500, "steps between checkpoints")  # one is always written at the end
+    sample_every: int = option(1000, "steps between sample grids")  # samples and reconstructions
+    keep: int = option(3, "checkpoints to keep")  # plus "best" when a selection metric is set
+    eval_every: int | None = option(None, "steps between validation probes (k-NN, linear) logged to metrics")
+    select: str | None = option(None, "keep the best checkpoint by this validation metric", choices=SELECT_METRICS)
+    tensorboard: bool = option(False, "also log metrics, grids and the validation probe to TensorBoard "
+                               "(RUN/tensorboard/; needs tensorboard)")
 
     def __post_init__(self) -> None:
-        _choice("train.objective", self.objective, tuple(OBJECTIVES))
-        _choice("train.gen_loss", self.gen_loss, GEN_LOSS_MODES)
-        _choice("train.device", self.device, DEVICES)
-        _choice("train.precision", self.precision, PRECISIONS)
+        _check_choices("train", self)
         _positive("train.batch_size", self.batch_size)
         _positive("train.epochs", self.epochs)
         _positive("train.steps", self.steps, allow_none=True)
         _positive("train.lr", self.lr, allow_none=True)
         _positive("train.lr_d", self.lr_d, allow_none=True)
         _positive("train.lr_e", self.lr_e, allow_none=True)
-        _choice("train.d_augment", self.d_augment, tuple(POLICIES))
-        _choice("train.augment", self.augment, tuple(POLICIES))
         if self.invariance is not None:
-            _choice("train.invariance", self.invariance, tuple(INVARIANCE))
             _positive("train.invariance_weight", self.invariance_weight)
             if POLICIES[self.augment] is None:
                 raise ConfigError("train.invariance needs an augmentation policy (train.augment) to make two views")
@@ -176,10 +200,8 @@ class TrainConfig:
             raise ConfigError(f"train.seed must lie in [0, 2**32), got {self.seed}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
-        if self.select is not None:
-            _choice("train.select", self.select, SELECT_METRICS)
-            if self.eval_every is None:
-                raise ConfigError("train.select needs train.eval_every (how often to evaluate)")
+        if self.select is not None and self.eval_every is None:
+            raise ConfigError("train.select needs train.eval_every (how often to evaluate)")
         if self.betas is not None:
             self.betas = tuple(float(b) for b in self.betas)
             if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):

@@ -25,9 +25,9 @@ from torch.nn.utils import parametrize
 
 from .atomic import atomic_path, atomic_write
 from .config import FEATURE_LAYERS, Config, ConfigError
-from .data import to_model_range
 from .errors import UserError
 from .features import LoadedEncoder, load_encoder
+from .image_set import to_model_range
 from .models import build_bigan, layer_features
 
 EXPORT_FORMATS = ("torchscript", "onnx", "safetensors")

@@ -17,9 +17,10 @@ import torch
 
 from .checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, model_from_checkpoint
 from .config import FEATURE_LAYERS, Config, ConfigError, DataConfig
-from .data import ImageSet, load_images, to_model_range
+from .data import load_images, open_rows
 from .errors import DataError
-from .image_rows import ImageRows, open_rows
+from .image_rows import ImageRows
+from .image_set import ImageSet, to_model_range
 from .images import IMAGE_SUFFIXES, conform, image_files_in, read_image
 from .models import Encoder, JointDiscriminator, build_bigan, layer_features
 from .runtime import resolve_device

@@ -1,7 +1,9 @@
 """The ``npz:PATH`` image source: arrays ``x`` (N, H, W[, C]) and optional ``y``.
 
 A test split lives in the same file as ``x_test`` / ``y_test``. uint8 arrays are taken as
-[0, 255]; float arrays must lie in [0, 1]. Every malformed file is refused with its name.
+[0, 255]; float arrays must lie in [0, 1]; RGBA is composited on white by the rule image files
+follow. Every malformed file is refused with its name. A split is read whole
+(:func:`load_npz`) or a block of rows at a time (:func:`npz_rows`).
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import struct
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data import ImageSet
 from .errors import DataError
-from .images import conform
+from .image_set import ImageSet, RowBlock
+from .images import composite_on_white, conform
 from .npz import check_declared_size, read_npz
+
+if TYPE_CHECKING:
+    from .config import DataConfig
 
 
 def _open(path: Path) -> dict[str, np.ndarray]:
@@ -39,7 +45,7 @@ def _images(x: np.ndarray, path: Path, key: str) -> np.ndarray:
     # (N, H, W) -> (N, 1, H, W); (N, H, W, C) -> (N, C, H, W)
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     x = _to_uint8(x, path, key)
-    return np.ascontiguousarray(_flatten_alpha(x) if x.shape[1] == 4 else x)
+    return np.ascontiguousarray(composite_on_white(x) if x.shape[1] == 4 else x)
 
 
 def _to_uint8(x: np.ndarray, path: Path, key: str) -> np.ndarray:
@@ -56,13 +62,6 @@ def _to_uint8(x: np.ndarray, path: Path, key: str) -> np.ndarray:
             f"{path}: float {key!r} must lie in [0, 1]; found [{x.min():g}, {x.max():g}]"
         )
     return np.rint(x * 255).astype(np.uint8)
-
-
-def _flatten_alpha(x: np.ndarray) -> np.ndarray:
-    """RGBA (N, 4, H, W) -> RGB composited on white, as image files are (see images.py)."""
-    alpha = x[:, 3:].astype(np.float32) / 255
-    rgb = x[:, :3].astype(np.float32) * alpha + 255 * (1 - alpha)
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
 def _labels(y: np.ndarray, n: int, path: Path, key: str) -> np.ndarray:
@@ -93,6 +92,16 @@ def read_image_npz(path: Path, split: str = "train") -> ImageSet:
     images = _images(arrays[x_key], path, x_key)
     labels = _labels(arrays[y_key], len(images), path, y_key) if y_key in arrays else None
     return ImageSet(images, labels, np.arange(len(images)).astype(str))
+
+
+def load_npz(cfg: DataConfig, split: str) -> ImageSet:
+    """One split of ``cfg``'s .npz file, read whole into memory."""
+    return read_image_npz(cfg.path, split)
+
+
+def npz_rows(cfg: DataConfig, split: str) -> NpzRows:
+    """One split of ``cfg``'s .npz file, read a block of rows at a time in the run's format."""
+    return NpzRows(cfg.path, split, cfg.channels, cfg.image_size)
 
 
 # ---- reading a block of rows at a time ---------------------------------------------------------
@@ -177,9 +186,7 @@ class NpzRows:
             raise DataError(f"{self.path}: {self.key!r} is truncated")
         return np.frombuffer(raw, self.dtype).reshape(stop - start, *rest)
 
-    def read(self, start: int, stop: int):
-        from .image_rows import RowBlock
-
+    def read(self, start: int, stop: int) -> RowBlock:
         images = conform(_images(self._raw(start, stop), self.path, self.key), self.channels, self.size)
         labels = None if self.labels is None else self.labels[start:stop]
         return RowBlock(images, labels, np.arange(start, stop).astype(str))

@@ -1,29 +1,21 @@
 """Images read a block of rows at a time, for encoding datasets larger than memory.
 
 Every source gives the same thing as ``data.load_images`` would, block by block: uint8 images
-(n, C, H, W) already in the run's channels and size, their labels and ids. Folders and image
-files are decoded file by file; ``npz:`` arrays are memory-mapped (``image_npz.NpzRows``); the
-named datasets, which are loaded whole anyway, are sliced in memory.
+(n, C, H, W) already in the run's channels and size, their labels and ids. Image files are decoded
+file by file (:class:`FileRows`); ``npz:`` arrays are memory-mapped (``image_npz.NpzRows``); the
+named datasets, which are loaded whole anyway, are sliced in memory (:class:`ArrayRows`).
+``data.open_rows`` picks the reader of a configured source.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from .config import DataConfig
-from .data import ImageSet, _folder_listing, load_images, read_or_skip
-from .images import read_image
-
-
-@dataclass
-class RowBlock:
-    images: np.ndarray  # uint8 (n, C, H, W), the run's format
-    labels: np.ndarray | None  # int64 (n,)
-    ids: np.ndarray  # str (n,)
+from .image_set import ImageSet, RowBlock
+from .images import read_image, read_or_skip
 
 
 class ImageRows(Protocol):
@@ -88,16 +80,3 @@ class FileRows:
         c, size = self.shape[0], self.shape[1]
         return np.stack([read_image(Path(p), c, size) for p in ids])
 
-
-def open_rows(cfg: DataConfig, split: str = "train") -> ImageRows:
-    """One split of ``cfg.source`` as rows; ``cfg.channels`` and ``cfg.image_size`` must be set."""
-    shape = (cfg.channels, cfg.image_size, cfg.image_size)
-    if cfg.source.startswith("npz:"):
-        from .image_npz import NpzRows  # here: image_npz imports RowBlock from this module
-
-        return NpzRows(Path(cfg.source[len("npz:"):]).expanduser(), split, cfg.channels, cfg.image_size)
-    if cfg.source.startswith("folder:"):
-        _, files, classes = _folder_listing(Path(cfg.source[len("folder:"):]).expanduser(), split)
-        labels = np.array([label for _, label in files], dtype=np.int64) if classes else None
-        return FileRows([f for f, _ in files], labels, shape, cfg.skip_bad)
-    return ArrayRows(load_images(cfg, split))

@@ -13,8 +13,9 @@ from functools import partial
 import numpy as np
 
 from .config import ConfigError
-from .data import FolderDataset, ImageSet
 from .features import encode_in_batches
+from .image_folder import FolderDataset
+from .image_set import ImageSet
 from .models import Encoder, JointDiscriminator, layer_features
 
 PROBE_TRAIN, PROBE_VAL = 5000, 2000  # at most; small datasets split 70/30

@@ -16,7 +16,7 @@ from eval.html import Picture
 from eval.neighbors import nearest_neighbors, neighbor_png, pick_queries
 
 from .curves import plot_curves
-from .data import ImageSet
+from .image_set import ImageSet
 from .progress import phase
 from .run_dir import RunDir
 

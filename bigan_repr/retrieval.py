@@ -18,10 +18,11 @@ import numpy as np
 from eval.neighbors import neighbor_png, neighbor_search
 
 from .checkpoint import checkpoint_path
+from .data import open_rows
 from .errors import UserError
 from .feature_files import MANIFEST, read_features
 from .features import LoadedEncoder, data_config_for, dataset_for, image_files, load_encoder
-from .image_rows import ArrayRows, FileRows, ImageRows, open_rows
+from .image_rows import ArrayRows, FileRows, ImageRows
 
 
 @dataclass

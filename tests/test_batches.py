@@ -6,8 +6,9 @@ from PIL import Image
 
 from bigan_repr.batches import BatchStream, LoaderStream, epoch_order
 from bigan_repr.config import Config, DataConfig
-from bigan_repr.data import FolderDataset, load_images
+from bigan_repr.data import load_images
 from bigan_repr.errors import DataError
+from bigan_repr.image_folder import FolderDataset
 from bigan_repr.train import Trainer
 from tests.conftest import SMALL
 

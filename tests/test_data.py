@@ -290,6 +290,22 @@ def test_npz_channels_last_layout_and_alpha(tmp_path):
     assert t.images.shape == (2, 3, 4, 5) and (t.images == 255).all()  # white, as image files
 
 
+@pytest.mark.parametrize("channels", [None, 1])
+def test_the_same_rgba_pixels_give_the_same_images_from_a_file_and_from_an_npz(tmp_path, channels):
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (64, 256, 4), dtype=np.uint8)
+    rgba[..., 3] = np.arange(256, dtype=np.uint8)  # every alpha value, over random colours
+    (tmp_path / "files").mkdir()
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "files" / "a.png")
+    from_file = _load(f"folder:{tmp_path / 'files'}", channels=channels).images
+    from_npz = _load(_npz(tmp_path / "a.npz", x=rgba[None]), channels=channels).images
+    assert from_file.shape == from_npz.shape == (1, channels or 3, 64, 256)
+    np.testing.assert_array_equal(from_file, from_npz)
+    assert (from_file[..., 0] == 255).all()  # alpha 0: the white background
+    if channels is None:  # opaque: the colours themselves
+        np.testing.assert_array_equal(from_file[0, :, :, 255], rgba[:, 255, :3].T)
+
+
 def test_npz_test_split(tmp_path):
     src = _npz(tmp_path / "s.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.zeros(4, np.int64),
                x_test=np.full((2, 3, 3), 9, np.uint8), y_test=np.array([1, 0]))

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from bigan_repr.data import to_model_range
 from bigan_repr.errors import DataError, UserError
+from bigan_repr.image_set import to_model_range
 from bigan_repr.images import conform, read_image
 
 

@@ -147,7 +147,7 @@ def test_config_file_with_unknown_key_lists_valid_keys(tmp_path):
 
 
 def test_yaml_config_sets_defaults_and_flags_override(tmp_path):
-    from cli import build_config
+    from cli_flags import build_config
 
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text("model:\n  z_dim: 12\ntrain:\n  objective: kl\n  batch_size: 32\n")
