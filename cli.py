@@ -58,7 +58,7 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
         raise UserError(f"--resume continues {resume} with its own recipe and directory; "
                         f"{' and '.join(ignored)} cannot be combined with it")
     if resume:
-        stored = Config.from_dict(RunDir(resume).read_config(), where=f"{resume}/config.json")
+        stored = Config.from_stored(RunDir(resume).read_config(), where=f"{resume}/config.json")
         cfg, out = build_config(config_file, flags, base=stored), resume
     else:
         cfg = build_config(config_file, flags, preset_name=preset)

@@ -37,8 +37,8 @@ from eval.report import render_markdown
 
 # the recipe parts each row switches, on top of the preset
 ROWS: dict[str, dict] = {
-    "bigan": {"d_augment": "none", "invariance": None},
-    "bigan + D augmentation": {"invariance": None},
+    "bigan": {"d_augment": "none", "invariance": "none"},
+    "bigan + D augmentation": {"invariance": "none"},
     "bigan + invariance": {"d_augment": "none"},
     "bigan + D augmentation + invariance": {},
     "invariance alone": {"adversarial": False, "d_augment": "none"},
@@ -48,7 +48,7 @@ ROWS: dict[str, dict] = {
 def row_config(base: Config, changes: dict, steps: int | None, threads: int) -> Config | None:
     """The preset with one row's switches; None when the row needs a part the preset lacks."""
     train_cfg = base.train
-    if ("invariance" not in changes or changes["invariance"] is not None) and train_cfg.invariance is None:
+    if changes.get("invariance") != "none" and train_cfg.invariance == "none":
         return None
     if "d_augment" not in changes and train_cfg.d_augment == "none":
         return None

@@ -142,7 +142,7 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[BiGAN, Config]:
     """Rebuild the networks from the config stored in the checkpoint and load their weights."""
-    cfg = Config.from_dict(ckpt["config"], where=f"config stored in {ckpt.get('path', 'checkpoint')}")
+    cfg = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt.get('path', 'checkpoint')}")
     model = build_bigan(cfg, tuple(ckpt["image_shape"]))
     model.load_state_dict(ckpt["model"])
     return model, cfg

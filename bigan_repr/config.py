@@ -31,6 +31,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 STREAMS = ("auto", "memory", "loader")
 SELECT_METRICS = ("knn", "linear")  # validation metrics a run can keep its best checkpoint by
 FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
+INVARIANCE_CHOICES = ("none", *INVARIANCE)
 MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (the MLP's input grows with its square)
 
 
@@ -118,10 +119,11 @@ class ModelConfig:
     # auto = batch, or layer when a gradient penalty is used
     d_norm: str = option("auto", "D's normalization", choices=D_NORMS)
     unary: bool = option(False, "add BigBiGAN unary scores s_x, s_z to D")  # beside the joint score
-    features: str = option("z", "which layer to export: z = E(x), E's penultimate layer, or d = D's image pathway",
-                           choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
+    # penultimate: the layer the invariance term shapes (README: digits and Fashion-MNIST results)
+    features: str = option("penultimate", "which layer to export: z = E(x), E's penultimate layer, or d = D's "
+                           "image pathway", choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
     # 3 layers, like VICReg's expander
-    projector: int = option(1024, "width of the invariance term's projector head")
+    projector: int = option(512, "width of the invariance term's projector head")
 
     def __post_init__(self) -> None:
         _check_choices("model", self)
@@ -148,9 +150,11 @@ class TrainConfig:
     latent_recon_weight: float = option(0.0, "weight of ||z - E(G(z))||^2 (default 0)")
     d_augment: str = option("none", "augment real and generated images inside D's input (DiffAugment)",
                             choices=tuple(POLICIES))
-    invariance: str | None = option(None, "add a loss between E's outputs on two augmented views of each image",
-                                    choices=tuple(INVARIANCE))
-    augment: str = option("strong", "the augmentation policy making those views", choices=tuple(POLICIES))
+    # on by default: measured better on digits and Fashion-MNIST than the BiGAN objective alone (README)
+    invariance: str = option("vicreg", "a loss between E's outputs on two augmented views of each image "
+                             "(none: the BiGAN objective alone)", choices=INVARIANCE_CHOICES)
+    # shift: translation only, which keeps the class of any data (a mirrored digit may be another digit)
+    augment: str = option("shift", "the augmentation policy making those views", choices=tuple(POLICIES))
     invariance_weight: float = option(1.0, "weight of the invariance loss (default 1)")  # beside E's adversarial loss
     adversarial: bool = option(True, "--no-adversarial: train E by the invariance loss alone, without D or G "
                                "(the control)")
@@ -178,11 +182,11 @@ class TrainConfig:
         _positive("train.lr", self.lr, allow_none=True)
         _positive("train.lr_d", self.lr_d, allow_none=True)
         _positive("train.lr_e", self.lr_e, allow_none=True)
-        if self.invariance is not None:
+        if self.invariance != "none":
             _positive("train.invariance_weight", self.invariance_weight)
             if POLICIES[self.augment] is None:
                 raise ConfigError("train.invariance needs an augmentation policy (train.augment) to make two views")
-        if not self.adversarial and self.invariance is None:
+        if not self.adversarial and self.invariance == "none":
             raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance")
         _positive("train.n_critic", self.n_critic, allow_none=True)
         _positive("train.threads", self.threads, allow_none=True)
@@ -222,6 +226,14 @@ class Config:
         _no_extra(d, where)
         return cls(**{name: _section(name, d.get(name, {}), where) for name in SECTIONS})
 
+    @classmethod
+    def from_stored(cls, d: dict[str, Any], *, where: str) -> Config:
+        """A config a run stored (config.json, a checkpoint): every key it lacks is one added after
+        it was written, and takes the value that reproduces what that run did, not today's default."""
+        _no_extra(d, where)
+        filled = {name: BEFORE_THE_FIELD.get(name, {}) | d.get(name, {}) for name in SECTIONS}
+        return cls.from_dict(filled, where=where)
+
     def updated(self, overrides: dict[str, dict[str, Any]], *, where: str = "overrides") -> Config:
         """A new config with ``{section: {key: value}}`` applied on top of this one."""
         merged = self.to_dict()
@@ -232,6 +244,9 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+# fields whose default is not what runs stored before the field existed did (a stored config holds
+# every field of its day, so a missing key means the field is newer than the run)
+BEFORE_THE_FIELD: dict[str, dict[str, Any]] = {"train": {"invariance": "none"}}
 
 
 def _no_extra(d: dict[str, Any], where: str) -> None:

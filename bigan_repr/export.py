@@ -147,7 +147,7 @@ def load_safetensors(path: str | Path) -> FeatureNet:
         raise UserError(f"{path}: not a readable safetensors file ({e})") from None
     if meta.get("format") != FORMAT:
         raise UserError(f"{path}: not an encoder exported by bigan-repr (expected format {FORMAT})")
-    cfg = Config.from_dict(json.loads(meta["config"]), where=f"config stored in {path}")
+    cfg = Config.from_stored(json.loads(meta["config"]), where=f"config stored in {path}")
     model = build_bigan(cfg, tuple(json.loads(meta["image_shape"])))
     net = FeatureNet(model.encoder, model.discriminator, meta["layer"])
     net.load_state_dict(tensors)

@@ -141,7 +141,7 @@ def build_bigan(cfg: Config, image_shape: tuple[int, int, int]) -> BiGAN:
     """The networks a config trains: D's normalization resolved, the projector when E has an
     invariance term. Training, checkpoint loading and the random baseline all build through here."""
     d_norm = resolve_d_norm(cfg.model, bool(get_objective(cfg.train.objective).gradient_penalty))
-    return BiGAN(cfg.model, image_shape, d_norm, with_projector=cfg.train.invariance is not None)
+    return BiGAN(cfg.model, image_shape, d_norm, with_projector=cfg.train.invariance != "none")
 
 
 def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:

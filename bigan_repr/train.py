@@ -104,7 +104,8 @@ class Trainer:
                 f"into a new --out, or delete {self.run_dir.path}"
             )
         ckpt = load_checkpoint(self.run_dir.path, map_location=self.parts.device)
-        check_resume_compatible(Config.from_dict(ckpt["config"]), self.cfg, self.run_dir.path)
+        stored = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt['path']}")
+        check_resume_compatible(stored, self.cfg, self.run_dir.path)
         self.step, self.best = restore(self.parts, ckpt)
 
     def _start_writing(self) -> None:

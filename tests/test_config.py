@@ -99,3 +99,14 @@ def test_an_unsupported_annotation_is_a_bug_not_a_silent_pass():
     with pytest.raises(TypeError, match="no type check"):
         config._typed("x", 1, complex)
     assert math.isfinite(config._typed("x", 1, float))
+
+
+def test_a_stored_config_from_before_a_field_keeps_what_its_run_did():
+    """A run stored before the invariance term existed (and became the default) trained without it:
+    rebuilding it must not add a projector its checkpoint never had."""
+    stored = Config().to_dict()
+    del stored["train"]["invariance"]
+    assert Config.from_stored(stored, where="old run").train.invariance == "none"
+    assert Config.from_dict(stored).train.invariance == "vicreg"  # a new config takes today's default
+    kept = Config().updated({"train": {"invariance": "infonce"}}).to_dict()
+    assert Config.from_stored(kept, where="new run").train.invariance == "infonce"
