@@ -76,45 +76,65 @@ def evaluate_layers(run: Path, layers: list[str], eval_kwargs: dict, random_too:
     return {"step": loaded.step, "results": results}
 
 
+def train_rows(base: Config, names: list[str], args, rows: dict, save) -> None:
+    """Train every row not trained yet (a row interrupted midway resumes), recording its time."""
+    for name in names:
+        cfg = row_config(base, ROWS[name], args.steps, args.threads)
+        if cfg is None:
+            print(f"{name}: skipped (the preset has no such part)", flush=True)
+            continue
+        if rows.get(name, {}).get("steps") == cfg.train.steps:
+            continue
+        run = args.out / "runs" / name.replace(" + ", "+").replace(" ", "-")
+        start = time.perf_counter()
+        result = train(cfg, run, progress=False, resume=(run / "checkpoints").is_dir())
+        seconds = time.perf_counter() - start + rows.get(name, {}).get("train_s", 0)
+        rows[name] = {"run": str(run), "train_s": round(seconds), "steps": result.step,
+                      "adversarial": cfg.train.adversarial, "config": cfg.train.__dict__}
+        print(f"{name}: trained {result.step} steps in {seconds:.0f} s", flush=True)
+        save()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="fmnist")
     p.add_argument("--steps", type=int, default=None, help="G/E steps per row (default: the preset's)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of the rows")
-    p.add_argument("--out", default="benchmarks/results/ablation")
+    p.add_argument("--train-only", action="store_true", help="train the rows, evaluate later")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation"))
     args = p.parse_args()
     set_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     base = Config().updated(preset(args.preset))
     exported = base.model.features
     eval_kwargs = {"budgets": (10, 1.0), "seeds": (0, 1, 2, 3, 4), "restarts": 10}
-    summary_path = out / "ablation.json"
+    summary_path = args.out / "ablation.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     summary["preset"], summary["exported_layer"] = args.preset, exported
     rows = summary.setdefault("rows", {})
-    for name in args.rows.split(","):
-        cfg = row_config(base, ROWS[name], args.steps, args.threads)
-        if cfg is None:
-            print(f"{name}: skipped (the preset has no such part)", flush=True)
-            continue
-        run = out / "runs" / name.replace(" + ", "+").replace(" ", "-")
-        start = time.perf_counter()
-        result = train(cfg, run, progress=False, resume=(run / "config.json").exists())
-        seconds = time.perf_counter() - start
-        print(f"{name}: trained {result.step} steps in {seconds:.0f} s", flush=True)
-        layers = [exported] + (["d"] if cfg.train.adversarial and exported != "d" else [])
-        rows[name] = {"train_s": round(seconds), "steps": result.step, "config": cfg.train.__dict__,
-                      **evaluate_layers(run, layers, eval_kwargs, random_too="baselines" not in summary)}
-        if "baselines" not in summary:
-            results = rows[name]["results"]
-            summary["baselines"] = {k: results.pop(k) for k in list(results) if not k.startswith("(")}
+
+    def save() -> None:
         summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    table = {f"{name} {layer}": r for name, row in rows.items() for layer, r in row["results"].items()}
+
+    names = [n for n in args.rows.split(",") if n]
+    train_rows(base, names, args, rows, save)
+    if args.train_only:
+        return
+    for name in names:
+        row = rows.get(name)
+        if row is None or "results" in row:
+            continue
+        layers = [exported] + (["d"] if row["adversarial"] and exported != "d" else [])
+        print(f"{name}: evaluating {', '.join(layers)}", flush=True)
+        row |= evaluate_layers(Path(row["run"]), layers, eval_kwargs, random_too="baselines" not in summary)
+        if "baselines" not in summary:
+            summary["baselines"] = {k: row["results"].pop(k) for k in list(row["results"]) if not k.startswith("(")}
+        save()
+    table = {f"{name} {layer}": r for name, row in rows.items() for layer, r in row.get("results", {}).items()}
     table |= summary.get("baselines", {})
     markdown = render_markdown(table, title=f"Ablation of the {args.preset} preset (Fashion-MNIST test set)")
-    (out / "ablation.md").write_text(markdown)
+    (args.out / "ablation.md").write_text(markdown)
     print(markdown)
 
 
