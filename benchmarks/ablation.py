@@ -17,7 +17,9 @@ there is a D. The rows switch one part of the recipe at a time:
   adversarial part adds anything;
 - a random-init encoder of the same architecture and raw pixels, evaluated the same way.
 
-Results go to OUT/ablation.json and OUT/ablation.md; each row's run directory to OUT/runs/.
+Results go to OUT/ablation.json and OUT/ablation.md; each row's run directory to OUT/runs/ (named
+in the JSON relative to OUT). Rows train first (--train-only stops there); a second invocation
+evaluates the rows not evaluated yet.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def train_rows(base: Config, names: list[str], args, rows: dict, save) -> None:
         start = time.perf_counter()
         result = train(cfg, run, progress=False, resume=(run / "checkpoints").is_dir())
         seconds = time.perf_counter() - start + rows.get(name, {}).get("train_s", 0)
-        rows[name] = {"run": str(run), "train_s": round(seconds), "steps": result.step,
+        rows[name] = {"run": str(run.relative_to(args.out)), "train_s": round(seconds), "steps": result.step,
                       "adversarial": cfg.train.adversarial, "config": cfg.train.__dict__}
         print(f"{name}: trained {result.step} steps in {seconds:.0f} s", flush=True)
         save()
@@ -127,7 +129,7 @@ def main() -> None:
             continue
         layers = [exported] + (["d"] if row["adversarial"] and exported != "d" else [])
         print(f"{name}: evaluating {', '.join(layers)}", flush=True)
-        row |= evaluate_layers(Path(row["run"]), layers, eval_kwargs, random_too="baselines" not in summary)
+        row |= evaluate_layers(args.out / row["run"], layers, eval_kwargs, random_too="baselines" not in summary)
         if "baselines" not in summary:
             summary["baselines"] = {k: row["results"].pop(k) for k in list(row["results"]) if not k.startswith("(")}
         save()
