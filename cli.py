@@ -9,92 +9,19 @@ from pathlib import Path
 
 import click
 
-from bigan_repr.config import Config, load_config_file
+from bigan_repr.config import FEATURE_LAYERS, Config
+from bigan_repr.data import source_name
 from bigan_repr.errors import UserError
-from bigan_repr.objectives import OBJECTIVES
-from bigan_repr.presets import PRESETS, preset
-
-# (section, key, flag, click type, help): every training flag maps onto one config field
-TRAINING_FLAGS = [
-    ("data", "source", "--data", str,
-     "data source: digits, fashion-mnist, mnist, cifar10, svhn, stl10, folder:PATH, npz:PATH"),
-    ("data", "data_dir", "--data-dir", str, "folder holding (or receiving) dataset files"),
-    ("data", "download", "--download/--no-download", None, "allow downloading the dataset with torchvision"),
-    ("data", "image_size", "--image-size", int, "resize images to this square size"),
-    ("data", "channels", "--channels", click.Choice(["1", "3"]), "1 = grayscale, 3 = RGB"),
-    ("data", "skip_bad", "--skip-bad/--no-skip-bad", None, "skip unreadable image files instead of failing"),
-    ("model", "arch", "--arch", click.Choice(["mlp", "conv"]), "network family"),
-    ("model", "z_dim", "--z-dim", int, "latent size"),
-    ("model", "prior", "--prior", click.Choice(["uniform", "normal"]), "latent prior"),
-    ("model", "hidden", "--hidden", int, "MLP width / D's hidden width"),
-    ("model", "width", "--width", int, "conv: channels of the first layer"),
-    ("model", "d_norm", "--d-norm", click.Choice(["auto", "batch", "layer", "spectral", "none"]),
-     "D's normalization"),
-    ("model", "unary", "--unary/--no-unary", None, "add BigBiGAN unary scores s_x, s_z to D"),
-    ("model", "features", "--features", click.Choice(["z", "penultimate"]), "which encoder layer to export"),
-    ("train", "objective", "--objective", click.Choice(list(OBJECTIVES)), "adversarial objective"),
-    ("train", "gen_loss", "--gen-loss", click.Choice(["swapped", "minimax"]), "G/E loss mode"),
-    ("train", "epochs", "--epochs", float, "passes over the training set"),
-    ("train", "steps", "--steps", int, "G/E updates (overrides --epochs)"),
-    ("train", "batch_size", "--batch-size", int, "batch size per process"),
-    ("train", "lr", "--lr", float, "learning rate (default: the objective's)"),
-    ("train", "lr_d", "--lr-d", float, "D's learning rate (default: --lr)"),
-    ("train", "n_critic", "--n-critic", int, "D updates per G/E update (default: the objective's)"),
-    ("train", "ema", "--ema", float, "decay of an encoder weight average exported instead (e.g. 0.999)"),
-    ("train", "recon_weight", "--recon-weight", float, "weight of ||x - G(E(x))||^2 (ALICE; default 0)"),
-    ("train", "latent_recon_weight", "--latent-recon-weight", float, "weight of ||z - E(G(z))||^2 (default 0)"),
-    ("train", "seed", "--seed", int, "random seed"),
-    ("train", "device", "--device", click.Choice(["auto", "cpu", "cuda", "mps"]), "where to train"),
-    ("train", "threads", "--threads", int, "CPU threads for torch, faiss and BLAS together"),
-    ("train", "precision", "--precision", click.Choice(["auto", "fp32", "bf16"]),
-     "auto = bf16 autocast on CUDA, fp32 elsewhere"),
-    ("train", "compile", "--compile/--no-compile", None, "torch.compile the networks where supported"),
-    ("train", "sync_bn", "--sync-bn/--no-sync-bn", None, "under torchrun: batch-norm statistics over all GPUs"),
-    ("train", "log_every", "--log-every", int, "steps between metric rows"),
-    ("train", "checkpoint_every", "--checkpoint-every", int, "steps between checkpoints"),
-    ("train", "sample_every", "--sample-every", int, "steps between sample grids"),
-    ("train", "keep", "--keep", int, "checkpoints to keep"),
-    ("train", "eval_every", "--eval-every", int,
-     "steps between validation probes (k-NN, linear) logged to metrics"),
-    ("train", "select", "--select", click.Choice(["knn", "linear"]),
-     "keep the best checkpoint by this validation metric"),
-]
+from bigan_repr.export import EXPORT_FORMATS
+from bigan_repr.feature_files import SHARD_ROWS
+from cli_flags import build_config, overrides_from_flags, training_options
+from eval.knn_index import DEFAULT_INDEX
+from eval.logreg import BACKENDS, DEFAULT_BACKEND
 
 
-def training_options(f):
-    for section, key, flag, kind, help_text in reversed(TRAINING_FLAGS):
-        name = f"{section}__{key}"
-        if kind is None:
-            f = click.option(flag, name, default=None, help=help_text)(f)
-        else:
-            f = click.option(flag, name, type=kind, default=None, help=help_text)(f)
-    f = click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="JSON/YAML defaults; flags override them")(f)
-    f = click.option("--preset", type=click.Choice(list(PRESETS)),
-                     help="a named recipe; --config and flags override it")(f)
-    return f
-
-
-def overrides_from_flags(kwargs: dict) -> dict[str, dict]:
-    """{section: {key: value}} for the training flags the user actually gave."""
-    out: dict[str, dict] = {}
-    for name in [n for n in kwargs if "__" in n]:
-        value = kwargs.pop(name)
-        if value is not None:
-            section, key = name.split("__", 1)
-            out.setdefault(section, {})[key] = int(value) if key == "channels" else value
-    return out
-
-
-def build_config(config_file: str | None, flags: dict[str, dict], base: Config | None = None,
-                 preset_name: str | None = None) -> Config:
-    """Defaults (or a stored run's config), then the preset, the config file and the flags."""
-    cfg = base or Config()
-    if preset_name:
-        cfg = cfg.updated(preset(preset_name), where=f"preset {preset_name}")
-    if config_file:
-        cfg = cfg.updated(load_config_file(config_file), where=f"config file {config_file}")
-    return cfg.updated(flags, where="command-line flags")
+def _default_out(cfg: Config) -> str:
+    """runs/DATA-OBJECTIVE-TIME, DATA the source's name ('folder' for folder:PATH)."""
+    return f"runs/{source_name(cfg.data.source)}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 class Group(click.Group):
@@ -128,12 +55,16 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
     from bigan_repr.train import train as run_training
 
     flags = overrides_from_flags(kwargs)
+    ignored = [flag for flag, given in (("--preset", preset), ("--out", out)) if given]
+    if resume and ignored:
+        raise UserError(f"--resume continues {resume} with its own recipe and directory; "
+                        f"{' and '.join(ignored)} cannot be combined with it")
     if resume:
-        stored = Config.from_dict(RunDir(resume).read_config(), where=f"{resume}/config.json")
+        stored = Config.from_stored(RunDir(resume).read_config(), where=f"{resume}/config.json")
         cfg, out = build_config(config_file, flags, base=stored), resume
     else:
         cfg = build_config(config_file, flags, preset_name=preset)
-        out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = out or _default_out(cfg)
     result = run_training(cfg, out, resume=bool(resume), progress=not quiet)
     click.echo(f"{result.stopped} at step {result.step}; run directory: {result.run_dir}")
     if result.stopped == "interrupted":
@@ -185,12 +116,18 @@ def _print_results(results: dict, as_json: bool) -> None:
 eval_options = [
     click.option("--budgets", default="10,1.0", show_default=True,
                  help="label budgets for the linear probe: integers = labels per class, fractions = share"),
-    click.option("--seeds", "n_seeds", type=int, default=5, show_default=True, help="seeds per label budget"),
-    click.option("--restarts", type=int, default=10, show_default=True, help="k-means restarts"),
+    click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=5, show_default=True,
+                 help="seeds per label budget"),
+    click.option("--restarts", type=click.IntRange(min=1), default=10, show_default=True, help="k-means restarts"),
     click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
 ]
-threads_option = click.option("--threads", "n_threads", type=int, default=None,
+threads_option = click.option("--threads", "n_threads", type=click.IntRange(min=1), default=None,
                               help="CPU threads for torch, faiss and BLAS together (default: all cores)")
+embedding_option = click.option("--embedding", default=None, metavar="METHOD",
+                                help="embedding plot: tsne (default; on a subsample) or pca (fast)")
+
+skip_bad_option = click.option("--skip-bad/--no-skip-bad", default=None,
+                               help="skip unreadable image files instead of failing (default: as the run trained)")
 
 
 def with_eval_options(f):
@@ -204,7 +141,8 @@ def with_eval_options(f):
 @click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @with_eval_options
-def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_json, **kwargs):
+@embedding_option
+def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_json, embedding, **kwargs):
     """Train, encode, evaluate with baselines, report.
 
     The baselines are raw pixels and a random-init encoder of the same architecture.
@@ -212,29 +150,73 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
     from bigan_repr.pipeline import run_pipeline
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
-    out = out or f"runs/{cfg.data.source.split(':')[0]}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or _default_out(cfg)
     results = run_pipeline(cfg, out, progress=not quiet, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                           restarts=restarts)
+                           restarts=restarts, embedding=embedding)
     _print_results(results, as_json)
-    click.echo(f"report: {Path(out) / 'report.md'}", err=True)
+    click.echo(f"report: {Path(out) / 'report.html'}", err=True)
 
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
-@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: latest)")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True),
+              help="one of RUN's checkpoint files (default: best.pt, else the latest)")
+@skip_bad_option
 @with_eval_options
+@embedding_option
 @threads_option
-def report(run, checkpoint, budgets, n_seeds, restarts, as_json, n_threads):
+def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embedding, n_threads):
     """Evaluate a run beside the baselines; write the report.
 
-    Writes report.json, report.md and embedding.png into the run directory.
+    Writes report.json, report.md, the self-contained report.html and embedding.png into the
+    run directory.
     """
     _set_threads(n_threads)
     from bigan_repr.pipeline import evaluate_run
 
     results = evaluate_run(run, checkpoint=checkpoint, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                           restarts=restarts)
+                           restarts=restarts, embedding=embedding, skip_bad=skip_bad)
     _print_results(results, as_json)
+    click.echo(f"report: {Path(run) / 'report.html'}", err=True)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="also write the comparison as one HTML file")
+@with_eval_options
+@threads_option
+def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
+    """Compare runs' reports in one table, the best value per column marked.
+
+    A run without report.json gets one first, as `bigan report RUN` makes it (the evaluation
+    options apply to those reports only).
+    """
+    _set_threads(n_threads)
+    from bigan_repr.compare import compare_runs
+    from eval.compare import render_compare_text
+
+    comparison = compare_runs(runs, html=html_file, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
+                              restarts=restarts)
+    click.echo(json.dumps(comparison, indent=2) if as_json else render_compare_text(comparison))
+    if html_file:
+        click.echo(f"comparison: {html_file}", err=True)
+
+
+def _feature_out_options(f):
+    f = click.option("--shard-size", type=int, default=SHARD_ROWS, show_default=True, metavar="ROWS",
+                     help="rows per shard file when --out is a folder")(f)
+    f = click.option("--out", required=True, type=click.Path(),
+                     help="a .npz file, or a folder (DIR/) filled with shards as they are encoded")(f)
+    return f
+
+
+def _report_written(written, layer: str, skipped: list[str]) -> None:
+    if written.main:
+        click.echo(f"wrote {written.count} x {written.dim} features ({layer}) to {written.out}", err=True)
+    if skipped:
+        from bigan_repr.images import describe_skipped
+
+        click.echo(f"skipped {describe_skipped(skipped)}", err=True)
 
 
 @main.command()
@@ -243,85 +225,138 @@ def report(run, checkpoint, budgets, n_seeds, restarts, as_json, n_threads):
 @click.option("--data-dir", help="folder holding the dataset files")
 @click.option("--download", is_flag=True, help="allow downloading the dataset")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
+@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
+@_feature_out_options
+@skip_bad_option
 @threads_option
-def encode(run, source, data_dir, download, split, layer, device, out, n_threads):
-    """Encode a dataset split into a features .npz.
+def encode(run, source, data_dir, download, split, layer, device, out, shard_size, skip_bad, n_threads):
+    """Encode a dataset split into a feature file.
 
-    Writes features (float32, N x d), labels, ids and metadata (run, step, layer).
+    Writes features (float32, N x d), labels, ids and metadata (run, step, layer) to one .npz,
+    or, when --out is a folder, to shards part-00000.npy ... and a manifest.json. Under
+    torchrun (-m cli encode ...) the shards are shared out among the processes.
     """
     _set_threads(n_threads)
-    from bigan_repr.features import dataset_for, load_encoder, write_features
+    from bigan_repr.encode_job import encode_rows
+    from bigan_repr.features import load_encoder, rows_for
 
     loaded = load_encoder(run, device=device)
-    data = dataset_for(loaded, source, split, data_dir, download)
+    rows = rows_for(loaded, source, split, data_dir, download, skip_bad)
     layer = layer or loaded.config.model.features
-    features = loaded.encode(data.images, layer=layer)
     meta = {"run": str(run), "step": loaded.step, "layer": layer, "source": source or loaded.config.data.source,
-            "split": split}
-    write_features(out, features, labels=data.labels, ids=data.ids, meta=meta)
-    click.echo(f"wrote {features.shape[0]} x {features.shape[1]} features ({layer}) to {out}", err=True)
+            "split": split} | ({"data_dir": data_dir} if data_dir else {})
+    written = encode_rows(loaded, rows, layer, out, meta, shard_rows=shard_size)
+    _report_written(written, layer, getattr(rows, "skipped", []))
 
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--layer", type=click.Choice(["z", "penultimate"]), help="default: the run's model.features")
+@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .npz to write")
+@_feature_out_options
 @threads_option
-def embed(run, inputs, layer, device, out, n_threads):
-    """Encode image files or folders into a features .npz.
+def embed(run, inputs, layer, device, out, shard_size, n_threads):
+    """Encode image files or folders into a feature file (.npz, or shards in a folder).
 
     Files are converted to the run's channels and size exactly as in training.
     """
     _set_threads(n_threads)
-    from bigan_repr.features import image_files, load_encoder, write_features
+    from bigan_repr.encode_job import encode_rows
+    from bigan_repr.features import image_files, load_encoder
+    from bigan_repr.image_rows import FileRows
 
     loaded = load_encoder(run, device=device)
-    files = image_files(inputs)
+    rows = FileRows(image_files(inputs), None, loaded.image_shape)
     layer = layer or loaded.config.model.features
-    features = loaded.encode_files(files, layer=layer)
-    write_features(out, features, labels=None, ids=[str(f) for f in files],
-                   meta={"run": str(run), "step": loaded.step, "layer": layer})
-    click.echo(f"wrote {features.shape[0]} x {features.shape[1]} features ({layer}) to {out}", err=True)
+    meta = {"run": str(run), "step": loaded.step, "layer": layer}
+    written = encode_rows(loaded, rows, layer, out, meta, shard_rows=shard_size)
+    _report_written(written, layer, [])
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
+              help="torchscript or onnx: the network; safetensors: its weights, the config as metadata")
+@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: best)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the file to write")
+def export(run, fmt, layer, checkpoint, out):
+    """Export the encoder for programs that do not import this package.
+
+    The network takes uint8 images (N, C, H, W) in the run's channels and size, converts them as
+    in training, and returns float32 features (N, d); the batch size is free.
+    """
+    from bigan_repr.export import export_encoder
+
+    export_encoder(run, fmt, out, layer=layer, checkpoint=checkpoint)
+    click.echo(f"wrote {fmt} encoder to {out}", err=True)
+
+
+@main.command()
+@click.argument("database", type=click.Path(exists=True))
+@click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--k", type=click.IntRange(min=1), default=8, show_default=True, help="neighbours per query")
+@click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
+@click.option("--grid", type=click.Path(dir_okay=False), help="also write a PNG: each query, then its neighbours")
+@click.option("--device", default="auto", show_default=True)
+@threads_option
+def neighbors(database, queries, k, as_json, grid, device, n_threads):
+    """The nearest training images of query image files.
+
+    DATABASE is a run directory (its training split is encoded now) or a feature file or folder
+    from `bigan encode` / `bigan embed`; queries are read as `bigan embed` reads them.
+    """
+    _set_threads(n_threads)
+    from bigan_repr.atomic import atomic_write
+    from bigan_repr.retrieval import open_database, retrieve
+
+    found = retrieve(open_database(database, device), list(queries), k)
+    if grid:
+        png = found.grid_png()
+        atomic_write(grid, lambda f: f.write(png))
+    click.echo(json.dumps(found.as_dict(), indent=2) if as_json else found.as_text())
 
 
 @main.command("eval")
-@click.option("--train", "train_file", required=True, type=click.Path(dir_okay=False), help="training features .npz")
-@click.option("--test", "test_file", required=True, type=click.Path(dir_okay=False), help="test features .npz")
-@click.option("--k", type=int, default=20, show_default=True, help="neighbours for weighted k-NN")
+@click.option("--train", "train_file", required=True, type=click.Path(),
+              help="training features: .npz or shard folder")
+@click.option("--test", "test_file", required=True, type=click.Path(), help="test features: .npz or shard folder")
+@click.option("--k", type=click.IntRange(min=1), default=20, show_default=True, help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
-@click.option("--index", default="auto", show_default=True,
+@click.option("--index", default=DEFAULT_INDEX, show_default=True,
               help="k-NN search index: auto, flat, ivf or hnsw, optionally with parameters "
                    "(e.g. ivf:nlist=4096,nprobe=64); auto is exact search for smaller training sets")
-@click.option("--probe-backend", default="torch", show_default=True,
-              help="linear-probe solver: torch or sklearn (same objective and C selection)")
+@click.option("--probe-backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_BACKEND, show_default=True,
+              help="linear-probe solver (same objective and C selection)")
 @with_eval_options
 @threads_option
 def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets, n_seeds, restarts, as_json,
                    n_threads):
-    """Evaluate feature files (.npz) alone.
+    """Evaluate feature files (.npz or shard folders) alone.
 
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
     """
     _set_threads(n_threads)
-    from eval import EvalInputError, check_eval_options, evaluate, load_feature_file, write_report
+    from bigan_repr.feature_files import load_feature_file
+    from bigan_repr.progress import phase
+    from bigan_repr.report_files import write_report
+    from eval import EvalInputError, check_eval_options, evaluate, report_payload
 
     try:
         check_eval_options(index, probe_backend)
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
         name = Path(train_file).stem
-        results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
-                                  k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts,
-                                  index=index, probe_backend=probe_backend)}
+        with phase(f"eval {name}"):
+            results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
+                                      k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts,
+                                      index=index, probe_backend=probe_backend)}
     except EvalInputError as e:
         raise UserError(str(e)) from None
     if out:
-        write_report(out, results, title=f"evaluation of {train_file}",
-                     meta={"train": str(train_file), "test": str(test_file)})
+        write_report(out, report_payload(results, title=f"evaluation of {train_file}",
+                                          meta={"train": str(train_file), "test": str(test_file)}))
     _print_results(results, as_json)
 
 

@@ -2,6 +2,10 @@
 
     python benchmarks/train_throughput.py --arch mlp --steps 100 --threads 2
     python benchmarks/train_throughput.py --arch conv --image-size 32 --steps 30
+    python benchmarks/train_throughput.py --arch conv --batch-size 256 --steps 20 --recipes
+
+With --recipes the same networks are also timed with each augmentation and invariance option
+on, so the table shows what each costs beside the plain step, measured in the same run.
 
 "Ours" is the trainer's path: the dataset as one uint8 tensor on the device, batches as index
 slices, fused Adam, E(x)/G(z) computed once per step, no host sync inside the step. The plain
@@ -21,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from bigan_repr.config import Config
+from bigan_repr.config import ARCHS, Config
 from bigan_repr.models import sample_prior
 from bigan_repr.runtime import set_threads
 from bigan_repr.step import train_step
@@ -43,7 +47,7 @@ class PerSampleImages(Dataset):
 
 def plain_loop(trainer: Trainer, images: np.ndarray, steps: int, batch_size: int) -> float:
     """Images/s of a conventional loop over the same networks."""
-    m = trainer.model
+    m = trainer.parts.model
     opt_d = torch.optim.Adam(m.discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_ge = torch.optim.Adam([*m.generator.parameters(), *m.encoder.parameters()], lr=2e-4, betas=(0.5, 0.999))
     loader = DataLoader(PerSampleImages(images), batch_size=batch_size, shuffle=True, drop_last=True)
@@ -73,21 +77,42 @@ def plain_loop(trainer: Trainer, images: np.ndarray, steps: int, batch_size: int
 
 
 def ours(trainer: Trainer, steps: int) -> float:
-    ctx, stream = trainer.ctx, trainer.stream
+    ctx, stream = trainer.parts.ctx, trainer.parts.stream
     for _ in range(5):
         stats = train_step(ctx, [stream.next()])
-    float(stats["d_loss"])  # warm-up work finished (a device sync)
+    float(next(iter(stats.values())))  # warm-up work finished (a device sync)
     start = time.perf_counter()
     for _ in range(steps):
         stats = train_step(ctx, [stream.next()])
-    float(stats["d_loss"])  # one sync at the end, as the trainer does at log steps
+    float(next(iter(stats.values())))  # one sync at the end, as the trainer does at log steps
     return steps * trainer.cfg.train.batch_size / (time.perf_counter() - start)
+
+
+# what --recipes times, each on top of the plain BiGAN step
+RECIPES = {
+    "D augmentation (light)": {"d_augment": "light"},
+    "D augmentation (strong)": {"d_augment": "strong"},
+    "invariance (vicreg, strong views)": {"invariance": "vicreg", "augment": "strong"},
+    "both (the fmnist recipe)": {"invariance": "vicreg", "augment": "strong", "d_augment": "light"},
+    "invariance alone (no D, no G)": {"invariance": "vicreg", "augment": "strong", "adversarial": False},
+}
+
+
+def recipe_costs(cfg: Config, out: str, steps: int, plain_ips: float) -> None:
+    print(f"{'recipe':<36}{'images/s':>10}{'vs plain':>10}")
+    print(f"{'plain BiGAN step':<36}{plain_ips:>10.0f}{1:>10.2f}")
+    for name, train in RECIPES.items():
+        trainer = Trainer(cfg.updated({"train": train}), f"{out}/{len(name)}-{hash(name) % 1000}", progress=False)
+        ips = ours(trainer, steps)
+        print(f"{name:<36}{ips:>10.0f}{ips / plain_ips:>10.2f}", flush=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="fashion-mnist")
-    p.add_argument("--arch", choices=["mlp", "conv"], default="mlp")
+    p.add_argument("--arch", choices=ARCHS, default="mlp")
+    p.add_argument("--width", type=int, default=64, help="conv: channels of the first layer")
+    p.add_argument("--hidden", type=int, default=1024, help="MLP width / D's hidden width")
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=100)
@@ -95,30 +120,34 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--recipes", action="store_true", help="also time each augmentation/invariance option")
     args = p.parse_args()
     set_threads(args.threads)
     out = tempfile.mkdtemp()
     cfg = Config().updated({
         "data": {"source": args.data, "image_size": args.image_size},
-        "model": {"arch": args.arch, "hidden": 1024, "z_dim": 50},
+        "model": {"arch": args.arch, "hidden": args.hidden, "width": args.width, "z_dim": 50,
+                  "projector": 512},
         "train": {"batch_size": args.batch_size, "threads": args.threads, "device": args.device, "steps": 1,
                   "precision": args.precision, "compile": args.compile},
     })
     try:
         trainer = Trainer(cfg, f"{out}/run", progress=False)
-        n = len(trainer.stream.images)
+        n = len(trainer.parts.stream.images)
         ours_ips = ours(trainer, args.steps)
-        plain_ips = plain_loop(trainer, trainer.stream.images.cpu().numpy(), args.steps, args.batch_size) \
+        plain_ips = plain_loop(trainer, trainer.parts.stream.images.cpu().numpy(), args.steps, args.batch_size) \
             if args.device == "cpu" else float("nan")
+        shape = tuple(trainer.parts.stream.images.shape[1:])
+        print(f"{args.arch} BiGAN, {args.data} {shape}, batch {args.batch_size}, {args.threads} threads, "
+              f"{args.steps} steps, device {args.device}, precision {args.precision}, compile {args.compile}")
+        print(f"{'path':<28}{'images/s':>10}{'s/epoch':>10}")
+        print(f"{'bigan-repr step':<28}{ours_ips:>10.0f}{n / ours_ips:>10.1f}")
+        print(f"{'plain DataLoader loop':<28}{plain_ips:>10.0f}{n / plain_ips:>10.1f}")
+        print(f"speed-up: {ours_ips / plain_ips:.2f}x", flush=True)
+        if args.recipes:
+            recipe_costs(cfg, out, args.steps, ours_ips)
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    shape = tuple(trainer.stream.images.shape[1:])
-    print(f"{args.arch} BiGAN, {args.data} {shape}, batch {args.batch_size}, {args.threads} threads, "
-          f"{args.steps} steps, device {args.device}, precision {args.precision}, compile {args.compile}")
-    print(f"{'path':<28}{'images/s':>10}{'s/epoch':>10}")
-    print(f"{'bigan-repr step':<28}{ours_ips:>10.0f}{n / ours_ips:>10.1f}")
-    print(f"{'plain DataLoader loop':<28}{plain_ips:>10.0f}{n / plain_ips:>10.1f}")
-    print(f"speed-up: {ours_ips / plain_ips:.2f}x")
 
 
 if __name__ == "__main__":

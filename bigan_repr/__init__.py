@@ -1,7 +1,7 @@
 """bigan-repr: learn image representations with a BiGAN and measure how good they are."""
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load_encoder"]
+__all__ = ["__version__", "load_encoder", "read_features"]
 
 
 def __getattr__(name: str):
@@ -10,4 +10,8 @@ def __getattr__(name: str):
         from .features import load_encoder
 
         return load_encoder
+    if name == "read_features":
+        from .feature_files import read_features
+
+        return read_features
     raise AttributeError(f"module 'bigan_repr' has no attribute {name!r}")

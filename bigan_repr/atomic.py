@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from . import fault_injection
 from .errors import UserError
 
-# tests set this to hold a finished temporary file before its rename, so that a process can be
-# killed in the middle of a write; it is never set in normal use
-_TEST_DELAY = float(os.environ.get("BIGAN_REPR_TEST_WRITE_DELAY", "0"))
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -34,8 +31,7 @@ def atomic_path(path: str | Path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
-        if _TEST_DELAY:
-            time.sleep(_TEST_DELAY)
+        fault_injection.reached(f"write:{path.name}")  # tests interrupt a write here
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared

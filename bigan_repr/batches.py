@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .data import to_model_range
-from .errors import UserError
+from .errors import DataError, UserError
+from .image_set import to_model_range
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> torch.Tensor:
@@ -78,6 +78,23 @@ class BatchStream(_Stream):
         return to_model_range(self.images[idx])
 
 
+class _Reported(Dataset):
+    """A dataset's items as (image, problem): a bad file comes back from its worker as its
+    one-line message (and a blank image) instead of a worker traceback."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, str]:
+        try:
+            return self.dataset[i], ""
+        except UserError as e:
+            return torch.zeros(self.dataset.shape, dtype=torch.uint8), str(e)
+
+
 class LoaderStream(_Stream):
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1, *,
                  device: torch.device, workers: int = 2):
@@ -86,11 +103,13 @@ class LoaderStream(_Stream):
         self._restart()
 
     def _restart(self) -> None:
-        loader = DataLoader(self.dataset, batch_sampler=self._batches(), num_workers=self.workers,
+        loader = DataLoader(_Reported(self.dataset), batch_sampler=self._batches(), num_workers=self.workers,
                             pin_memory=self.device.type == "cuda")
         self._iter = iter(loader)
 
     def next(self) -> torch.Tensor:
-        batch = next(self._iter).to(self.device, non_blocking=True)
+        batch, problems = next(self._iter)
+        if any(problems):
+            raise DataError(next(p for p in problems if p))
         self._advance()
-        return to_model_range(batch)
+        return to_model_range(batch.to(self.device, non_blocking=True))

@@ -1,34 +1,58 @@
 """The run configuration: nested dataclasses with every default in one place, validated on build.
 
 A config is stored as plain JSON in every run directory and checkpoint; models, data and
-training are rebuilt from it, so nobody passes architecture flags twice.
+training are rebuilt from it, so nobody passes architecture flags twice. Each field also carries
+what the command line shows for it (:func:`option`): the CLI derives its training flags from
+these fields, so a new option is written once, here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from .errors import UserError
+from .architectures import ARCHITECTURES
+from .augment import POLICIES
+from .data import FILE_SOURCES, file_source, source_names, source_path
+from .errors import ConfigError
+from .invariance import INVARIANCE
 from .objectives import GEN_LOSS_MODES, OBJECTIVES
 
-ARCHS = ("mlp", "conv")
+ARCHS = tuple(ARCHITECTURES)
 PRIORS = ("uniform", "normal")
 D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-FEATURE_LAYERS = ("z", "penultimate")
+PRECISIONS = ("auto", "fp32", "bf16")
+STREAMS = ("auto", "memory", "loader")
+SELECT_METRICS = ("knn", "linear")  # validation metrics a run can keep its best checkpoint by
+FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
+INVARIANCE_CHOICES = ("none", *INVARIANCE)
+MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (the MLP's input grows with its square)
 
 
-class ConfigError(UserError):
-    """A config value or key is invalid; the message names it and lists the valid ones."""
+def option(default: Any, help: str, *, choices: tuple | None = None, flag: str | None = None) -> Any:
+    """A config field with what the command line shows for it: its ``help``, the ``choices`` it must
+    take (checked on build, offered by the CLI; None stays allowed where it is the default) and its
+    ``flag`` where that is not ``--key-with-dashes``."""
+    metadata = {"help": help} | ({"choices": choices} if choices else {}) | ({"flag": flag} if flag else {})
+    return field(default=default, metadata=metadata)
 
 
-def _choice(name: str, value: Any, valid: tuple[str, ...]) -> None:
+def _choice(name: str, value: Any, valid: tuple) -> None:
     if value not in valid:
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(valid)}")
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
+
+
+def _check_choices(section: str, values: Any) -> None:
+    for f in dataclasses.fields(values):
+        value, choices = getattr(values, f.name), f.metadata.get("choices")
+        if choices and not (value is None and f.default is None):  # None: off, where off is the default
+            _choice(f"{section}.{f.name}", value, choices)
 
 
 def _positive(name: str, value: float | int | None, *, allow_none: bool = False) -> None:
@@ -38,95 +62,132 @@ def _positive(name: str, value: float | int | None, *, allow_none: bool = False)
         raise ConfigError(f"{name} must be positive, got {value!r}")
 
 
+def _not_negative(name: str, value: float | int) -> None:
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {value!r}")
+
+
 @dataclass
 class DataConfig:
-    source: str = "digits"  # registry name, "folder:PATH" or "npz:PATH"
-    data_dir: str | None = None  # where dataset files live (or are downloaded to)
-    download: bool = False  # allow torchvision downloads; never implicit
-    image_size: int | None = None  # resize to this square size; None keeps the native size
-    channels: int | None = None  # 1 (grayscale) or 3 (RGB); None keeps the native channels
-    skip_bad: bool = False  # image folders: skip unreadable files (and count them) instead of failing
-    stream: str = "auto"  # "memory": one uint8 tensor on the device; "loader": DataLoader decoding
-    # files lazily (folders only); auto = loader for folders (memory with skip_bad), memory otherwise
-    workers: int = 2  # DataLoader worker processes on the loader path
+    source: str = option("digits", f"data source: {', '.join(source_names())}", flag="--data")
+    data_dir: str | None = option(None, "folder holding (or receiving) dataset files")
+    download: bool = option(False, "allow downloading the dataset with torchvision")  # never implicit
+    image_size: int | None = option(None, "resize images to this square size")  # None: the native size
+    channels: int | None = option(None, "1 = grayscale, 3 = RGB", choices=(1, 3))  # None: the native channels
+    skip_bad: bool = option(False, "skip unreadable image files instead of failing")  # and count them
+    stream: str = option("auto", "memory: one uint8 tensor on the device; loader: a DataLoader decoding "
+                         "files lazily (folders); auto: loader for folders unless --skip-bad", choices=STREAMS)
+    workers: int = option(2, "DataLoader worker processes (loader stream)")
+
+    @property
+    def path(self) -> Path | None:
+        """The file or folder of a ``NAME:PATH`` file source; None for a named dataset."""
+        return source_path(self.source)
 
     @property
     def lazy(self) -> bool:
         """Whether training decodes files through a DataLoader instead of holding them."""
         if self.stream == "auto":
-            return self.source.startswith("folder:") and not self.skip_bad
+            found = file_source(self.source)
+            return found is not None and found.lazy is not None and not self.skip_bad
         return self.stream == "loader"
 
     def __post_init__(self) -> None:
+        _check_choices("data", self)
         _positive("data.image_size", self.image_size, allow_none=True)
-        _choice("data.stream", self.stream, ("auto", "memory", "loader"))
-        if self.stream == "loader" and not self.source.startswith("folder:"):
-            raise ConfigError("data.stream='loader' serves image folders only (folder:PATH)")
+        if (self.image_size or 0) > MAX_IMAGE_SIZE:
+            raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} px, got {self.image_size}")
+        found = file_source(self.source)
+        if self.stream == "loader" and (found is None or found.lazy is None):
+            lazy = ", ".join(f"{name}:PATH" for name, source in FILE_SOURCES.items() if source.lazy)
+            raise ConfigError(f"data.stream='loader' serves only sources decoded file by file: {lazy}")
+        if self.stream == "loader" and self.skip_bad:
+            raise ConfigError("data.skip_bad needs data.stream 'memory' or 'auto': the loader reads files lazily")
         if self.workers < 0:
             raise ConfigError(f"data.workers must be 0 or more, got {self.workers}")
-        if self.channels not in (None, 1, 3):
-            raise ConfigError(f"data.channels={self.channels!r} is not valid; choose 1 or 3")
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "mlp"  # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, 8-64 px
-    z_dim: int = 50  # latent size (the paper's MNIST value)
-    prior: str = "uniform"  # "uniform" on [-1,1]^d (E squashed into it) or "normal"
-    hidden: int = 1024  # MLP width
-    width: int = 64  # conv: channels of the first conv layer, doubled per stage
-    d_norm: str = "auto"  # D's normalization; auto = batch, or layer when a gradient penalty is used
-    unary: bool = False  # BigBiGAN unary heads s_x, s_z beside the joint score
-    features: str = "z"  # what encode exports: "z" = E(x) or the encoder's "penultimate" layer
+    # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, any size from 8 px
+    arch: str = option("mlp", "network family", choices=ARCHS)
+    z_dim: int = option(50, "latent size")  # the paper's MNIST value
+    # "uniform" on [-1,1]^d (E squashed into it) or "normal"
+    prior: str = option("uniform", "latent prior", choices=PRIORS)
+    hidden: int = option(1024, "MLP width / D's hidden width")
+    width: int = option(64, "conv: channels of the first layer")  # doubled per stage
+    # auto = batch, or layer when a gradient penalty is used
+    d_norm: str = option("auto", "D's normalization", choices=D_NORMS)
+    unary: bool = option(False, "add BigBiGAN unary scores s_x, s_z to D")  # beside the joint score
+    # penultimate: the layer the invariance term shapes (README: digits and Fashion-MNIST results)
+    features: str = option("penultimate", "which layer to export: z = E(x), E's penultimate layer, or d = D's "
+                           "image pathway", choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
+    # 3 layers, like VICReg's expander
+    projector: int = option(512, "width of the invariance term's projector head")
 
     def __post_init__(self) -> None:
-        _choice("model.arch", self.arch, ARCHS)
-        _choice("model.prior", self.prior, PRIORS)
-        _choice("model.d_norm", self.d_norm, D_NORMS)
-        _choice("model.features", self.features, FEATURE_LAYERS)
+        _check_choices("model", self)
         _positive("model.z_dim", self.z_dim)
         _positive("model.hidden", self.hidden)
         _positive("model.width", self.width)
+        _positive("model.projector", self.projector)
 
 
 @dataclass
 class TrainConfig:
-    objective: str = "gan"  # a name from the objective registry
-    gen_loss: str = "swapped"  # "swapped" (non-saturating) or "minimax"
-    epochs: float = 10.0  # passes over the training set (used when steps is None)
-    steps: int | None = None  # G/E updates; overrides epochs
-    batch_size: int = 128
-    lr: float | None = None  # None: the objective's default (Adam 2e-4 for f-GANs)
-    lr_d: float | None = None  # D's learning rate when it should differ from lr
-    betas: tuple[float, float] | None = None  # None: the objective's default
-    weight_decay: float = 2.5e-5  # the paper's value
-    n_critic: int | None = None  # D updates per G/E update; None: the objective's default
-    ema: float | None = None  # decay of an encoder weight average that is exported instead (e.g. 0.999)
-    recon_weight: float = 0.0  # ALICE-style ||x - G(E(x))||^2 term for G/E (off by default)
-    latent_recon_weight: float = 0.0  # ALICE-style ||z - E(G(z))||^2 term (off by default)
-    seed: int = 0
-    device: str = "auto"
-    threads: int | None = None  # torch intra-op threads; None: all cores
-    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16"
-    compile: bool = False  # torch.compile the models when supported
-    sync_bn: bool = False  # under torchrun: batch-norm statistics over all ranks (SyncBatchNorm, CUDA)
-    log_every: int = 20  # steps between metric rows (each one syncs with the device)
-    checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)
-    sample_every: int = 1000  # steps between sample/reconstruction grids
-    keep: int = 3  # checkpoints kept (plus "best" when a selection metric is set)
-    eval_every: int | None = None  # steps between quick evaluations; None: off
-    select: str | None = None  # "knn" or "linear": keep the best checkpoint by that metric
+    objective: str = option("gan", "adversarial objective", choices=tuple(OBJECTIVES))
+    gen_loss: str = option("swapped", "G/E loss mode", choices=GEN_LOSS_MODES)  # swapped: non-saturating
+    epochs: float = option(10.0, "passes over the training set")  # used when steps is None
+    steps: int | None = option(None, "G/E updates (overrides --epochs)")
+    batch_size: int = option(128, "batch size per process")
+    lr: float | None = option(None, "learning rate (default: the objective's)")  # Adam 2e-4 for f-GANs
+    lr_d: float | None = option(None, "D's learning rate (default: --lr)")
+    betas: tuple[float, float] | None = option(None, "Adam's two betas (default: the objective's)")
+    weight_decay: float = option(2.5e-5, "weight decay of every optimizer")  # the paper's value
+    n_critic: int | None = option(None, "D updates per G/E update (default: the objective's)")
+    ema: float | None = option(None, "decay of an encoder weight average exported instead (e.g. 0.999)")
+    recon_weight: float = option(0.0, "weight of ||x - G(E(x))||^2 (ALICE; default 0)")
+    latent_recon_weight: float = option(0.0, "weight of ||z - E(G(z))||^2 (default 0)")
+    d_augment: str = option("none", "augment real and generated images inside D's input (DiffAugment)",
+                            choices=tuple(POLICIES))
+    # on by default: measured better on digits and Fashion-MNIST than the BiGAN objective alone (README)
+    invariance: str = option("vicreg", "a loss between E's outputs on two augmented views of each image "
+                             "(none: the BiGAN objective alone)", choices=INVARIANCE_CHOICES)
+    # shift: translation only, which keeps the class of any data (a mirrored digit may be another digit)
+    augment: str = option("shift", "the augmentation policy making those views", choices=tuple(POLICIES))
+    invariance_weight: float = option(1.0, "weight of the invariance loss (default 1)")  # beside E's adversarial loss
+    adversarial: bool = option(True, "--no-adversarial: train E by the invariance loss alone, without D or G "
+                               "(the control)")
+    lr_e: float | None = option(None, "E's learning rate (default: --lr)")  # and the projector's
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "where to train", choices=DEVICES)
+    threads: int | None = option(None, "CPU threads for torch, faiss and BLAS together")  # None: all cores
+    precision: str = option("auto", "auto = bf16 autocast on CUDA, fp32 elsewhere", choices=PRECISIONS)
+    compile: bool = option(False, "torch.compile the networks where supported")
+    sync_bn: bool = option(False, "under torchrun: batch-norm statistics over all GPUs")  # SyncBatchNorm, CUDA
+    log_every: int = option(20, "steps between metric rows")  # each one syncs with the device
+    checkpoint_every: int = option(500, "steps between checkpoints")  # one is always written at the end
+    sample_every: int = option(1000, "steps between sample grids")  # samples and reconstructions
+    keep: int = option(3, "checkpoints to keep")  # plus "best" when a selection metric is set
+    eval_every: int | None = option(None, "steps between validation probes (k-NN, linear) logged to metrics")
+    select: str | None = option(None, "keep the best checkpoint by this validation metric", choices=SELECT_METRICS)
+    tensorboard: bool = option(False, "also log metrics, grids and the validation probe to TensorBoard "
+                               "(RUN/tensorboard/; needs tensorboard)")
 
     def __post_init__(self) -> None:
-        _choice("train.objective", self.objective, tuple(OBJECTIVES))
-        _choice("train.gen_loss", self.gen_loss, GEN_LOSS_MODES)
-        _choice("train.device", self.device, DEVICES)
-        _choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
+        _check_choices("train", self)
         _positive("train.batch_size", self.batch_size)
         _positive("train.epochs", self.epochs)
         _positive("train.steps", self.steps, allow_none=True)
         _positive("train.lr", self.lr, allow_none=True)
         _positive("train.lr_d", self.lr_d, allow_none=True)
+        _positive("train.lr_e", self.lr_e, allow_none=True)
+        if self.invariance != "none":
+            _positive("train.invariance_weight", self.invariance_weight)
+            if POLICIES[self.augment] is None:
+                raise ConfigError("train.invariance needs an augmentation policy (train.augment) to make two views")
+        if not self.adversarial and self.invariance == "none":
+            raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance")
         _positive("train.n_critic", self.n_critic, allow_none=True)
         _positive("train.threads", self.threads, allow_none=True)
         _positive("train.log_every", self.log_every)
@@ -134,12 +195,17 @@ class TrainConfig:
         _positive("train.sample_every", self.sample_every)
         _positive("train.keep", self.keep)
         _positive("train.eval_every", self.eval_every, allow_none=True)
+        if not isinstance(self.tensorboard, bool):
+            raise ConfigError(f"train.tensorboard must be true or false, got {self.tensorboard!r}")
+        _not_negative("train.weight_decay", self.weight_decay)
+        _not_negative("train.recon_weight", self.recon_weight)
+        _not_negative("train.latent_recon_weight", self.latent_recon_weight)
+        if not 0 <= self.seed < 2**32:  # numpy refuses negative seeds; derived ones (seed * 1_000_003) must fit int64
+            raise ConfigError(f"train.seed must lie in [0, 2**32), got {self.seed}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
-        if self.select is not None:
-            _choice("train.select", self.select, ("knn", "linear"))
-            if self.eval_every is None:
-                raise ConfigError("train.select needs train.eval_every (how often to evaluate)")
+        if self.select is not None and self.eval_every is None:
+            raise ConfigError("train.select needs train.eval_every (how often to evaluate)")
         if self.betas is not None:
             self.betas = tuple(float(b) for b in self.betas)
             if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -160,6 +226,14 @@ class Config:
         _no_extra(d, where)
         return cls(**{name: _section(name, d.get(name, {}), where) for name in SECTIONS})
 
+    @classmethod
+    def from_stored(cls, d: dict[str, Any], *, where: str) -> Config:
+        """A config a run stored (config.json, a checkpoint): every key it lacks is one added after
+        it was written, and takes the value that reproduces what that run did, not today's default."""
+        _no_extra(d, where)
+        filled = {name: BEFORE_THE_FIELD.get(name, {}) | d.get(name, {}) for name in SECTIONS}
+        return cls.from_dict(filled, where=where)
+
     def updated(self, overrides: dict[str, dict[str, Any]], *, where: str = "overrides") -> Config:
         """A new config with ``{section: {key: value}}`` applied on top of this one."""
         merged = self.to_dict()
@@ -170,15 +244,18 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+# fields whose default is not what runs stored before the field existed did (a stored config holds
+# every field of its day, so a missing key means the field is newer than the run)
+BEFORE_THE_FIELD: dict[str, dict[str, Any]] = {"train": {"invariance": "none"}}
 
 
 def _no_extra(d: dict[str, Any], where: str) -> None:
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a mapping of sections, got {type(d).__name__}")
     unknown = set(d) - set(SECTIONS)
-    if unknown:
+    if unknown:  # YAML keys may be numbers or booleans: named as written, never sorted as mixed types
         raise ConfigError(
-            f"{where}: unknown section(s) {', '.join(sorted(unknown))}; valid: {', '.join(SECTIONS)}"
+            f"{where}: unknown section(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(SECTIONS)}"
         )
 
 
@@ -189,28 +266,86 @@ def _known_keys(section: str, values: dict[str, Any], where: str) -> dict[str, A
     unknown = set(values) - set(valid)
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))}; "
+            f"{where}: unknown key(s) {', '.join(sorted(f'{section}.{k}' for k in unknown))}; "
             f"valid keys in {section!r}: {', '.join(valid)}"
         )
     return values
 
 
 def _section(name: str, values: dict[str, Any], where: str) -> Any:
+    values, hints = _known_keys(name, values, where), get_type_hints(SECTIONS[name])
     try:
-        return SECTIONS[name](**_known_keys(name, values, where))
+        values = {k: _typed(f"{name}.{k}", v, hints[k]) for k, v in values.items()}
+        return SECTIONS[name](**values)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
     except TypeError as e:
         raise ConfigError(f"{where}: section {name!r}: {e}") from None
 
 
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+               type(None): "null"}
+
+
+def _describe(hint: Any) -> str:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return " or ".join(map(_describe, args))
+    if origin is tuple and args[-1] is Ellipsis:
+        return f"a list, each item {_describe(args[0])}"
+    if origin is tuple:
+        return f"a list of {len(args)} items ({', '.join(map(_describe, args))})"
+    if origin is list:
+        return f"a list, each item {_describe(args[0])}"
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    return _TYPE_NAMES.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """``value`` checked against the field's declared type: a string is not a bool, 2.5 is not an
+    int, NaN is not a rate. Integers given for floats become floats, lists for tuples tuples."""
+    origin, args = get_origin(hint), get_args(hint)
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin in (Union, UnionType):
+        for arg in args:
+            try:
+                return _typed(name, value, arg)
+            except ConfigError:
+                pass
+    elif origin in (tuple, list):
+        if isinstance(value, (list, tuple)):
+            hints = [args[0]] * len(value) if origin is list or args[-1] is Ellipsis else list(args)
+            if len(hints) == len(value):
+                items = [_typed(f"{name}[{i}]", v, h) for i, (v, h) in enumerate(zip(value, hints, strict=True))]
+                return origin(items)
+    elif origin is Literal:
+        if value in args:
+            return value
+    elif hint is float:
+        if is_number and abs(value) <= sys.float_info.max:  # False for NaN, inf and ints beyond floats
+            return float(value)
+    elif hint is int:
+        if is_number and isinstance(value, int):
+            return value
+    elif hint in (bool, str, type(None)):
+        if type(value) is hint:
+            return value
+    else:
+        raise TypeError(f"{name}: no type check for the annotation {hint!r}; add one to config._typed")
+    shown = repr(value)
+    raise ConfigError(f"{name} must be {_describe(hint)}, got {shown if len(shown) < 60 else shown[:56] + '...'}")
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON or YAML file of ``{section: {key: value}}`` overrides (not yet validated)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml

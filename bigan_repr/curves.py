@@ -1,4 +1,5 @@
-"""Learning curves of a run, drawn from its metrics.jsonl into curves.png.
+"""Learning curves of a run, drawn from its metrics.jsonl into curves.png; and several runs'
+validation curves overlaid, for `bigan compare`.
 
 Three panels: the losses and D's bound; reconstruction error beside its shuffled-pair
 baseline; and the validation probe's accuracies when --eval-every was on.
@@ -6,13 +7,17 @@ baseline; and the validation probe's accuracies when --eval-every was on.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .atomic import atomic_write
 from .run_dir import RunDir
+
+_VALIDATION_KEYS = ("val_linear", "val_knn", "val_nn1")  # what the validation probe logs
 
 
 def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
@@ -21,20 +26,27 @@ def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_curves(run_dir: str | Path) -> Path | None:
-    """Write ``curves.png`` in the run directory; None when nothing has been logged yet."""
+def _split_rows(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
+    """metrics.jsonl's training rows and validation rows, the latter placed on the epoch axis."""
     rows = RunDir(run_dir).read_metrics()
     train_rows = [r for r in rows if r.get("kind") != "eval"]
     eval_rows = [r for r in rows if r.get("kind") == "eval"]
+    logged = [(0, 0.0)] + [(r["step"], r["epoch"]) for r in train_rows if "epoch" in r]
+    steps, epochs = zip(*sorted(logged), strict=True)
+    for r in eval_rows:  # epochs grow linearly with steps: interpolate between the logged ones
+        r["epoch"] = float(np.interp(r["step"], steps, epochs))
+    return train_rows, eval_rows
+
+
+def plot_curves(run_dir: str | Path) -> Path | None:
+    """Write ``curves.png`` in the run directory; None when nothing has been logged yet."""
+    train_rows, eval_rows = _split_rows(run_dir)
     if not train_rows:
         return None
-    epoch_of = {r["step"]: r["epoch"] for r in train_rows}
-    for r in eval_rows:  # place eval rows on the epoch axis of the nearest logged step
-        r["epoch"] = epoch_of.get(r["step"], max((e for s, e in epoch_of.items() if s <= r["step"]), default=0))
     panels = [
         ("losses", train_rows, ("d_loss", "g_loss", "bound")),
         ("reconstruction ||x - G(E(x))||", train_rows, ("recon", "recon_shuffled")),
-        ("validation accuracy", eval_rows, ("val_linear", "val_knn", "val_nn1")),
+        ("validation accuracy", eval_rows, _VALIDATION_KEYS),
     ]
     panels = [p for p in panels if p[1]]
     fig = Figure(figsize=(5 * len(panels), 3.6))
@@ -48,3 +60,27 @@ def plot_curves(run_dir: str | Path) -> Path | None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     return atomic_write(Path(run_dir) / "curves.png", lambda f: fig.savefig(f, format="png", dpi=90))
+
+
+def validation_overlay(runs: dict[str, Path]) -> bytes | None:
+    """PNG: one panel per validation metric, one line per run ({label: run directory}), by epoch.
+
+    None when no run has a validation probe (--eval-every).
+    """
+    probed = {label: rows for label, run in runs.items() if (rows := _split_rows(run)[1])}
+    if not probed:
+        return None
+    keys = [k for k in _VALIDATION_KEYS if any(k in r for rows in probed.values() for r in rows)]
+    fig = Figure(figsize=(4.6 * len(keys), 3.6))
+    FigureCanvasAgg(fig)
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(1, len(keys), i + 1)
+        for label, rows in probed.items():
+            ax.plot(*_series(rows, key), marker=".", label=label)
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()

@@ -1,47 +1,35 @@
-"""Image sources: a registry of named datasets plus ``folder:PATH`` and ``npz:PATH``.
+"""Image sources: a registry of named datasets and a table of file sources (``folder:PATH``,
+``npz:PATH``), the one place that says how a configured source is read.
 
-Every source returns an :class:`ImageSet`: uint8 images (N, C, H, W) in [0, 255], int64 labels
-when known, and string ids. Models see floats in [-1, 1] (:func:`to_model_range`); the uint8
-form is what lives in memory (or on the training device), a quarter of the float size.
+Every source gives an :class:`~bigan_repr.image_set.ImageSet` for a whole split
+(:func:`load_images`), and the same rows a block at a time (:func:`open_rows`); a file source
+that can be decoded file by file also gives training a lazily decoded dataset
+(:func:`lazy_dataset`).
 """
 
 from __future__ import annotations
 
 import gzip
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
-from .config import DataConfig
 from .errors import DataError
-from .images import IMAGE_SUFFIXES, conform, read_image
+from .image_folder import FolderDataset, folder_rows, load_folder
+from .image_npz import load_npz, npz_rows
+from .image_rows import ArrayRows, ImageRows
+from .image_set import SPLITS, ImageSet
+from .images import conform
 
-SPLITS = ("train", "test")
+if TYPE_CHECKING:
+    from .config import DataConfig
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DEFAULT_DOWNLOAD_DIR = Path.home() / ".cache" / "bigan-repr"
-
-
-@dataclass
-class ImageSet:
-    images: np.ndarray  # uint8 (N, C, H, W)
-    labels: np.ndarray | None  # int64 (N,) or None
-    ids: np.ndarray  # str (N,): an index or a file path
-    skipped: list[str] = field(default_factory=list)  # unreadable files passed over (--skip-bad)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def images_at(self, idx) -> np.ndarray:
-        return self.images[np.asarray(idx)]
-
-
-def to_model_range(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1], the range G's tanh output lives in."""
-    return images_u8.float().div_(127.5).sub_(1.0)
 
 
 # ---- registry sources --------------------------------------------------------------------
@@ -57,7 +45,8 @@ def _digits(cfg: DataConfig, split: str) -> ImageSet:
     # a fixed, stratified 80/20 split: the same for every run and every user
     train_idx, test_idx = train_test_split(idx, test_size=0.2, random_state=0, stratify=d.target)
     idx = np.sort(train_idx if split == "train" else test_idx)
-    return ImageSet(images[idx], d.target[idx].astype(np.int64), idx.astype(str))
+    return ImageSet(images[idx], d.target[idx].astype(np.int64), idx.astype(str),
+                    classes=[str(name) for name in d.target_names])
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -102,7 +91,9 @@ def _fashion_mnist(cfg: DataConfig, split: str) -> ImageSet:
                     f"has {len(labels)} labels"
                 )
             ids = np.arange(len(images)).astype(str)
-            return ImageSet(images[:, None].copy(), labels.astype(np.int64), ids)
+            from torchvision.datasets import FashionMNIST  # its class names, in label order
+
+            return ImageSet(images[:, None].copy(), labels.astype(np.int64), ids, classes=list(FashionMNIST.classes))
     if cfg.download:
         return _torchvision(cfg, split, "FashionMNIST")
     raise DataError(
@@ -134,7 +125,8 @@ def _torchvision(cfg: DataConfig, split: str, name: str) -> ImageSet:
         images = images.transpose(0, 3, 1, 2)
     labels = np.asarray(ds.targets if hasattr(ds, "targets") else ds.labels)  # SVHN, STL10: labels
     images = np.ascontiguousarray(images, dtype=np.uint8)
-    return ImageSet(images, labels.astype(np.int64), np.arange(len(images)).astype(str))
+    classes = list(getattr(ds, "classes", None) or []) or None  # CIFAR-10, STL-10, MNIST; SVHN has none
+    return ImageSet(images, labels.astype(np.int64), np.arange(len(images)).astype(str), classes=classes)
 
 
 SOURCES: dict[str, Callable[[DataConfig, str], ImageSet]] = {
@@ -150,136 +142,61 @@ SOURCES: dict[str, Callable[[DataConfig, str], ImageSet]] = {
 # ---- file sources ------------------------------------------------------------------------
 
 
-def _npz(path: Path, cfg: DataConfig, split: str) -> ImageSet:
-    from .image_npz import read_image_npz  # here, not at the top: image_npz imports ImageSet
+@dataclass(frozen=True)
+class FileSource:
+    """A source read from the path after its name, as ``NAME:PATH``; each reader takes (cfg, split)
+    and finds the path as ``cfg.path``."""
 
-    return read_image_npz(path, split)
-
-
-def _class_names(split_dirs: list[Path]) -> list[str]:
-    """Sorted class-subfolder names, shared by the train/ and test/ splits when there are any.
-
-    Hidden folders (.ipynb_checkpoints) are never classes. Taking the union keeps a class's
-    label the same in both splits when one split lacks it.
-    """
-    names = {d.name for s in split_dirs for d in s.iterdir() if d.is_dir()}
-    return sorted(n for n in names if not n.startswith("."))
+    load: Callable[[DataConfig, str], ImageSet]  # one split, whole, in memory
+    rows: Callable[[DataConfig, str], ImageRows]  # one split a block of rows at a time (encode)
+    lazy: Callable[[DataConfig, str], Dataset] | None = None  # decoded file by file in training's workers
 
 
-def _folder_files(path: Path, split_dirs: list[Path]) -> tuple[list[tuple[Path, int]], bool]:
-    """Image files of one split with their labels (-1 when unlabeled), and whether labelled.
-
-    Hidden files and folders (.DS_Store, macOS ._x.png forks) are not data and are left out.
-    """
-    classes = _class_names(split_dirs)
-    if classes:  # class subfolders give labels, in sorted name order
-        dirs = [(path / c, label) for label, c in enumerate(classes) if (path / c).is_dir()]
-        files = [(f, label) for d, label in dirs for f in sorted(d.rglob("*"))]
-    else:
-        files = [(f, -1) for f in sorted(path.iterdir())]
-    files = [
-        (f, label) for f, label in files
-        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-        and all(part[0] != "." for part in f.relative_to(path).parts)
-    ]
-    if not files:
-        raise DataError(f"image folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    return files, bool(classes)
+FILE_SOURCES: dict[str, FileSource] = {
+    "folder": FileSource(load_folder, folder_rows, lazy=FolderDataset),
+    "npz": FileSource(load_npz, npz_rows),
+}
 
 
-def _read_files(files: list[tuple[Path, int]], cfg: DataConfig):
-    """Decode each file; unreadable ones raise, or with skip_bad are listed and passed over."""
-    images, labels, ids, bad = [], [], [], []
-    for f, label in files:
-        try:
-            img = read_image(f, cfg.channels, cfg.image_size)
-        except DataError as e:
-            if not cfg.skip_bad:
-                raise DataError(f"{e} (add --skip-bad to skip unreadable files)") from None
-            bad.append(str(f))
-            continue
-        images.append(img)
-        labels.append(label)
-        ids.append(str(f))
-    return images, labels, ids, bad
+def file_source(source: str) -> FileSource | None:
+    """The entry of a ``NAME:PATH`` file source; None for a named dataset."""
+    name, colon, _ = source.partition(":")
+    return FILE_SOURCES.get(name) if colon else None
 
 
-def _folder_listing(path: Path, split: str) -> tuple[Path, list[tuple[Path, int]], bool]:
-    """The split's folder, its image files with labels, and whether it is labelled."""
-    if not path.is_dir():
-        raise DataError(f"image folder {path} does not exist or is not a folder")
-    split_dirs = [path]
-    if (path / "train").is_dir() and (path / split).is_dir():
-        # a folder with train/ and test/ subfolders defines the splits
-        split_dirs = [path / s for s in SPLITS if (path / s).is_dir()]
-        path = path / split
-    elif split != "train":
-        raise DataError(
-            f"image folder {path} has no {split}/ subfolder; it only gives a train split"
-        )
-    files, labelled = _folder_files(path, split_dirs)
-    return path, files, labelled
+def source_path(source: str) -> Path | None:
+    """The file or folder of a ``NAME:PATH`` file source; None for a named dataset."""
+    return Path(source.partition(":")[2]).expanduser() if file_source(source) else None
 
 
-def _folder(path: Path, cfg: DataConfig, split: str) -> ImageSet:
-    path, files, labelled = _folder_listing(path, split)
-    images, labels, ids, bad = _read_files(files, cfg)
-    if not images:
-        raise DataError(f"image folder {path}: all {len(bad)} files were unreadable")
-    shapes = sorted({im.shape for im in images})
-    if len(shapes) > 1:
-        shown = ", ".join(map(str, shapes[:4])) + (", ..." if len(shapes) > 4 else "")
-        raise DataError(
-            f"images in {path} differ in (channels, height, width): {shown}; "
-            "pass --image-size (and --channels) to bring them to one shape"
-        )
-    lab = np.array(labels, dtype=np.int64) if labelled else None
-    return ImageSet(np.stack(images), lab, np.array(ids), skipped=bad)
+def source_name(source: str) -> str:
+    """'folder' for ``folder:PATH``, 'npz' for ``npz:PATH``, a named dataset's own name."""
+    return source.partition(":")[0] if file_source(source) else source
 
 
-class FolderDataset(Dataset):
-    """``folder:PATH`` decoded lazily, one file per item (in DataLoader workers).
-
-    Every image is brought to the first image's channels and size unless --channels and
-    --image-size fix them; a file that differs or cannot be read fails with its name.
-    """
-
-    def __init__(self, cfg: DataConfig, split: str = "train"):
-        source = Path(cfg.source[len("folder:"):]).expanduser()
-        _, files, labelled = _folder_listing(source, split)
-        self.files = [f for f, _ in files]
-        self.labels = np.array([label for _, label in files], dtype=np.int64) if labelled else None
-        first = read_image(self.files[0], cfg.channels, cfg.image_size)
-        self.shape: tuple[int, int, int] = tuple(first.shape)
-        self.size = cfg.image_size
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        img = read_image(self.files[i], self.shape[0], self.size)
-        if img.shape != self.shape:
-            raise DataError(f"{self.files[i]} has shape {img.shape}, the folder's first image {self.shape}; "
-                            "pass --image-size to bring all images to one size")
-        return torch.from_numpy(img)
-
-    def images_at(self, idx) -> np.ndarray:
-        return np.stack([self[int(i)].numpy() for i in idx])
+def source_names() -> list[str]:
+    """Every valid ``--data`` form: the named datasets, then ``NAME:PATH`` for each file source."""
+    return [*SOURCES, *(f"{name}:PATH" for name in FILE_SOURCES)]
 
 
 def load_images(cfg: DataConfig, split: str = "train") -> ImageSet:
     """Load one split of the configured source, conformed to its channels and image size."""
     if split not in SPLITS:
         raise DataError(f"split {split!r} is not valid; choose one of: {', '.join(SPLITS)}")
-    source = cfg.source
-    for prefix, loader in (("folder:", _folder), ("npz:", _npz)):
-        if source.startswith(prefix):
-            data = loader(Path(source[len(prefix):]).expanduser(), cfg, split)
-            break
-    else:
-        if source not in SOURCES:
-            valid = ", ".join([*SOURCES, "folder:PATH", "npz:PATH"])
-            raise DataError(f"unknown data source {source!r}; valid: {valid}")
-        data = SOURCES[source](cfg, split)
+    found = file_source(cfg.source)
+    if found is None and cfg.source not in SOURCES:
+        raise DataError(f"unknown data source {cfg.source!r}; valid: {', '.join(source_names())}")
+    data = found.load(cfg, split) if found else SOURCES[cfg.source](cfg, split)
     data.images = conform(data.images, cfg.channels, cfg.image_size)
     return data
+
+
+def open_rows(cfg: DataConfig, split: str = "train") -> ImageRows:
+    """One split of ``cfg.source`` as rows; ``cfg.channels`` and ``cfg.image_size`` must be set."""
+    found = file_source(cfg.source)
+    return found.rows(cfg, split) if found else ArrayRows(load_images(cfg, split))
+
+
+def lazy_dataset(cfg: DataConfig, split: str = "train") -> Dataset:
+    """One split decoded file by file, for a source that can be (``cfg.lazy``)."""
+    return file_source(cfg.source).lazy(cfg, split)

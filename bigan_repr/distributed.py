@@ -33,6 +33,8 @@ def init_distributed(device: torch.device) -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", 1))
     if world <= 1:
         return DistContext()
+    if device.type == "cuda":  # nccl collectives (barrier, broadcast of objects) use the current device
+        torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return DistContext(rank=dist.get_rank(), world=dist.get_world_size())
@@ -62,6 +64,15 @@ def gather_rng_states(rng: torch.Generator, ctx: DistContext) -> list[torch.Tens
     states: list = [None] * ctx.world
     dist.all_gather_object(states, state)
     return states
+
+
+def broadcast_object(value, ctx: DistContext):
+    """Rank 0's ``value`` on every rank (picklable; identity for one process)."""
+    if not ctx.active:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier(ctx: DistContext) -> None:

@@ -1,21 +1,27 @@
-"""A run directory: config.json, metrics.jsonl, PNG grids, checkpoints/, and its writer lock.
+"""A run directory: config.json, metrics.jsonl, PNG grids, checkpoints/, skipped_files.txt and its
+writer lock.
 
-Only one process may train into a run directory at a time: ``lock`` holds the writer's PID and
-a lock left by a dead process is taken over.
+Only one process may train into a run directory at a time. The writer holds an exclusive
+``flock`` on ``lock`` for the run's life (the file also names its PID, for the message others
+see). The kernel drops the lock when its process dies, however it dies, so a lock file left by a
+dead process is simply taken over, and no two processes can hold it at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 from pathlib import Path
 from typing import Any
 
+from . import fault_injection
 from .atomic import atomic_write_text
 from .errors import UserError
 
 LOCK_FILE = "lock"
+SKIPPED_FILE = "skipped_files.txt"  # with --skip-bad: the unreadable files training passed over
 
 
 def _json_safe(value: Any) -> Any:
@@ -29,6 +35,8 @@ class RunDir:
         self.path = Path(path)
         self.config_path = self.path / "config.json"
         self.metrics_path = self.path / "metrics.jsonl"
+        self.sinks: list = []  # other logs each metrics row also goes to (write_row), e.g. TensorBoard
+        self._lock_fd: int | None = None  # open while this object holds the writer lock
 
     def create(self) -> None:
         try:
@@ -49,9 +57,15 @@ class RunDir:
         except json.JSONDecodeError as e:
             raise UserError(f"{self.config_path} is not valid JSON: {e}") from None
 
+    def write_skipped(self, files: list[str]) -> None:
+        atomic_write_text(self.path / SKIPPED_FILE, "".join(f"{f}\n" for f in files))
+
     def append_metrics(self, row: dict[str, Any]) -> None:
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+        for sink in self.sinks:
+            sink.write_row(row)
+        fault_injection.reached(f"metrics:{row.get('step')}")  # tests interrupt a run here
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
@@ -71,27 +85,46 @@ class RunDir:
 
     # ---- one writer at a time ----
     def acquire_lock(self) -> None:
+        """Take the writer lock, or refuse naming the process that holds it."""
         lock = self.path / LOCK_FILE
         while True:
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                pid = _read_pid(lock)
-                if pid is not None and _alive(pid) and pid != os.getpid():
-                    raise UserError(
-                        f"run directory {self.path} is in use by process {pid}; "
-                        f"wait for it, or choose another --out"
-                    ) from None
-                lock.unlink(missing_ok=True)  # stale: its writer is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            return
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise UserError(f"cannot lock run directory {self.path}: {e.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                holder = _read_pid(lock)
+                raise UserError(
+                    f"run directory {self.path} is in use by {f'process {holder}' if holder else 'another process'}; "
+                    f"wait for it, or choose another --out"
+                ) from None
+            except OSError as e:  # e.g. a file system without locks
+                os.close(fd)
+                raise UserError(f"cannot lock run directory {self.path}: {e.strerror}") from None
+            if _same_file(fd, lock):
+                break
+            os.close(fd)  # locked a file its last holder had already removed: try the current one
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
 
     def release_lock(self) -> None:
-        lock = self.path / LOCK_FILE
-        if _read_pid(lock) == os.getpid():
-            lock.unlink(missing_ok=True)
+        if self._lock_fd is None:
+            return
+        (self.path / LOCK_FILE).unlink(missing_ok=True)  # while still held: see acquire_lock's check
+        os.close(self._lock_fd)
+        self._lock_fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _read_pid(lock: Path) -> int | None:
@@ -99,13 +132,3 @@ def _read_pid(lock: Path) -> int | None:
         return int(lock.read_text().strip())
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,18 +1,25 @@
 """One BiGAN training step, the same for every objective.
 
 D is updated ``n_critic`` times (one real batch each), then G and E together on the last batch.
+Two optional additions, each measured in the README's ablation:
+- augmentation inside D's input (DiffAugment): D compares (T(x), E(x)) with (T(G(z)), z) for
+  random T drawn afresh for every call, so G is never taught to produce augmented images;
+- an invariance term for E: a loss between the projector's outputs on two augmented views of
+  each image, added to E's adversarial loss, or alone (no D, no G: the control).
 The step returns detached tensors and never synchronizes with the device; the caller decides
 when to read them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from .augment import AugmentPolicy, augment
 from .models import BiGAN, sample_prior
 from .objectives import Objective, joint_gradient_penalty
 
@@ -23,31 +30,37 @@ class CriticPair(nn.Module):
     One call per D update keeps DistributedDataParallel to one forward per backward.
     """
 
-    def __init__(self, discriminator: nn.Module, gradient_penalty: float | None):
+    def __init__(self, discriminator: nn.Module, objective: Objective):
         super().__init__()
-        self.discriminator, self.gradient_penalty = discriminator, gradient_penalty
+        self.discriminator, self.objective = discriminator, objective
 
     def forward(self, x, z_real, x_fake, z, rng: torch.Generator | None = None):
         D = self.discriminator
         d_real, d_fake = D(x, z_real), D(x_fake, z)
         penalty = None
-        if self.gradient_penalty:
+        if self.objective.gradient_penalty:
             penalty = joint_gradient_penalty(D, x, z_real, x_fake, z, rng)
         return d_real, d_fake, penalty
 
 
 class GeneratorEncoderPair(nn.Module):
-    """E(x) and G(z) (plus the optional cycle terms' G(E(x)), E(G(z))) in one forward call."""
+    """Everything G and E compute with gradients, in one forward call: E(x) and G(z) (plus the
+    cycle terms' G(E(x)), E(G(z))) when adversarial, the projector's outputs on the views when E
+    has an invariance term. ``generator`` is None when E trains without D and G."""
 
-    def __init__(self, generator: nn.Module, encoder: nn.Module):
+    def __init__(self, generator: nn.Module | None, encoder: nn.Module, projector: nn.Module | None):
         super().__init__()
-        self.generator, self.encoder = generator, encoder
+        self.generator, self.encoder, self.projector = generator, encoder, projector
 
-    def forward(self, x: Tensor, z: Tensor, cycles: bool = False):
-        z_real, x_fake = self.encoder(x), self.generator(z)
-        if not cycles:
-            return z_real, x_fake, None, None
-        return z_real, x_fake, self.generator(z_real), self.encoder(x_fake)
+    def forward(self, x: Tensor, z: Tensor, cycles: bool = False, views: Tensor | None = None):
+        z_real = x_fake = x_rec = z_rec = h = None
+        if self.generator is not None:
+            z_real, x_fake = self.encoder(x), self.generator(z)
+            if cycles:
+                x_rec, z_rec = self.generator(z_real), self.encoder(x_fake)
+        if views is not None:
+            h = self.projector(self.encoder.features(views))  # (2B, width): both views in one batch
+        return z_real, x_fake, x_rec, z_rec, h
 
 
 @dataclass
@@ -61,12 +74,19 @@ class StepContext:
     opt_d: torch.optim.Optimizer
     opt_ge: torch.optim.Optimizer
     gen_loss: str
-    weight_clip: float | None
-    gradient_penalty: float | None
     recon_weight: float
     latent_recon_weight: float
     rng: torch.Generator
     autocast: AbstractContextManager
+    d_augment: AugmentPolicy | None = None  # applied to both joints' x inside D's input
+    invariance: Callable[[Tensor, Tensor], Tensor] | None = None  # the two-view loss on E
+    views: AugmentPolicy | None = None  # the policy making its two views
+    invariance_weight: float = 1.0
+    adversarial: bool = True  # False: E learns from the invariance term alone
+
+    def for_d(self, x: Tensor) -> Tensor:
+        """x as D sees it: augmented with fresh draws when DiffAugment is on."""
+        return augment(x, self.d_augment, self.rng)
 
 
 def _z(ctx: StepContext, n: int, device) -> Tensor:
@@ -77,17 +97,17 @@ def _z(ctx: StepContext, n: int, device) -> Tensor:
 def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Tensor, z: Tensor) -> dict[str, Tensor]:
     # ---- D: maximize the objective's bound between (x, E(x)) and (G(z), z) ----
     with ctx.autocast:
-        d_real, d_fake, penalty = ctx.critic(x, z_real, x_fake, z, ctx.rng)
+        d_real, d_fake, penalty = ctx.critic(ctx.for_d(x), z_real, ctx.for_d(x_fake), z, ctx.rng)
         loss = ctx.objective.d_loss(d_real, d_fake)
         if penalty is not None:
-            loss = loss + ctx.gradient_penalty * penalty
+            loss = loss + ctx.objective.gradient_penalty * penalty
     ctx.opt_d.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_d.step()
-    if ctx.weight_clip is not None:
+    if ctx.objective.weight_clip is not None:
         with torch.no_grad():
             for p in ctx.model.discriminator.parameters():
-                p.clamp_(-ctx.weight_clip, ctx.weight_clip)
+                p.clamp_(-ctx.objective.weight_clip, ctx.objective.weight_clip)
     real, fake = d_real.detach().float()[:, 0], d_fake.detach().float()[:, 0]
     return {
         "d_loss": loss.detach().float(),
@@ -99,21 +119,36 @@ def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Te
     }
 
 
+def _adversarial_loss(ctx: StepContext, x: Tensor, z: Tensor, outputs: tuple) -> Tensor:
+    z_real, x_fake, x_rec, z_rec, _ = outputs
+    D = ctx.model.discriminator
+    loss = ctx.objective.g_loss(D(ctx.for_d(x), z_real), D(ctx.for_d(x_fake), z), ctx.gen_loss)
+    if x_rec is not None:  # ALICE-style cycle terms, off by default
+        loss = loss + ctx.recon_weight * (x_rec - x).float().pow(2).flatten(1).sum(1).mean()
+        loss = loss + ctx.latent_recon_weight * (z_rec - z).float().pow(2).sum(1).mean()
+    return loss
+
+
 def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, outputs: tuple) -> dict[str, Tensor]:
-    # ---- G and E: minimize the objective's G/E loss (swapped or minimax) against the updated D ----
-    z_real, x_fake, x_rec, z_rec = outputs
+    # ---- G and E: minimize the G/E loss against the updated D, plus E's invariance term ----
+    stats = {}
     D = ctx.model.discriminator
     D.requires_grad_(False)  # D's gradients are not needed here; skip computing them
     with ctx.autocast:
-        loss = ctx.objective.g_loss(D(x, z_real), D(x_fake, z), ctx.gen_loss)
-        if x_rec is not None:  # ALICE-style cycle terms, off by default
-            loss = loss + ctx.recon_weight * (x_rec - x).float().pow(2).flatten(1).sum(1).mean()
-            loss = loss + ctx.latent_recon_weight * (z_rec - z).float().pow(2).sum(1).mean()
+        loss = torch.zeros((), device=x.device)
+        if ctx.adversarial:
+            loss = _adversarial_loss(ctx, x, z, outputs)
+            stats["g_loss"] = loss.detach().float()
+        if outputs[4] is not None:
+            h1, h2 = outputs[4].chunk(2)
+            invariance = ctx.invariance(h1, h2)
+            loss = loss + ctx.invariance_weight * invariance
+            stats["invariance"] = invariance.detach().float()
     ctx.opt_ge.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_ge.step()
     D.requires_grad_(True)
-    return {"g_loss": loss.detach().float()}
+    return stats
 
 
 def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
@@ -123,14 +158,20 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
     detached, and the G/E update reuses them against the updated D (as the DCGAN reference
     loop does), which saves a forward pass of both networks per step.
     """
-    for x in batches[:-1]:
-        z = _z(ctx, x.shape[0], x.device)
-        with torch.no_grad(), ctx.autocast:
-            z_real, x_fake = ctx.model.encoder(x), ctx.model.generator(z)
-        discriminator_update(ctx, x, z_real, x_fake, z)
+    if ctx.adversarial:
+        for x in batches[:-1]:
+            z = _z(ctx, x.shape[0], x.device)
+            with torch.no_grad(), ctx.autocast:
+                z_real, x_fake = ctx.model.encoder(x), ctx.model.generator(z)
+            discriminator_update(ctx, x, z_real, x_fake, z)
     x = batches[-1]
-    z = _z(ctx, x.shape[0], x.device)
+    z = _z(ctx, x.shape[0], x.device) if ctx.adversarial else None
+    views = None
+    if ctx.invariance is not None:
+        views = torch.cat([augment(x, ctx.views, ctx.rng), augment(x, ctx.views, ctx.rng)])  # (2B, C, H, W)
     with ctx.autocast:
-        outputs = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight))
-    stats = discriminator_update(ctx, x, outputs[0].detach(), outputs[1].detach(), z)
+        outputs = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views)
+    stats = {}
+    if ctx.adversarial:
+        stats = discriminator_update(ctx, x, outputs[0].detach(), outputs[1].detach(), z)
     return stats | generator_encoder_update(ctx, x, z, outputs)

@@ -1,5 +1,6 @@
-"""Training a BiGAN: set up from a config, loop over steps, log, checkpoint, resume.
+"""Training a BiGAN: lock the run directory, resume or start, loop over steps, log, checkpoint.
 
+What a run trains with is built by ``assembly.py``; what a checkpoint holds is ``checkpoint.py``'s.
 The loop does not know which objective it runs; the objective's defaults (optimizer, learning
 rate, n_critic, weight clipping, gradient penalty) come from the registry entry and are
 overridable in the config.
@@ -18,45 +19,28 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from . import __version__
-from .batches import BatchStream, LoaderStream
+from .assembly import Assembly, assemble
 from .checkpoint import (
     CHECKPOINT_DIR,
+    CheckpointError,
+    capture,
+    check_resume_compatible,
     checkpoint_path,
     clean_partial_writes,
     load_checkpoint,
     prune_checkpoints,
+    restore,
     save_checkpoint,
     step_checkpoints,
 )
-from .config import Config, ConfigError
+from .config import Config
 from .curves import plot_curves
-from .data import FolderDataset, ImageSet, load_images, to_model_range
-from .distributed import (
-    DistContext,
-    average,
-    barrier,
-    gather_rng_states,
-    init_distributed,
-    shutdown,
-    weights_digest,
-    wrap,
-)
-from .ema import EncoderEMA
+from .distributed import average, barrier, shutdown, weights_digest
 from .errors import UserError
-from .models import BiGAN, resolve_d_norm, sample_prior
 from .monitor import diagnostics, save_grids
-from .objectives import Objective, get_objective
-from .probe import ValidationProbe
 from .run_dir import RunDir
-from .runtime import autocast_for, resolve_device, set_threads
-from .step import CriticPair, GeneratorEncoderPair, StepContext, train_step
-
-# what may change when a run is resumed: its length and its bookkeeping, not what it learns
-RESUMABLE_CHANGES = {
-    "train": {"epochs", "steps", "log_every", "checkpoint_every", "sample_every", "keep", "threads",
-              "device", "eval_every", "select", "compile", "precision", "sync_bn"},
-}
+from .step import train_step
+from .tensorboard_log import TENSORBOARD_DIR, TensorBoardSink
 
 
 class TrainingDiverged(UserError):
@@ -71,208 +55,116 @@ class TrainResult:
     stopped: str  # "finished", "interrupted"
 
 
-def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.optim.Optimizer, ...]:
-    lr = cfg.lr or objective.lr
-    lr_d = cfg.lr_d or lr
-    betas = cfg.betas or objective.betas
-    ge_params = [*model.generator.parameters(), *model.encoder.parameters()]
-    d_params = list(model.discriminator.parameters())
-    if objective.optimizer == "rmsprop":
-        return (torch.optim.RMSprop(d_params, lr=lr_d, weight_decay=cfg.weight_decay),
-                torch.optim.RMSprop(ge_params, lr=lr, weight_decay=cfg.weight_decay))
-    fused = {"fused": True}  # one kernel per step on CUDA and CPU (torch >= 2.4)
-    return (torch.optim.Adam(d_params, lr=lr_d, betas=betas, weight_decay=cfg.weight_decay, **fused),
-            torch.optim.Adam(ge_params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, **fused))
-
-
-def image_shape(data: ImageSet | FolderDataset) -> tuple[int, int, int]:
-    return tuple(data.shape) if isinstance(data, FolderDataset) else tuple(data.images.shape[1:])
-
-
-def total_steps(cfg: Config, stream: BatchStream | LoaderStream, n_critic: int) -> int:
-    if cfg.train.steps is not None:
-        return cfg.train.steps
-    return max(1, math.ceil(cfg.train.epochs * stream.per_epoch / n_critic))
-
-
-def check_resume_compatible(stored: Config, requested: Config, run_dir: Path) -> None:
-    a, b = stored.to_dict(), requested.to_dict()
-    for section in a:
-        for key in a[section]:
-            if a[section][key] != b[section][key] and key not in RESUMABLE_CHANGES.get(section, ()):
-                raise ConfigError(
-                    f"cannot resume {run_dir} with {section}.{key}={b[section][key]!r}: the run was "
-                    f"trained with {a[section][key]!r}. Only these may change on resume: "
-                    f"{', '.join(sorted(RESUMABLE_CHANGES['train']))}"
-                )
-
-
 class Trainer:
-    """Holds one run's state; ``run()`` trains it to its step budget."""
+    """One run directory and the training run in it; ``run()`` trains to the step budget."""
 
     def __init__(self, cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True):
         self.cfg, self.run_dir, self.progress = cfg, RunDir(out), progress
-        self.device = resolve_device(cfg.train.device)
-        self.dist: DistContext = init_distributed(self.device)
-        set_threads(cfg.train.threads)
-        self.objective = get_objective(cfg.train.objective)
-        self.n_critic = cfg.train.n_critic or self.objective.n_critic
-        data, self.stream = self._data_stream()
-        torch.manual_seed(cfg.train.seed)
-        gp = self.objective.gradient_penalty
-        self.d_norm = resolve_d_norm(cfg.model, bool(gp))
-        self.model = BiGAN(cfg.model, image_shape(data), self.d_norm).to(self.device)
-        if cfg.train.sync_bn and self.dist.active:
-            if self.device.type != "cuda":
-                raise ConfigError("--sync-bn needs CUDA devices (SyncBatchNorm has no CPU kernel)")
-            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-        self.opt_d, self.opt_ge = make_optimizers(self.model, self.objective, cfg.train)
-        self.ema = EncoderEMA(self.model.encoder, cfg.train.ema) if cfg.train.ema else None
-        # each rank draws its own z and penalty points; rank 0 of a 1-process run uses the seed itself
-        self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 7919 * self.dist.rank)
+        self.parts: Assembly = assemble(cfg)
+        self.dist = self.parts.dist
+        if cfg.train.tensorboard and self.dist.is_main:  # refused here, before anything is written
+            self.run_dir.sinks.append(TensorBoardSink(self.run_dir.path / TENSORBOARD_DIR))
         self.step = 0
         self.best: float | None = None  # the selection metric of the "best" checkpoint
-        self._fixed_inputs(data)
-        self.probe = (ValidationProbe.from_training_set(data, cfg.model.features, cfg.train.seed)
-                      if cfg.train.eval_every else None)
-        if cfg.train.select and self.probe is None:
-            raise ConfigError(f"--select needs labels, and data source {cfg.data.source!r} has none")
-        if resume:
-            self._resume()
-        elif self.dist.is_main:
-            self.run_dir.create()
-            if self.run_dir.config_path.exists():
-                raise UserError(f"{self.run_dir.path} already holds a run; use --resume or another --out")
-        self.total = total_steps(cfg, self.stream, self.n_critic)
-        self.ctx = self._step_context()
-
-    def _data_stream(self) -> tuple[ImageSet | FolderDataset, BatchStream | LoaderStream]:
-        """The training split and the stream serving its batches (on the device, or lazily)."""
-        cfg, rank, world = self.cfg, self.dist.rank, self.dist.world
-        t = cfg.train
-        if cfg.data.lazy:
-            data = FolderDataset(cfg.data, "train")
-            return data, LoaderStream(data, t.batch_size, t.seed, rank, world, device=self.device,
-                                      workers=cfg.data.workers)
-        data = load_images(cfg.data, "train")
-        images = torch.from_numpy(data.images).to(self.device)
-        return data, BatchStream(images, t.batch_size, t.seed, rank, world)
-
-    def _fixed_inputs(self, data: ImageSet | FolderDataset) -> None:
-        """A fixed batch and fixed codes for diagnostics and grids, drawn off the training RNG."""
-        g = torch.Generator().manual_seed(self.cfg.train.seed + 1)
-        idx = torch.randperm(len(data), generator=g)[:256]
-        self.fixed_x = to_model_range(torch.from_numpy(data.images_at(idx)).to(self.device))
-        self.fixed_z = sample_prior(64, self.cfg.model.z_dim, self.cfg.model.prior, "cpu", g).to(self.device)
-
-    def _step_context(self) -> StepContext:
-        t, m = self.cfg.train, self.model
-        critic = CriticPair(m.discriminator, self.objective.gradient_penalty)
-        gen_enc = GeneratorEncoderPair(m.generator, m.encoder)
-        if t.compile:
-            gen_enc = _maybe_compile(gen_enc)
-            if self.objective.gradient_penalty:  # compiled graphs have no double backward
-                print("--compile: the critic runs eagerly (gradient penalty)", file=sys.stderr)
-            else:
-                critic = _maybe_compile(critic)
-        return StepContext(
-            model=m, critic=wrap(critic, self.dist, self.device), gen_enc=wrap(gen_enc, self.dist, self.device),
-            objective=self.objective, opt_d=self.opt_d, opt_ge=self.opt_ge, gen_loss=t.gen_loss,
-            weight_clip=self.objective.weight_clip, gradient_penalty=self.objective.gradient_penalty,
-            recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
-            rng=self.rng, autocast=autocast_for(self.device, t.precision),
-        )
+        self._claim(resume)  # last: all input is validated before the run directory is touched
 
     # ---- checkpoints ----
-    def state(self) -> dict[str, Any]:
-        return {
-            "version": __version__, "config": self.cfg.to_dict(), "step": self.step,
-            "image_shape": list(self.model.image_shape), "d_norm": self.d_norm,
-            "model": self.model.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "opt_ge": self.opt_ge.state_dict(), "stream": self.stream.state_dict(),
-            "rng": {"z": gather_rng_states(self.rng, self.dist), "torch": torch.get_rng_state()},
-            "best_metric": self.best,
-            "ema_encoder": self.ema.state_dict() if self.ema else None,
-        }
-
     def save(self) -> None:
         self._check_finite_parameters()
-        state = self.state()  # collective under DDP: every rank contributes its RNG state
+        state = capture(self.parts, self.step, self.best)  # collective under DDP
         if self.dist.is_main:
             save_checkpoint(checkpoint_path(self.run_dir.path, self.step), state)
             prune_checkpoints(self.run_dir.path, self.cfg.train.keep)
         barrier(self.dist)
 
-    def _resume(self) -> None:
-        clean_partial_writes(self.run_dir.path)
-        if not step_checkpoints(self.run_dir.path):  # killed before its first checkpoint
-            if self.dist.is_main:
-                self.run_dir.truncate_metrics(0)
-            return
-        ckpt = load_checkpoint(self.run_dir.path, map_location=self.device)
-        check_resume_compatible(Config.from_dict(ckpt["config"]), self.cfg, self.run_dir.path)
-        self.model.load_state_dict(ckpt["model"])
-        self.opt_d.load_state_dict(ckpt["opt_d"])
-        self.opt_ge.load_state_dict(ckpt["opt_ge"])
-        if self.ema is not None:
-            self.ema.load_state_dict(ckpt["ema_encoder"])
-        self.stream.load_state_dict(ckpt["stream"])
-        states = ckpt["rng"]["z"]
-        if len(states) == self.dist.world:  # generator states are CPU byte tensors
-            self.rng.set_state(states[self.dist.rank].cpu())
-        else:  # resumed on another number of processes: fresh, distinct streams per rank
-            self.rng.manual_seed(self.cfg.train.seed + 7919 * self.dist.rank + 104729 * int(ckpt["step"]))
-        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-        self.step = int(ckpt["step"])
-        self.best = ckpt.get("best_metric")
+    def _claim(self, resume: bool) -> None:
+        """Lock the run directory, then read the run to resume or check that there is none.
+
+        Only the directory and its lock are created here; ``run`` makes the first write, locked.
+        """
+        self.resuming = resume
         if self.dist.is_main:
-            self.run_dir.truncate_metrics(self.step)
+            if not resume:
+                self.run_dir.create()
+            self.run_dir.acquire_lock()
+        try:
+            if resume:
+                self._resume()
+            elif self.dist.is_main and self.run_dir.config_path.exists():
+                raise UserError(f"{self.run_dir.path} already holds a run; use --resume or another --out")
+        except BaseException:
+            self.run_dir.release_lock()
+            raise
+
+    def _resume(self) -> None:
+        if not step_checkpoints(self.run_dir.path):
+            raise CheckpointError(
+                f"cannot resume {self.run_dir.path}: it has no checkpoints in {CHECKPOINT_DIR}/ (it stopped "
+                f"before its first one, or they were moved); nothing was changed. To start over, train "
+                f"into a new --out, or delete {self.run_dir.path}"
+            )
+        ckpt = load_checkpoint(self.run_dir.path, map_location=self.parts.device)
+        stored = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt['path']}")
+        check_resume_compatible(stored, self.cfg, self.run_dir.path)
+        self.step, self.best = restore(self.parts, ckpt)
+
+    def _start_writing(self) -> None:
+        """The run directory's first changes, made under its lock once all input is validated."""
+        if self.resuming:
+            clean_partial_writes(self.run_dir.path)
+            self.run_dir.truncate_metrics(self.step)  # rows after the checkpoint are logged again
+        self.run_dir.write_config(self.cfg.to_dict())
+        if self.parts.skipped:
+            self.run_dir.write_skipped(self.parts.skipped)
 
     # ---- the loop ----
     def run(self) -> TrainResult:
-        if self.dist.is_main:
-            self.run_dir.acquire_lock()
-            self.run_dir.write_config(self.cfg.to_dict())
         stopping = _StopFlag()
         try:
+            if self.dist.is_main:
+                self._start_writing()
             with stopping:
                 stopped = self._loop(stopping)
             if self.dist.is_main:
                 plot_curves(self.run_dir.path)
             if self.dist.active:  # replicas must agree; the log line lets anyone check
-                print(f"rank {self.dist.rank}/{self.dist.world} weights sha256 {weights_digest(self.model)}",
+                print(f"rank {self.dist.rank}/{self.dist.world} weights sha256 {weights_digest(self.parts.model)}",
                       file=sys.stderr, flush=True)
         finally:
+            for sink in self.run_dir.sinks:
+                sink.close()
             if self.dist.is_main:
                 self.run_dir.release_lock()
             shutdown(self.dist)
         return TrainResult(self.run_dir.path, self.step, self.last_metrics, stopped)
 
     def _loop(self, stopping: _StopFlag) -> str:
-        t = self.cfg.train
+        t, run = self.cfg.train, self.parts
         self.last_metrics: dict[str, Any] = {}
         sums: dict[str, torch.Tensor] = {}
         count, tick = 0, time.perf_counter()
-        bar = tqdm(total=self.total, initial=self.step, disable=not (self.progress and self.dist.is_main),
+        bar = tqdm(total=run.total, initial=self.step, disable=not (self.progress and self.dist.is_main),
                    desc=f"train {t.objective}", file=sys.stderr, dynamic_ncols=True)
-        while self.step < self.total:
-            stats = train_step(self.ctx, [self.stream.next() for _ in range(self.n_critic)])
-            if self.ema is not None:
-                self.ema.update(self.model.encoder)
+        while self.step < run.total:
+            stats = train_step(run.ctx, [run.stream.next() for _ in range(run.n_critic)])
+            if run.ema is not None:
+                run.ema.update(run.model.encoder)
             self.step += 1
             count += 1
             for k, v in stats.items():
                 sums[k] = sums[k] + v if k in sums else v
             bar.update(1)
-            last = self.step == self.total
+            last = self.step == run.total
             if self.step % t.log_every == 0 or last or stopping.requested:
                 elapsed = time.perf_counter() - tick
                 row = self._log(sums, count, elapsed)
-                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "recon")})
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "invariance", "recon") if k in row})
                 sums, count, tick = {}, 0, time.perf_counter()
             if self.dist.is_main and (self.step % t.sample_every == 0 or last):
-                save_grids(self.model, self.fixed_x[:16], self.fixed_z, self.run_dir.path)
-            if self.probe is not None and (self.step % t.eval_every == 0 or last):
+                save_grids(run.model, run.fixed_x[:16], run.fixed_z, self.run_dir.path)
+                for sink in self.run_dir.sinks:
+                    sink.write_grids(self.step, self.run_dir.path)
+            if run.probe is not None and (self.step % t.eval_every == 0 or last):
                 self._evaluate()
             if self.step % t.checkpoint_every == 0 or last or stopping.requested:
                 self.save()
@@ -283,12 +175,12 @@ class Trainer:
         return "finished"
 
     def _log(self, sums: dict[str, torch.Tensor], count: int, elapsed: float) -> dict[str, Any]:
-        names = sorted(sums)
+        run, names = self.parts, sorted(sums)
         values = average(torch.stack([sums[k] for k in names]) / count, self.dist).tolist()
-        row = {"step": self.step, "epoch": round(self.stream.epoch + self.stream.pos / self.stream.per_epoch, 3)}
+        row = {"step": self.step, "epoch": round(run.stream.epoch + run.stream.pos / run.stream.per_epoch, 3)}
         row |= dict(zip(names, values, strict=True))
-        row |= diagnostics(self.model, self.fixed_x)
-        images = count * self.n_critic * self.cfg.train.batch_size * self.dist.world
+        row |= diagnostics(run.model, run.fixed_x)
+        images = count * run.n_critic * self.cfg.train.batch_size * self.dist.world
         row["img_per_s"] = round(images / max(elapsed, 1e-9), 1)
         bad = [k for k in names if not math.isfinite(row[k])]
         if bad:
@@ -308,10 +200,11 @@ class Trainer:
     def _evaluate(self) -> None:
         """Validation probe on rank 0; with --select, keep the best checkpoint as best.pt."""
         select = self.cfg.train.select
-        state = self.state() if select else None  # collective under DDP, so every rank builds it
+        run = self.parts
+        state = capture(run, self.step, self.best) if select else None  # collective under DDP
         if self.dist.is_main:
-            encoder = self.ema.encoder if self.ema else self.model.encoder  # what the run exports
-            row = {"step": self.step, "kind": "eval"} | self.probe.evaluate(encoder, self.device)
+            scores = run.probe.evaluate(run.exported_encoder, run.model.discriminator, run.device)
+            row = {"step": self.step, "kind": "eval"} | scores
             if select and (self.best is None or row[f"val_{select}"] > self.best):
                 self._check_finite_parameters()
                 self.best = row[f"val_{select}"]
@@ -322,7 +215,7 @@ class Trainer:
         barrier(self.dist)
 
     def _check_finite_parameters(self) -> None:
-        for name, p in self.model.named_parameters():
+        for name, p in self.parts.model.named_parameters():
             if not torch.isfinite(p).all():
                 raise TrainingDiverged(
                     f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
@@ -348,14 +241,6 @@ class _StopFlag:
     def __exit__(self, *exc) -> None:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
-
-
-def _maybe_compile(module: torch.nn.Module) -> torch.nn.Module:
-    try:
-        return torch.compile(module)
-    except Exception as e:  # noqa: BLE001 - unsupported platforms fall back to eager
-        print(f"torch.compile unavailable ({e}); running eagerly", file=sys.stderr)
-        return module
 
 
 def train(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:

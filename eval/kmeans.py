@@ -21,7 +21,7 @@ import math
 import numpy as np
 import torch
 
-from bigan_repr.runtime import threads_for
+from eval.torch_threads import threads_for
 
 DEFAULT_MAX_ITER = 300
 DEFAULT_TOL = 1e-4

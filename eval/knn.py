@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eval.knn_index import IndexSpec, NeighbourIndex, resolve_index
+from eval.knn_index import DEFAULT_INDEX, IndexSpec, NeighbourIndex, resolve_index
 from eval.validation import EvalInputError, check_features, check_pair
 
 # Queries per faiss search call. faiss switches from its scalar loop to BLAS only for
@@ -80,7 +80,7 @@ def _weighted_knn_labels(
 
 
 def nn1_predict(
-    train_x, train_y, test_x, *, batch_size: int = DEFAULT_BATCH_SIZE, index: str = "auto"
+    train_x, train_y, test_x, *, batch_size: int = DEFAULT_BATCH_SIZE, index: str = DEFAULT_INDEX
 ) -> np.ndarray:
     """1-NN labels under Euclidean distance (exact, faiss IndexFlatL2, unless `index` says otherwise)."""
     train_x, train_y, test_x, _ = _check_knn_inputs(train_x, train_y, test_x, 1)
@@ -96,7 +96,7 @@ def knn_classify(
     k: int = 20,
     temperature: float = 0.07,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    index: str = "auto",
+    index: str = DEFAULT_INDEX,
 ) -> dict:
     """Predict test labels with 1-NN (Euclidean) and weighted k-NN (cosine).
 
@@ -119,7 +119,7 @@ def knn_classify(
 
 
 def knn_eval(
-    train_x, train_y, test_x, test_y, *, k: int = 20, temperature: float = 0.07, index: str = "auto"
+    train_x, train_y, test_x, test_y, *, k: int = 20, temperature: float = 0.07, index: str = DEFAULT_INDEX
 ) -> dict:
     """Accuracies (fractions in [0, 1]) of 1-NN and weighted k-NN on the test set, and the index used."""
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)

@@ -42,7 +42,8 @@ INDEX_PARAMS = {
     "ivf": ("nlist", "nprobe"),
     "hnsw": ("m", "ef_construction", "ef_search"),
 }
-INDEX_NAMES = ("auto", *INDEX_PARAMS)
+DEFAULT_INDEX = "auto"
+INDEX_NAMES = (DEFAULT_INDEX, *INDEX_PARAMS)
 METRICS = ("l2", "cosine")
 _IVF_TRAIN_POINTS_PER_LIST = 64
 _MIN_POINTS_PER_LIST = 39  # faiss's own minimum for training a list's centroid

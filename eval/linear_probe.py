@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from eval.logreg import BACKENDS, Fit, check_backend, predict
+from eval.logreg import BACKENDS, DEFAULT_BACKEND, Fit, check_backend, predict
 from eval.validation import EvalInputError, check_features, check_pair
 
 _MAX_CV_FOLDS = 5
@@ -93,7 +93,7 @@ def linear_probe(
     c_grid=(0.01, 0.1, 1.0, 10.0),
     val_fraction: float = 0.2,
     max_iter: int = 1000,
-    backend: str = "torch",
+    backend: str = DEFAULT_BACKEND,
 ) -> dict:
     """Test accuracy of a logistic-regression probe with C chosen on training labels.
 

@@ -30,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from bigan_repr.runtime import threads_for
+from eval.torch_threads import threads_for
 from eval.validation import EvalInputError
 
 # L-BFGS stops when the largest entry of the objective's gradient (in W, b) is below this:
@@ -190,6 +190,7 @@ class SklearnSolver:
 
 
 BACKENDS = {"torch": TorchSolver, "sklearn": SklearnSolver}
+DEFAULT_BACKEND = "torch"
 
 
 def check_backend(name: str) -> None:

@@ -1,23 +1,20 @@
-"""Reports of evaluation results: markdown/terminal tables, report.json, embedding plots.
+"""Reports of evaluation results: the method x metric table as text, Markdown and report.json.
 
-Owns presentation only: it takes the dicts that `eval.suite` returns ({method: metrics})
-and never computes a metric. Every file is written atomically (temp file in the same
-folder, fsync, os.replace) so an interrupted run never leaves a half-written report.
+Owns presentation only: it takes the dicts that `eval.suite` returns ({method: metrics}) and
+never computes a metric. It returns strings; writing them to files (atomically) is the
+caller's job, so eval/ stays numpy in, dicts and strings out. The HTML page (`eval.html`),
+the embedding plot (`eval.embedding`) and run comparison (`eval.compare`) build on the
+columns and best-value marks defined here.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import NamedTuple
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from bigan_repr.atomic import atomic_write
-from eval.validation import check_features
 
 # (result key, column header), in reading order: neighbours, linear, clustering.
 _METRIC_COLUMNS = (
@@ -29,46 +26,74 @@ _METRIC_COLUMNS = (
     ("kmeans_ari", "ARI"),
 )
 _MISSING = "-"
-_TSNE_MAX_POINTS = 2000
+# Method labels read "FAMILY (LAYER)" ("bigan (z)", "random encoder (penultimate)") or just
+# "FAMILY" ("raw pixels"). Rows of the MODEL family are the trained model; the rest are baselines.
+MODEL = "bigan"
+_LABEL = re.compile(r"^(?P<family>.+?) \((?P<layer>[^()]+)\)$")
 
 
-class ReportPaths(NamedTuple):
-    json: Path
-    markdown: Path
+class Column(NamedTuple):
+    key: str  # a metric key ("knn_acc") or "linear@BUDGET"
+    head: str  # the header shown
+    budget: str | None = None  # the label-budget name for linear@BUDGET columns
+
+
+def split_method(label: str) -> tuple[str, str | None]:
+    """'bigan (z)' -> ('bigan', 'z'); 'raw pixels' -> ('raw pixels', None)."""
+    match = _LABEL.match(label)
+    return (match["family"], match["layer"]) if match else (label, None)
 
 
 def _percent(value) -> str:
     return _MISSING if value is None else f"{100.0 * float(value):.1f}"
 
 
-def _budget_cell(budget: dict | None) -> str:
+def columns_for(results: list[dict]) -> list[Column]:
+    """The columns some metrics dict in ``results`` has: metrics first, then label budgets."""
+    columns = [Column(key, head) for key, head in _METRIC_COLUMNS if any(key in m for m in results)]
+    budgets = dict.fromkeys(name for metrics in results for name in metrics.get("budgets", {}))
+    return columns + [Column(f"linear@{name}", f"linear@{name}", name) for name in budgets]
+
+
+def cell_value(column: Column, metrics: dict) -> float | None:
+    """The number a column compares: the metric, or a budget's mean accuracy."""
+    if column.budget is None:
+        value = metrics.get(column.key)
+    else:
+        value = (metrics.get("budgets", {}).get(column.budget) or {}).get("mean")
+    return None if value is None else float(value)
+
+
+def cell_text(column: Column, metrics: dict) -> str:
+    """Percent with one decimal; budgets as mean ± std over seeds (a single run has no spread)."""
+    if column.budget is None:
+        return _percent(metrics.get(column.key))
+    budget = metrics.get("budgets", {}).get(column.budget)
     if budget is None:
         return _MISSING
     if len(budget.get("accs", ())) == 1:
-        # A single run (the deterministic 100% budget) has no spread to report.
         return _percent(budget["mean"])
     return f"{_percent(budget['mean'])} ± {_percent(budget['std'])}"
 
 
+def best_rows(columns: list[Column], rows: list[dict]) -> dict[str, set[int]]:
+    """{column key: indices of the rows holding its highest value} (ties all count).
+
+    Every metric here is better when higher: accuracies, NMI and ARI.
+    """
+    best = {}
+    for column in columns:
+        values = [cell_value(column, metrics) for metrics in rows]
+        known = [v for v in values if v is not None]
+        best[column.key] = {i for i, v in enumerate(values) if known and v == max(known)}
+    return best
+
+
 def _table_rows(results: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
     """Header and one row of cells per method; only columns some method has."""
-    columns = [
-        (key, head)
-        for key, head in _METRIC_COLUMNS
-        if any(key in metrics for metrics in results.values())
-    ]
-    budget_names = list(
-        dict.fromkeys(name for metrics in results.values() for name in metrics.get("budgets", {}))
-    )
-    header = ["method"] + [head for _, head in columns]
-    header += [f"linear@{name}" for name in budget_names]
-    rows = []
-    for method, metrics in results.items():
-        row = [method] + [_percent(metrics.get(key)) for key, _ in columns]
-        for name in budget_names:
-            budget = metrics.get("budgets", {}).get(name)
-            row.append(_budget_cell(budget))
-        rows.append(row)
+    columns = columns_for(list(results.values()))
+    header = ["method"] + [column.head for column in columns]
+    rows = [[method] + [cell_text(c, metrics) for c in columns] for method, metrics in results.items()]
     return header, rows
 
 
@@ -93,13 +118,19 @@ def render_markdown(results: dict[str, dict], *, title: str, notes: list[str] | 
 def render_table_text(results: dict[str, dict]) -> str:
     """Plain aligned columns for a terminal (same cells as the markdown table)."""
     header, rows = _table_rows(results)
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return aligned([header, *rows])
+
+
+def aligned(rows: list[list[str]], left: int = 1) -> str:
+    """Rows of cells as aligned text: the first ``left`` columns (labels) flush left, the numbers
+    flush right, a rule under row 0."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 
     def fmt(row: list[str]) -> str:
-        first = row[0].ljust(widths[0])
-        return "  ".join([first] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)])
+        cells = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        return "  ".join(cells).rstrip()
 
-    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
+    return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths), *map(fmt, rows[1:])])
 
 
 def _json_default(obj):
@@ -111,56 +142,14 @@ def _json_default(obj):
     raise TypeError(f"cannot write {type(obj).__name__} to report.json")
 
 
-def write_report(
-    out_dir, results: dict[str, dict], *, title: str, meta: dict, notes: list[str] | None = None
-) -> ReportPaths:
-    """Write report.json (title, meta, notes, results) and report.md into out_dir."""
-    out_dir = Path(out_dir)
+def report_payload(
+    results: dict[str, dict], *, title: str, meta: dict, notes: list[str] | None = None
+) -> dict:
+    """What report.json holds: title, meta, notes and results, as plain JSON values."""
     payload = {"title": title, "meta": meta, "notes": list(notes or []), "results": results}
-    text = json.dumps(payload, indent=2, default=_json_default) + "\n"
-    markdown = render_markdown(results, title=title, notes=notes)
-    json_path = atomic_write(out_dir / "report.json", lambda f: f.write(text.encode()))
-    md_path = atomic_write(out_dir / "report.md", lambda f: f.write(markdown.encode()))
-    return ReportPaths(json=json_path, markdown=md_path)
+    return json.loads(report_json(payload))
 
 
-def _embed_2d(x: np.ndarray, method: str, seed: int) -> np.ndarray:
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        return PCA(n_components=2, random_state=seed).fit_transform(x)
-    if method == "tsne":
-        from sklearn.manifold import TSNE
-
-        perplexity = min(30.0, (x.shape[0] - 1) / 3)
-        return TSNE(
-            n_components=2, init="pca", perplexity=perplexity, random_state=seed
-        ).fit_transform(x)
-    raise ValueError(f"unknown embedding method {method!r}; choose 'pca' or 'tsne'")
-
-
-def plot_embedding(
-    features, labels, path, *, title: str, method: str = "pca", seed: int = 0
-) -> Path:
-    """Save a 2-D PCA or t-SNE scatter of features coloured by label as a PNG."""
-    x, y = check_features(features, labels, name="embedding features", require_labels=True)
-    if method == "tsne" and x.shape[0] > _TSNE_MAX_POINTS:
-        # t-SNE is quadratic-ish in N; a random subsample keeps it to seconds.
-        keep = np.random.default_rng(seed).choice(x.shape[0], _TSNE_MAX_POINTS, replace=False)
-        x, y = x[keep], y[keep]
-    xy = _embed_2d(x, method, seed)
-    # A bare Figure with an Agg canvas: no pyplot global state, no GUI backend.
-    fig = Figure(figsize=(6, 6))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    classes = np.unique(y)
-    cmap = matplotlib.colormaps["tab10" if classes.size <= 10 else "tab20"]
-    for i, cls in enumerate(classes):
-        mask = y == cls
-        ax.scatter(xy[mask, 0], xy[mask, 1], s=4, color=cmap(i % cmap.N), label=str(cls))
-    if classes.size <= 20:
-        ax.legend(markerscale=3, fontsize="small", loc="best")
-    ax.set_title(f"{title} ({method.upper()})")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=100))
+def report_json(payload: dict) -> str:
+    """report.json's text."""
+    return json.dumps(payload, indent=2, default=_json_default) + "\n"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from eval.clustering import cluster_eval
 from eval.knn import knn_eval
-from eval.knn_index import parse_index
+from eval.knn_index import DEFAULT_INDEX, parse_index
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe
-from eval.logreg import check_backend
+from eval.logreg import DEFAULT_BACKEND, check_backend
 from eval.validation import check_features, check_pair
 
 # During training, evaluation must be cheap: fewer C values and restarts, no budgets.
@@ -19,7 +19,7 @@ _QUICK_C_GRID = (0.1, 1.0)
 _QUICK_RESTARTS = 3
 
 
-def check_eval_options(index: str = "auto", probe_backend: str = "torch") -> None:
+def check_eval_options(index: str = DEFAULT_INDEX, probe_backend: str = DEFAULT_BACKEND) -> None:
     """Refuse an unknown k-NN index or probe backend before any work (EvalInputError)."""
     parse_index(index)
     check_backend(probe_backend)
@@ -55,8 +55,8 @@ def evaluate(
     k: int = 20,
     restarts: int = 10,
     quick: bool = False,
-    index: str = "auto",
-    probe_backend: str = "torch",
+    index: str = DEFAULT_INDEX,
+    probe_backend: str = DEFAULT_BACKEND,
 ) -> dict:
     """Run k-NN, linear probe, label budgets and k-means; one flat dict of metrics.
 

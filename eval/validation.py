@@ -1,14 +1,12 @@
-"""Input checking for evaluation: feature arrays, labels and dumped feature files.
+"""Input checking for evaluation: feature arrays and labels.
 
-Everything in `eval/` goes through these checks first, so that a bad feature dump fails
-with one clear `EvalInputError` naming the problem (and the file) instead of a faiss
-segfault or a scikit-learn traceback three calls deep.
+Everything in `eval/` goes through these checks first, so that bad features fail with one
+clear `EvalInputError` naming the problem instead of a faiss segfault or a scikit-learn
+traceback three calls deep. Reading feature files is the caller's (bigan_repr.feature_files).
 """
 
 from __future__ import annotations
 
-import os
-import zipfile
 from typing import Any
 
 import numpy as np
@@ -16,6 +14,9 @@ import numpy as np
 
 class EvalInputError(ValueError):
     """Evaluation input is unusable; the message says what is wrong and where."""
+
+
+_EXACT_FLOAT_INT = 2**53  # float64 represents every integer up to here, and not all beyond
 
 
 def _check_finite(x: np.ndarray, name: str) -> None:
@@ -27,18 +28,35 @@ def _check_finite(x: np.ndarray, name: str) -> None:
         )
 
 
+def integer_labels(labels: Any, name: str) -> np.ndarray:
+    """Labels as int64 class ids, refused unless every value is exactly an integer.
+
+    Integer dtypes must fit int64. Float labels (e.g. saved via a float tensor) must be whole
+    numbers within ±2**53, where float64 still tells neighbouring integers apart; beyond that,
+    and beyond int64, distinct labels such as 1e20 and 2e20 would silently merge in the cast.
+    """
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iuf":
+        raise EvalInputError(f"{name}: labels must be integers, got dtype {y.dtype}")
+    if y.dtype.kind == "f":
+        exact = np.isfinite(y) & (y == np.round(y)) & (np.abs(y) <= _EXACT_FLOAT_INT)
+    else:
+        exact = y <= np.iinfo(np.int64).max
+    if not exact.all():
+        raise EvalInputError(
+            f"{name}: label {y[~exact][0].item()!r} is not an integer a class id can hold exactly (floats: "
+            f"whole numbers within ±2**53; integers: within int64); labels must be integers, exactly"
+        )
+    return y.astype(np.int64)
+
+
 def _check_labels(labels: Any, n: int, name: str) -> np.ndarray:
     y = np.asarray(labels)
     if y.ndim != 1:
         raise EvalInputError(f"{name} labels must be 1-D, got shape {y.shape}")
     if y.shape[0] != n:
         raise EvalInputError(f"{name}: labels count {y.shape[0]} != features count {n}")
-    if y.dtype.kind in "iu":
-        return y.astype(np.int64)
-    if y.dtype.kind == "f" and np.isfinite(y).all() and np.all(y == np.round(y)):
-        # Float labels that hold whole numbers (e.g. saved via a float tensor) are accepted.
-        return y.astype(np.int64)
-    raise EvalInputError(f"{name}: labels must be integers, got dtype {y.dtype}")
+    return integer_labels(y, name)
 
 
 def check_features(
@@ -76,42 +94,3 @@ def check_pair(train: np.ndarray, test: np.ndarray) -> None:
     d_train, d_test = np.shape(train)[-1], np.shape(test)[-1]
     if d_train != d_test:
         raise EvalInputError(f"feature dims differ: train has dim {d_train}, test has dim {d_test}")
-
-
-def _open_npz(path: str) -> dict[str, np.ndarray]:
-    if not os.path.exists(path):
-        raise EvalInputError(f"feature file not found: {path}")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise EvalInputError(f"{path}: not an .npz archive (a bare .npy array?)")
-        with loaded as npz:
-            return {key: npz[key] for key in npz.files}
-    except EvalInputError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        # allow_pickle=False makes pickled/object data raise ValueError: reported here too.
-        raise EvalInputError(f"{path}: not a valid .npz file ({err})") from err
-
-
-def load_feature_file(path: str | os.PathLike, *, require_labels: bool = True) -> dict:
-    """Read an .npz with `features` (N, d), optional `labels` (N,) and `ids` (N,).
-
-    Any other keys are returned under `meta`. Every error names the file.
-    """
-    path = os.fspath(path)
-    arrays = _open_npz(path)
-    if "features" not in arrays:
-        raise EvalInputError(f"{path}: missing 'features' key (keys present: {sorted(arrays)})")
-    if require_labels and "labels" not in arrays:
-        raise EvalInputError(
-            f"{path}: labels are required but the file has no 'labels' key "
-            f"(keys present: {sorted(arrays)})"
-        )
-    features, labels = check_features(arrays.pop("features"), arrays.pop("labels", None), name=path)
-    ids = arrays.pop("ids", None)
-    if ids is not None and (ids.ndim != 1 or ids.shape[0] != features.shape[0]):
-        raise EvalInputError(
-            f"{path}: ids shape {ids.shape} does not match features count {features.shape[0]}"
-        )
-    return {"features": features, "labels": labels, "ids": ids, "meta": arrays}

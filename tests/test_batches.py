@@ -1,13 +1,14 @@
 """Both batch streams serve the same batches: the device-resident tensor and the DataLoader path."""
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from bigan_repr.batches import BatchStream, LoaderStream, epoch_order
 from bigan_repr.config import Config, DataConfig
-from bigan_repr.data import FolderDataset, load_images
+from bigan_repr.data import load_images
+from bigan_repr.errors import DataError
+from bigan_repr.image_folder import FolderDataset
 from bigan_repr.train import Trainer
 from tests.conftest import SMALL
 
@@ -55,19 +56,43 @@ def test_training_on_a_folder_uses_the_loader_and_matches_the_memory_path(digit_
             "data": {"source": f"folder:{digit_folder}", "stream": stream, "workers": 1},
             "train": SMALL["train"] | {"steps": 6, "batch_size": 16}})
         trainer = Trainer(cfg, tmp_path / stream, progress=False)
-        assert isinstance(trainer.stream, LoaderStream if stream == "loader" else BatchStream)
+        assert isinstance(trainer.parts.stream, LoaderStream if stream == "loader" else BatchStream)
         trainer.run()
-        runs[stream] = trainer.model.state_dict()
+        runs[stream] = trainer.parts.model.state_dict()
     assert all(torch.equal(runs["loader"][k], runs["memory"][k]) for k in runs["memory"])
 
 
-def test_a_bad_file_on_the_loader_path_names_the_file(digit_folder, tmp_path):
+def _with_bad_files(digit_folder, folder, n_bad=6):
     import shutil
 
-    folder = tmp_path / "copy"
     shutil.copytree(digit_folder, folder)
-    bad = sorted(folder.rglob("*.png"))[7]
-    bad.write_bytes(b"not an image")
-    dataset = FolderDataset(DataConfig(source=f"folder:{folder}"))
-    with pytest.raises(Exception, match=str(bad.name)):
-        np.stack([dataset[i] for i in range(len(dataset))])
+    bad = sorted(folder.rglob("*.png"))[5::20][:n_bad]  # never the first file, which sets the shape
+    for path in bad:
+        path.write_bytes(b"not an image")
+    return bad
+
+
+def test_a_bad_file_on_the_loader_path_is_one_line_naming_it(digit_folder, tmp_path):
+    bad = _with_bad_files(digit_folder, tmp_path / "copy")
+    stream = LoaderStream(FolderDataset(DataConfig(source=f"folder:{tmp_path / 'copy'}")), batch_size=16, seed=0,
+                          device=torch.device("cpu"), workers=2)
+    with pytest.raises(DataError) as err:
+        for _ in range(stream.per_epoch):  # one epoch: some batch holds a bad file
+            stream.next()
+    message = str(err.value)
+    assert "\n" not in message and "worker" not in message
+    assert any(message.startswith(f"cannot read image {path}: ") for path in bad), message
+
+
+def test_training_on_a_folder_with_a_bad_file_is_one_line_and_exit_2(digit_folder, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    bad = _with_bad_files(digit_folder, tmp_path / "copy")
+    result = CliRunner().invoke(main, ["train", "--data", f"folder:{tmp_path / 'copy'}", "--epochs", "1",
+                                       "--batch-size", "16", "--hidden", "16", "--z-dim", "4", "--threads", "1",
+                                       "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot read image ") and any(str(p) in lines[0] for p in bad)

@@ -1,7 +1,9 @@
 """data.py and image_npz.py: every source gives uint8 (N, C, H, W) images, labels and ids."""
 
 import gzip
+import io
 import socket
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -225,13 +227,31 @@ def _folder_with_bad_files(folder: Path) -> list[str]:
     return sorted(str(folder / n) for n in ("empty.png", "notes.png", "truncated.png"))
 
 
-def test_bad_files_in_a_folder_fail_by_name_or_are_skipped(tmp_path):
+def test_bad_files_in_a_folder_fail_by_name_or_are_skipped(tmp_path, capsys):
     bad = _folder_with_bad_files(tmp_path)
     with pytest.raises(DataError, match=r"empty\.png.*--skip-bad"):
         _load(f"folder:{tmp_path}")
     s = _load(f"folder:{tmp_path}", skip_bad=True)
     assert len(s) == 1 and (s.images == 50).all()
     assert sorted(s.skipped) == bad
+    assert f"skipped 3 unreadable files: {', '.join(bad)}" in capsys.readouterr().err
+
+
+def test_training_with_skip_bad_prints_and_records_what_it_skipped(tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    folder = tmp_path / "images"
+    bad = _folder_with_bad_files(folder)
+    for i in range(7):
+        _png(folder / f"more{i}.png", 10 * i)
+    result = CliRunner().invoke(main, ["train", "--data", f"folder:{folder}", "--skip-bad", "--steps", "1",
+                                       "--batch-size", "4", "--hidden", "16", "--z-dim", "4", "--threads", "1",
+                                       "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert f"skipped 3 unreadable files: {', '.join(bad)}" in result.output
+    assert (tmp_path / "run" / "skipped_files.txt").read_text().splitlines() == bad
 
 
 def test_folder_of_only_bad_files_fails_even_with_skip_bad(tmp_path):
@@ -270,6 +290,22 @@ def test_npz_channels_last_layout_and_alpha(tmp_path):
     assert t.images.shape == (2, 3, 4, 5) and (t.images == 255).all()  # white, as image files
 
 
+@pytest.mark.parametrize("channels", [None, 1])
+def test_the_same_rgba_pixels_give_the_same_images_from_a_file_and_from_an_npz(tmp_path, channels):
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (64, 256, 4), dtype=np.uint8)
+    rgba[..., 3] = np.arange(256, dtype=np.uint8)  # every alpha value, over random colours
+    (tmp_path / "files").mkdir()
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "files" / "a.png")
+    from_file = _load(f"folder:{tmp_path / 'files'}", channels=channels).images
+    from_npz = _load(_npz(tmp_path / "a.npz", x=rgba[None]), channels=channels).images
+    assert from_file.shape == from_npz.shape == (1, channels or 3, 64, 256)
+    np.testing.assert_array_equal(from_file, from_npz)
+    assert (from_file[..., 0] == 255).all()  # alpha 0: the white background
+    if channels is None:  # opaque: the colours themselves
+        np.testing.assert_array_equal(from_file[0, :, :, 255], rgba[:, 255, :3].T)
+
+
 def test_npz_test_split(tmp_path):
     src = _npz(tmp_path / "s.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.zeros(4, np.int64),
                x_test=np.full((2, 3, 3), 9, np.uint8), y_test=np.array([1, 0]))
@@ -296,7 +332,8 @@ def test_npz_conformed_to_channels_and_size(tmp_path):
     ({"x": np.array([[[0.5, np.nan]]])}, r"'x' contains NaN"),
     ({"x": np.array([[[0.5, 2.0]]])}, r"must lie in \[0, 1\]"),
     ({"x": np.zeros((2, 3, 3), np.uint8), "y": np.zeros(3, np.int64)}, r"'y' must have shape"),
-    ({"x": np.zeros((2, 3, 3), np.uint8), "y": np.zeros(2)}, r"'y' has dtype float64"),
+    ({"x": np.zeros((2, 3, 3), np.uint8), "y": np.array([1e20, 2e20])}, r"'y': label 1e\+20 is not an integer"),
+    ({"x": np.zeros((2, 3, 3), np.uint8), "y": np.array(["a", "b"])}, r"'y': labels must be integers"),
     ({"x": np.zeros((2, 3, 3), np.uint8), "y": np.array([0, -1])}, r"'y'.*negative"),
 ])
 def test_malformed_npz_names_file_and_field(tmp_path, arrays, match):
@@ -315,3 +352,60 @@ def test_unreadable_npz_files(tmp_path):
     for path in (text, npy, tmp_path / "missing.npz"):
         with pytest.raises(DataError, match=path.name):
             _load(f"npz:{path}")
+
+
+def _npz_with_forged_header(path: Path, key: str, shape: tuple[int, ...]) -> Path:
+    """An .npz whose array ``key`` declares ``shape`` (uint8) but holds ten bytes."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{key}.npy", header.getvalue() + bytes(10))
+    return path
+
+
+def test_npz_header_declaring_a_huge_array_is_refused_before_reading(tmp_path):
+    from bigan_repr.feature_files import FeatureFileError, load_feature_file
+
+    huge = (10**6, 10**6, 28)  # 28 TB declared
+    source = _npz_with_forged_header(tmp_path / "x.npz", "x", huge)
+    with pytest.raises(DataError, match=r"x\.npz: array 'x' declares shape \(1000000, 1000000, 28\)"):
+        _load(f"npz:{source}")
+    features = _npz_with_forged_header(tmp_path / "f.npz", "features", huge[:2])
+    with pytest.raises(FeatureFileError, match=r"f\.npz: array 'features' declares shape"):
+        load_feature_file(features)
+
+
+def test_npz_array_larger_than_memory_is_refused(tmp_path, monkeypatch):
+    import bigan_repr.npz
+
+    monkeypatch.setattr(bigan_repr.npz, "_memory_bytes", lambda: 100)  # a machine with 100 bytes
+    source = _npz(tmp_path / "a.npz", x=np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(DataError, match=r"'x' declares 0.0 GiB, more than this machine's memory"):
+        _load(source)
+
+
+@pytest.mark.parametrize("labels, accepted", [
+    (np.array([3, 1], np.int32), True),
+    (np.array([3.0, 1.0]), True),  # whole numbers saved as floats
+    (np.array([2.0**53, 0.0]), True),
+    (np.array([2.0**53 + 2, 0.0]), False),  # beyond 2**53 a float cannot tell neighbouring integers apart
+    (np.array([1e20, 2e20]), False),  # would both become the same int64
+    (np.array([0.5, 1.0]), False),
+    (np.array([np.nan, 1.0]), False),
+    (np.array([2**63, 0], np.uint64), False),
+    (np.array(["cat", "dog"]), False),
+    (np.array([True, False]), False),
+])
+def test_one_label_rule_for_npz_data_and_feature_files(tmp_path, labels, accepted):
+    from bigan_repr.feature_files import FeatureFileError, load_feature_file
+
+    source = _npz(tmp_path / "d.npz", x=np.zeros((2, 3, 3), np.uint8), y=labels)
+    np.savez(tmp_path / "f.npz", features=np.ones((2, 3)), labels=labels)
+    if accepted:
+        assert _load(source).labels.tolist() == labels.astype(np.int64).tolist()
+        assert load_feature_file(tmp_path / "f.npz")["labels"].tolist() == labels.astype(np.int64).tolist()
+    else:
+        with pytest.raises(DataError, match="labels must be integers"):
+            _load(source)
+        with pytest.raises(FeatureFileError, match="labels must be integers"):
+            load_feature_file(tmp_path / "f.npz")

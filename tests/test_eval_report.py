@@ -1,22 +1,25 @@
-"""Behaviour of eval.report and eval.validation's file loading, and the suite end to end."""
+"""Behaviour of eval.report, reading feature files for evaluation, and the suite end to end."""
 
+import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 from sklearn.datasets import make_blobs
 
+from bigan_repr.feature_files import FeatureFileError, load_feature_file
+from bigan_repr.report_files import write_report
 from eval import (
-    EvalInputError,
+    embedding_png,
     evaluate,
     evaluate_many,
     label_budget_probe,
-    load_feature_file,
-    plot_embedding,
     render_markdown,
     render_table_text,
-    write_report,
+    report_payload,
 )
 
 RESULTS = {
@@ -58,22 +61,31 @@ def test_text_table_is_aligned():
 
 def test_write_report_round_trips_json_and_writes_markdown(tmp_path):
     meta = {"checkpoint": "ckpt_200.pt", "epoch": np.int64(200), "seed": 0}
-    paths = write_report(tmp_path / "out", RESULTS, title="MNIST", meta=meta)
-    json_path, md_path = paths
+    paths = write_report(tmp_path / "out", report_payload(RESULTS, title="MNIST", meta=meta))
+    json_path, md_path, html_path = paths
     loaded = json.loads(json_path.read_text())
     assert loaded["results"] == RESULTS
     assert loaded["meta"] == {"checkpoint": "ckpt_200.pt", "epoch": 200, "seed": 0}
     assert "bigan" in md_path.read_text() and "raw_pixels" in md_path.read_text()
+    assert 'data-value="0.9739"' in html_path.read_text()
     # Atomic writes leave no temp files behind.
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json", "report.md"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
 
 
-def test_plot_embedding_writes_a_png(tmp_path):
+def test_embedding_png_is_a_png():
     x, y = make_blobs(n_samples=120, centers=3, n_features=10, random_state=0)
-    path = plot_embedding(x, y, tmp_path / "emb.png", title="blobs")
-    with Image.open(path) as image:
+    with Image.open(io.BytesIO(embedding_png(x, y, title="blobs", method="pca"))) as image:
         assert image.format == "PNG"
         assert image.size[0] > 100
+
+
+def test_eval_stands_alone():
+    # eval/ is numpy in, dicts/strings/bytes out: importing all of it loads no bigan_repr
+    # (torch is only the linear-algebra engine of the probe and k-means)
+    code = ("import sys, eval, eval.compare, eval.embedding, eval.html, eval.neighbors; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'bigan_repr'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_evaluate_many_scores_every_feature_set(tmp_path):
@@ -86,7 +98,7 @@ def test_evaluate_many_scores_every_feature_set(tmp_path):
     assert results["noise"]["knn_acc"] < 0.4
     assert len(results["good"]["budgets"]["5/class"]["accs"]) == 2
     assert results["good"]["dim"] == 16 and results["good"]["n_test"] == 150
-    json_path, md_path = write_report(tmp_path, results, title="t", meta={})
+    json_path = write_report(tmp_path, report_payload(results, title="t", meta={})).json
     assert json.loads(json_path.read_text())["results"]["noise"]["n_train"] == 250
 
 
@@ -131,7 +143,7 @@ def test_load_feature_file_splits_known_keys_from_meta(tmp_path):
 def test_missing_labels_named_with_file(tmp_path):
     path = tmp_path / "nolabels.npz"
     np.savez(path, features=np.ones((4, 3)))
-    with pytest.raises(EvalInputError, match=r"nolabels\.npz.*labels are required"):
+    with pytest.raises(FeatureFileError, match=r"nolabels\.npz.*labels are required"):
         load_feature_file(path)
     assert load_feature_file(path, require_labels=False)["labels"] is None
 
@@ -139,26 +151,26 @@ def test_missing_labels_named_with_file(tmp_path):
 def test_missing_features_key_lists_keys(tmp_path):
     path = tmp_path / "wrong.npz"
     np.savez(path, z=np.ones((4, 3)), labels=np.arange(4))
-    with pytest.raises(EvalInputError, match=r"wrong\.npz.*'features'.*\['labels', 'z'\]"):
+    with pytest.raises(FeatureFileError, match=r"wrong\.npz.*'features'.*\['labels', 'z'\]"):
         load_feature_file(path)
 
 
 def test_not_an_npz_file(tmp_path):
     path = tmp_path / "notes.npz"
     path.write_text("this is not a zip archive\n")
-    with pytest.raises(EvalInputError, match=r"notes\.npz.*not a valid \.npz"):
+    with pytest.raises(FeatureFileError, match=r"notes\.npz.*not a valid \.npz"):
         load_feature_file(path)
 
 
 def test_bare_npy_is_not_an_npz(tmp_path):
     path = tmp_path / "array.npy"
     np.save(path, np.ones((4, 3)))
-    with pytest.raises(EvalInputError, match=r"array\.npy.*not an \.npz"):
+    with pytest.raises(FeatureFileError, match=r"array\.npy.*not an \.npz"):
         load_feature_file(path)
 
 
 def test_file_not_found(tmp_path):
-    with pytest.raises(EvalInputError, match=r"not found.*absent\.npz"):
+    with pytest.raises(FeatureFileError, match=r"not found.*absent\.npz"):
         load_feature_file(tmp_path / "absent.npz")
 
 
@@ -178,5 +190,5 @@ def test_file_not_found(tmp_path):
 def test_bad_file_contents_are_named(tmp_path, features, labels, message):
     path = tmp_path / "bad.npz"
     np.savez(path, features=features, labels=labels)
-    with pytest.raises(EvalInputError, match=rf"bad\.npz.*{message}"):
+    with pytest.raises(FeatureFileError, match=rf"bad\.npz.*{message}"):
         load_feature_file(path)

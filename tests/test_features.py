@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -37,10 +38,20 @@ def test_encode_npz_eval_round_trip(tiny_run, tmp_path):
     assert set(metrics["budgets"]) == {"10/class", "100%"}
 
 
-def test_penultimate_layer_is_available(tiny_run):
+def test_penultimate_and_d_layers_are_available(tiny_run):
     enc = load_encoder(tiny_run)
     images = load_images(DataConfig(), "test").images[:5]
     assert enc.encode(images, layer="penultimate").shape == (5, 128)
+    d = enc.encode(images, layer="d")
+    # D's image pathway: its first hidden layer before z joins, after the nonlinearity
+    x = torch.from_numpy(images).float() / 127.5 - 1
+    with torch.no_grad():
+        expected = torch.nn.functional.leaky_relu(enc.discriminator.x_in(x.flatten(1)), 0.2)
+    assert d.shape == (5, 128)
+    np.testing.assert_allclose(d, expected.numpy(), rtol=1e-5, atol=1e-5)
+    r = _invoke("encode", tiny_run, "--split", "test", "--layer", "d", "--out", tiny_run.parent / "d.npz")
+    assert r.exit_code == 0, r.output
+    assert np.load(tiny_run.parent / "d.npz")["features"].shape == (360, 128)
 
 
 def _write(path, array, mode):
@@ -82,8 +93,8 @@ def test_pipeline_writes_report_with_model_and_both_baselines(tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads((out / "report.json").read_text())
     methods = set(report["results"])
-    assert methods == {"bigan (z)", "bigan (penultimate)", "random encoder (z)",
-                       "random encoder (penultimate)", "raw pixels"}
+    assert methods == {f"{m} ({layer})" for m in ("bigan", "random encoder") for layer in ("z", "penultimate", "d")
+                       } | {"raw pixels"}
     md = (out / "report.md").read_text()
     assert all(m in md for m in methods)
     assert Image.open(out / "embedding.png").size[0] > 100
@@ -116,3 +127,31 @@ def test_eval_bad_input_gives_a_clear_error(tmp_path, case, message):
     r = _invoke("eval", "--train", train, "--test", test, "--seeds", "1")
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
+
+
+def test_encode_suggests_only_flags_it_takes(tiny_run, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    images = load_images(DataConfig(), "test").images[:5, 0]
+    for i, image in enumerate(images):
+        _write(folder / f"{i}.png", image, "L")
+    (folder / "broken.png").write_bytes(b"not an image")
+    args = ["encode", tiny_run, "--data", f"folder:{folder}", "--out", tmp_path / "f.npz"]
+    refused = _invoke(*args)
+    assert refused.exit_code == 2 and "broken.png" in refused.output and "--skip-bad" in refused.output
+    skipped = _invoke(*args, "--skip-bad")  # what the message suggests works
+    assert skipped.exit_code == 0, skipped.output
+    assert f"skipped 1 unreadable file: {folder / 'broken.png'}" in skipped.output
+    assert np.load(tmp_path / "f.npz")["features"].shape == (5, 8)
+
+
+def test_embed_takes_a_folder_with_hidden_files_links_and_image_named_folders(tiny_run, tmp_path):
+    image = load_images(DataConfig(), "test").images[0, 0]
+    _write(tmp_path / "a.png", image, "L")
+    _write(tmp_path / ".hidden.png", image, "L")
+    (tmp_path / "._a.png").write_bytes(b"macOS resource fork")
+    (tmp_path / "folder.png").mkdir()
+    (tmp_path / "gone.png").symlink_to(tmp_path / "missing.png")
+    r = _invoke("embed", tiny_run, tmp_path, "--out", tmp_path / "e.npz")
+    assert r.exit_code == 0, r.output
+    assert list(np.load(tmp_path / "e.npz")["ids"]) == [str(tmp_path / "a.png")]

@@ -1,5 +1,7 @@
 """images.py: one decoding of palette, alpha, 16-bit and EXIF-rotated files; ``conform``."""
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from bigan_repr.data import to_model_range
 from bigan_repr.errors import DataError, UserError
+from bigan_repr.image_set import to_model_range
 from bigan_repr.images import conform, read_image
 
 
@@ -135,6 +137,46 @@ def test_bad_file_raises_data_error_naming_it(tmp_path, which):
     with pytest.raises(DataError, match=path.name) as err:
         read_image(path, None, None)
     assert isinstance(err.value, UserError)  # the CLI prints it without a traceback
+
+
+def _png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header declares width x height gray pixels, followed by almost no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(10)))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("side", [10_000, 100_000])  # above PIL's warning limit, and above its error limit
+def test_decompression_bomb_header_is_refused_before_decoding(tmp_path, side):
+    path = _png_header(tmp_path / "bomb.png", side, side)
+    with pytest.raises(DataError, match=r"bomb\.png.*exceeds limit.*decompression bomb"):
+        read_image(path, None, None)
+
+
+def test_one_rule_for_which_files_are_images(tmp_path):
+    """Training and embed take the same files from a folder: no hidden files or folders, no
+    dangling links, no directories named like images, only image suffixes."""
+    from bigan_repr.config import DataConfig
+    from bigan_repr.data import load_images
+    from bigan_repr.features import image_files
+
+    image = Image.fromarray(np.zeros((8, 8), np.uint8))
+    for name in ("cat/a.png", "cat/sub/b.jpg", "dog/c.PNG", "cat/.d.png", "cat/._e.png", ".ipynb_checkpoints/f.png",
+                 "cat/.hidden/g.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        _save(image, tmp_path / name)
+    (tmp_path / "cat" / "folder.png").mkdir()  # a directory named like an image
+    (tmp_path / "cat" / "folder.png" / "notes.txt").write_text("not an image")
+    (tmp_path / "dog" / "gone.png").symlink_to(tmp_path / "missing.png")  # a dangling link
+    (tmp_path / "dog" / "alias.png").symlink_to(tmp_path / "cat" / "a.png")  # a link to an image is one
+    (tmp_path / "dog" / "readme.txt").write_text("not an image")
+    expected = [tmp_path / n for n in ("cat/a.png", "cat/sub/b.jpg", "dog/alias.png", "dog/c.PNG")]
+    assert [Path(i) for i in load_images(DataConfig(source=f"folder:{tmp_path}")).ids] == expected
+    assert image_files([tmp_path]) == expected
 
 
 # ---- conform ------------------------------------------------------------------------------

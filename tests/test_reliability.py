@@ -4,11 +4,9 @@ import dataclasses
 import json
 import os
 import pickle
-import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -21,6 +19,7 @@ from bigan_repr.train import Trainer, TrainingDiverged, train
 from cli import main
 from tests.conftest import SMALL
 
+HOOK = "BIGAN_REPR_TEST_SIGNAL"  # bigan_repr/fault_injection.py: signal the run at a named point
 TINY = ["--hidden", "64", "--z-dim", "8", "--batch-size", "16", "--threads", "1", "--log-every", "5",
         "--checkpoint-every", "5", "--sample-every", "1000", "--quiet"]
 
@@ -31,15 +30,6 @@ def _bigan(*args, env=None, wait=True):
     if wait:
         return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=300)
     return subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
 
 
 def _assert_complete(run, steps):
@@ -80,53 +70,97 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(tmp_path / "run")
 
 
-@pytest.mark.parametrize("moment", ["after_first_checkpoint", "during_checkpoint_write", "random"])
-def test_sigkill_at_any_moment_leaves_a_resumable_run(tmp_path, moment):
-    run, ckpts = tmp_path / "run", tmp_path / "run" / "checkpoints"
-    env = {"BIGAN_REPR_TEST_WRITE_DELAY": "1.0"} if moment == "during_checkpoint_write" else {}
-    proc = _bigan("train", *TINY, "--steps", "40", "--out", run, env=env, wait=False)
-    if moment == "after_first_checkpoint":
-        _wait_for(lambda: ckpts.is_dir() and any(ckpts.glob("step_*.pt")))
-    elif moment == "during_checkpoint_write":  # a temporary file of the second checkpoint exists
-        _wait_for(lambda: ckpts.is_dir() and any(ckpts.glob("step_*.pt")) and any(ckpts.glob(".*.tmp*")))
-    else:  # any moment once the run exists (before that there is nothing to resume)
-        _wait_for(lambda: (run / "config.json").is_file())
-        time.sleep(random.Random(0).uniform(0.0, 1.5))
-    proc.kill()
-    proc.wait()
+@pytest.mark.parametrize("point", [
+    "metrics:7",  # after the first checkpoint (step 5)
+    "write:step_00000010.pt",  # in the middle of the second checkpoint's write
+    "metrics:40",  # after the last step, before its checkpoint
+])
+def test_sigkill_at_any_point_leaves_a_resumable_run(tmp_path, point):
+    run = tmp_path / "run"
+    killed = _bigan("train", *TINY, "--log-every", "1", "--steps", "40", "--out", run, env={HOOK: f"KILL@{point}"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     done = _bigan("train", "--resume", run, "--quiet")
     assert done.returncode == 0, done.stderr[-2000:]
     _assert_complete(run, 40)
-    assert not list(ckpts.glob(".*.tmp*"))
+    assert not list((run / "checkpoints").glob(".*.tmp*"))
 
 
 def test_sigint_saves_and_resume_reproduces_the_uninterrupted_run(tmp_path):
-    straight = _bigan("train", *TINY, "--steps", "60", "--out", tmp_path / "straight")
+    straight = _bigan("train", *TINY, "--steps", "30", "--out", tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr[-2000:]
     run = tmp_path / "run"
-    proc = _bigan("train", *TINY, "--steps", "60", "--checkpoint-every", "1000", "--out", run, wait=False)
-    _wait_for(lambda: (run / "metrics.jsonl").is_file())  # training is under way
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) == 130
-    stopped_at = load_checkpoint(run)["step"]
-    assert 0 < stopped_at < 60
+    stopped = _bigan("train", *TINY, "--steps", "30", "--checkpoint-every", "1000", "--out", run,
+                     env={HOOK: "INT@metrics:10"})
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert load_checkpoint(run)["step"] == 10  # the step under way when Ctrl-C came
     assert _bigan("train", "--resume", run, "--quiet").returncode == 0
     a, b = load_checkpoint(tmp_path / "straight")["model"], load_checkpoint(run)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _snapshot(folder, *, but=()):
+    """Every path below ``folder`` with its bytes (None for folders), leaving out the names in ``but``."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))
+            if p.name not in but}
+
+
+def test_refused_resume_leaves_the_live_run_untouched(tmp_path):
+    run = tmp_path / "run"
+    live = _bigan("train", *TINY, "--log-every", "1", "--steps", "20", "--out", run,
+                  env={HOOK: "STOP@write:step_00000010.pt"}, wait=False)
+    _, status = os.waitpid(live.pid, os.WUNTRACED)  # frozen while its second checkpoint is being written
+    try:
+        assert os.WIFSTOPPED(status), live.stderr.read()[-2000:]
+        before = _snapshot(run)
+        assert [name for name in before if name.startswith("checkpoints/.step_00000010.pt.")]  # in flight
+        refused = _bigan("train", "--resume", run, "--quiet")
+        assert refused.returncode == 2 and f"in use by process {live.pid}" in refused.stderr, refused.stderr
+        assert _snapshot(run) == before
+    finally:
+        live.send_signal(signal.SIGCONT)
+    assert live.wait(timeout=120) == 0, live.stderr.read()[-2000:]
+    _assert_complete(run, 20)
+
+
+@pytest.mark.parametrize("damage", ["killed_before_its_first_checkpoint", "checkpoints_moved_away",
+                                    "checkpoints_replaced_by_a_file"])
+def test_resume_without_checkpoints_refuses_and_changes_nothing(tmp_path, damage):
+    run = tmp_path / "run"
+    if damage == "killed_before_its_first_checkpoint":
+        killed = _bigan("train", *TINY, "--log-every", "1", "--steps", "20", "--out", run, env={HOOK: "KILL@metrics:3"})
+        assert killed.returncode == -signal.SIGKILL
+    else:
+        train(Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 10}}), run, progress=False)
+        (run / "checkpoints").rename(tmp_path / "elsewhere")
+        if damage == "checkpoints_replaced_by_a_file":
+            (run / "checkpoints").write_text("not a folder")
+    before = _snapshot(run, but=["lock"])  # a killed writer's lock is taken over, and let go
+    result = CliRunner().invoke(main, ["train", "--resume", str(run), "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "no checkpoints" in result.output and "start over" in result.output
+    assert _snapshot(run, but=["lock"]) == before
+
+
+def test_non_integer_step_count_is_refused_before_anything_is_written(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"train": {"steps": 2.5}}))
+    result = CliRunner().invoke(main, ["train", "--config", str(config), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 2 and "train.steps must be an integer" in result.output, result.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_nan_stops_training_naming_step_objective_and_quantity(tmp_path):
     cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 30, "log_every": 1, "checkpoint_every": 5}})
     trainer = Trainer(cfg, tmp_path / "run", progress=False)
     calls = {"n": 0}
-    d_loss = trainer.ctx.objective.d_loss
+    d_loss = trainer.parts.ctx.objective.d_loss
 
     def poisoned(d_real, d_fake):
         calls["n"] += 1
         loss = d_loss(d_real, d_fake)
         return loss * float("nan") if calls["n"] >= 12 else loss
 
-    trainer.ctx.objective = dataclasses.replace(trainer.ctx.objective, d_loss=poisoned)
+    trainer.parts.ctx.objective = dataclasses.replace(trainer.parts.ctx.objective, d_loss=poisoned)
     with pytest.raises(TrainingDiverged, match=r"step 12 \(objective gan\).*d_loss=nan"):
         trainer.run()
     ckpt = load_checkpoint(tmp_path / "run")
@@ -137,19 +171,22 @@ def test_nan_stops_training_naming_step_objective_and_quantity(tmp_path):
     assert not (tmp_path / "run" / "lock").exists()
 
 
-def test_second_writer_is_refused_and_stale_lock_taken_over(tmp_path):
+def test_second_writer_is_refused_and_a_dead_writers_lock_taken_over(tmp_path):
     cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 2}})
     train(cfg, tmp_path / "run", progress=False)
-    lock = tmp_path / "run" / "lock"
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from bigan_repr.run_dir import RunDir; "
+         "RunDir(sys.argv[1]).acquire_lock(); print('locked', flush=True); time.sleep(600)", str(tmp_path / "run")],
+        stdout=subprocess.PIPE, text=True)
     try:
-        lock.write_text(str(holder.pid))
+        assert holder.stdout.readline() == "locked\n"
         with pytest.raises(UserError, match=f"in use by process {holder.pid}"):
-            Trainer(cfg.updated({"train": {"steps": 4}}), tmp_path / "run", resume=True, progress=False).run()
+            Trainer(cfg.updated({"train": {"steps": 4}}), tmp_path / "run", resume=True, progress=False)
     finally:
         holder.kill()
         holder.wait()
-    lock.write_text(str(holder.pid))  # its writer is dead now
+    lock = tmp_path / "run" / "lock"
+    assert lock.read_text().strip() == str(holder.pid)  # left behind by the killed writer
     result = Trainer(cfg.updated({"train": {"steps": 4}}), tmp_path / "run", resume=True, progress=False).run()
     assert result.step == 4 and not lock.exists()
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bigan_repr.checkpoint import load_checkpoint
-from bigan_repr.config import Config
+from bigan_repr.config import Config, ConfigError
 from bigan_repr.features import load_encoder
 from bigan_repr.presets import PRESETS
 from bigan_repr.train import Trainer, train
@@ -21,7 +21,8 @@ def test_eval_every_logs_validation_and_best_is_the_best_checkpoint(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in rows if r.get("kind") == "eval"]
     assert [r["step"] for r in evals] == [8, 16, 24, 32, 40]
-    assert all(0 <= r["val_knn"] <= 1 and 0 <= r["val_linear"] <= 1 for r in evals)
+    # ten classes, chance 0.1; measured 0.61-0.73 on native and ATEN_CPU_CAPABILITY=default kernels
+    assert all(r["val_knn"] > 0.4 and r["val_linear"] > 0.4 for r in evals)
     best_row = max(evals, key=lambda r: r["val_knn"])  # the first maximum wins ties
     best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
     assert best["step"] == best_row["step"] and best["best_metric"] == pytest.approx(best_row["val_knn"])
@@ -30,7 +31,7 @@ def test_eval_every_logs_validation_and_best_is_the_best_checkpoint(tmp_path):
 
 
 def test_select_without_eval_every_is_refused():
-    with pytest.raises(Exception, match="eval_every"):
+    with pytest.raises(ConfigError, match="eval_every"):
         Config().updated({"train": {"select": "knn"}})
 
 
@@ -54,7 +55,7 @@ def test_each_preset_loads_and_trains_one_step(tmp_path, name):
     trainer = Trainer(_preset_config(name, tmp_path), tmp_path / "run", progress=False)
     result = trainer.run()
     assert result.step == 1 and np.isfinite(result.metrics["g_loss"])
-    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert all(torch.isfinite(p).all() for p in trainer.parts.model.parameters())
 
 
 def test_ema_encoder_is_exported_and_resumes_exactly(tmp_path):

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from bigan_repr.checkpoint import load_checkpoint, step_checkpoints
 from bigan_repr.config import Config, ConfigError
+from bigan_repr.errors import UserError
+from bigan_repr.models import build_bigan
 from bigan_repr.objectives import OBJECTIVES
 from bigan_repr.train import Trainer, train
 from cli import main
@@ -24,9 +26,11 @@ def _cfg(**train):
 
 def test_cli_trains_two_epochs_of_digits_and_writes_the_run(tmp_path):
     out = tmp_path / "run"
+    # with the x-cycle term G reconstructs through E: recon / recon_shuffled measured 0.31-0.33 over
+    # seeds 0-4, native and ATEN_CPU_CAPABILITY=default kernels (0.94-1.02 without it: no margin)
     result = CliRunner().invoke(main, [
         "train", "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--hidden", "256", "--z-dim", "16",
-        "--threads", "1", "--log-every", "50", "--out", str(out), "--quiet"])
+        "--recon-weight", "0.1", "--threads", "1", "--log-every", "50", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     for name in ("config.json", "metrics.jsonl", "samples.png", "reconstructions.png", "curves.png"):
         assert (out / name).is_file(), name
@@ -34,8 +38,8 @@ def test_cli_trains_two_epochs_of_digits_and_writes_the_run(tmp_path):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert METRIC_KEYS <= set(rows[-1]) and rows[-1]["step"] == 358
     assert all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in rows)
-    # G uses E's code: reconstructions are closer to their own input than to a neighbour's
-    assert rows[-1]["recon"] < rows[-1]["recon_shuffled"]
+    # G uses E's code: reconstructions are much closer to their own input than to a neighbour's
+    assert rows[-1]["recon"] < 0.6 * rows[-1]["recon_shuffled"]
     info = CliRunner().invoke(main, ["info", str(out)])
     assert info.exit_code == 0 and '"objective": "gan"' in info.output and "step_00000358.pt" in info.output
 
@@ -54,10 +58,20 @@ def _weights(run_dir):
     return load_checkpoint(run_dir)["model"]
 
 
-def test_resume_reproduces_an_uninterrupted_run(tmp_path):
-    straight = train(_cfg(steps=12), tmp_path / "straight", progress=False)
-    train(_cfg(steps=6), tmp_path / "split", progress=False)
-    resumed = Trainer(_cfg(steps=12), tmp_path / "split", resume=True, progress=False).run()
+# the recipes whose random draws (augmentations, views) must also resume exactly
+RECIPES = {
+    "plain": {},
+    "diffaugment": {"d_augment": "strong"},
+    "bigan+vicreg": {"invariance": "vicreg", "augment": "strong", "d_augment": "light", "lr_e": 1e-3},
+    "invariance alone": {"adversarial": False, "invariance": "infonce", "augment": "light"},
+}
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_resume_reproduces_an_uninterrupted_run(tmp_path, recipe):
+    straight = train(_cfg(steps=12, **RECIPES[recipe]), tmp_path / "straight", progress=False)
+    train(_cfg(steps=6, **RECIPES[recipe]), tmp_path / "split", progress=False)
+    resumed = Trainer(_cfg(steps=12, **RECIPES[recipe]), tmp_path / "split", resume=True, progress=False).run()
     assert straight.step == resumed.step == 12
     a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
     assert a.keys() == b.keys()
@@ -65,6 +79,42 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
         assert torch.equal(a[key], b[key]), key
     rows = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert rows == [5, 6, 10, 12]  # the step-6 row is the first run's last; nothing logged twice
+
+
+def test_invariance_alone_trains_only_the_encoder_and_lowers_its_loss(tmp_path):
+    cfg = _cfg(steps=40, adversarial=False, invariance="vicreg", augment="light", lr=1e-3)
+    train(cfg, tmp_path / "run", progress=False)
+    torch.manual_seed(cfg.train.seed)  # the trainer's initialization
+    initial = build_bigan(cfg, (1, 8, 8)).state_dict()
+    trained = _weights(tmp_path / "run")
+    for key, value in trained.items():
+        moved = not torch.equal(value, initial[key])
+        if key.startswith(("generator.", "discriminator.")):
+            assert not moved, key  # no D, no G: the control really is E alone
+        elif key.endswith("weight") and key.startswith(("encoder.body", "projector.")):
+            assert moved, key  # (E's head to z is not trained: only the layers below it are used)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert "d_loss" not in rows[-1]
+    assert rows[-1]["invariance"] < 0.97 * rows[0]["invariance"]  # measured 0.94 on 3 seeds, 2 kernel sets
+
+
+@pytest.mark.parametrize("policy", ["none", "light"])
+def test_d_sees_augmented_real_and_generated_images_only_with_diffaugment(tmp_path, policy):
+    from bigan_repr.step import train_step
+
+    trainer = Trainer(_cfg(steps=1, d_augment=policy), tmp_path / "run", progress=False)
+    seen = []
+    D = trainer.parts.model.discriminator
+    forward = D.forward
+    D.forward = lambda x, z: seen.append(x.detach().clone()) or forward(x, z)
+    batch = trainer.parts.stream.next()
+    train_step(trainer.parts.ctx, [batch])
+    # D's update sees (real, generated), then the G/E update sees (real, generated) again
+    real_inputs = [seen[0], seen[2]]
+    augmented = [not torch.allclose(x, batch, atol=1e-5) for x in real_inputs]
+    assert augmented == ([True, True] if policy == "light" else [False, False])
+    if policy == "light":  # fresh draws for every call: D never sees the same transform twice
+        assert not torch.allclose(seen[0], seen[2], atol=1e-5)
 
 
 def test_resume_refuses_a_changed_architecture(tmp_path):
@@ -76,7 +126,7 @@ def test_resume_refuses_a_changed_architecture(tmp_path):
 
 def test_training_into_an_existing_run_is_refused(tmp_path):
     train(_cfg(steps=1), tmp_path / "run", progress=False)
-    with pytest.raises(Exception, match="already holds a run"):
+    with pytest.raises(UserError, match="already holds a run"):
         train(_cfg(steps=1), tmp_path / "run", progress=False)
 
 
@@ -97,7 +147,7 @@ def test_config_file_with_unknown_key_lists_valid_keys(tmp_path):
 
 
 def test_yaml_config_sets_defaults_and_flags_override(tmp_path):
-    from cli import build_config
+    from cli_flags import build_config
 
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text("model:\n  z_dim: 12\ntrain:\n  objective: kl\n  batch_size: 32\n")

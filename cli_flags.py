@@ -1,0 +1,110 @@
+"""The training flags of ``bigan train`` and ``bigan pipeline``, derived from the config's fields.
+
+Every field of the data, model and train sections is one flag, ``--key-with-dashes`` (booleans
+``--key/--no-key``) unless its metadata names another; its help and choices come from the field's
+metadata (``bigan_repr.config.option``), its click type from the annotation. Every flag defaults to
+None, so only the flags given override the defaults, the preset and the config file
+(:func:`build_config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from types import NoneType, UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import click
+
+from bigan_repr.config import SECTIONS, Config, load_config_file
+from bigan_repr.presets import PRESETS, preset
+
+
+class FiniteFloat(click.ParamType):
+    """A number flag that refuses NaN and infinities where they are typed."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+_SCALARS = {int: click.INT, float: FiniteFloat(), str: click.STRING}
+
+
+def _choice(choices: tuple) -> dict[str, Any]:
+    """A choice among ``choices`` typed as text and given back as the choice itself (1, not "1")."""
+    by_text = {str(c): c for c in choices}
+    return {"type": click.Choice(list(by_text)),
+            "callback": lambda ctx, param, value: None if value is None else by_text[value]}
+
+
+def _kind(name: str, hint: Any, choices: tuple | None) -> dict[str, Any] | None:
+    """click.option's type arguments for a field annotated ``hint``; None for an on/off flag."""
+    if get_origin(hint) in (Union, UnionType):  # X | None: the flag is optional anyway
+        args = [a for a in get_args(hint) if a is not NoneType]
+        hint = args[0] if len(args) == 1 else hint
+    if choices or get_origin(hint) is Literal:
+        return _choice(choices or get_args(hint))
+    if hint is bool:
+        return None
+    if hint in _SCALARS:
+        return {"type": _SCALARS[hint]}
+    items = get_args(hint)
+    if get_origin(hint) is tuple and items and Ellipsis not in items and len(set(items)) == 1 and items[0] in _SCALARS:
+        return {"type": _SCALARS[items[0]], "nargs": len(items)}  # e.g. --betas 0.5 0.999
+    raise TypeError(f"{name}: no command-line type for the annotation {hint!r}; add one to cli_flags._kind")
+
+
+def _field_options() -> list:
+    options = []
+    for section, cls in SECTIONS.items():
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if "help" not in f.metadata:
+                raise TypeError(f"config field {section}.{f.name} has no help text; declare it with config.option")
+            flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+            kind = _kind(f"{section}.{f.name}", hints[f.name], f.metadata.get("choices"))
+            if kind is None:
+                flag, kind = f"{flag}/--no-{flag[2:]}", {}
+            options.append(click.option(flag, f"{section}__{f.name}", default=None, help=f.metadata["help"], **kind))
+    return options
+
+
+TRAINING_OPTIONS = _field_options()
+
+
+def training_options(f):
+    """Decorate a command with every training flag, then --config and --preset."""
+    for option in reversed(TRAINING_OPTIONS):
+        f = option(f)
+    f = click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="JSON/YAML defaults; flags override them")(f)
+    f = click.option("--preset", type=click.Choice(list(PRESETS)),
+                     help="a named recipe; --config and flags override it")(f)
+    return f
+
+
+def overrides_from_flags(kwargs: dict) -> dict[str, dict]:
+    """{section: {key: value}} for the training flags the user actually gave (popped from ``kwargs``)."""
+    out: dict[str, dict] = {}
+    for name in [n for n in kwargs if "__" in n]:
+        value = kwargs.pop(name)
+        if value is not None:
+            section, key = name.split("__", 1)
+            out.setdefault(section, {})[key] = value
+    return out
+
+
+def build_config(config_file: str | None, flags: dict[str, dict], base: Config | None = None,
+                 preset_name: str | None = None) -> Config:
+    """Defaults (or a stored run's config), then the preset, the config file and the flags."""
+    cfg = base or Config()
+    if preset_name:
+        cfg = cfg.updated(preset(preset_name), where=f"preset {preset_name}")
+    if config_file:
+        cfg = cfg.updated(load_config_file(config_file), where=f"config file {config_file}")
+    return cfg.updated(flags, where="command-line flags")

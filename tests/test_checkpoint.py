@@ -1,0 +1,100 @@
+"""checkpoint.py: a run's state survives a save and a load exactly; what a resume may change; what
+is not one of our checkpoints."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bigan_repr.assembly import assemble
+from bigan_repr.checkpoint import (
+    FORMAT,
+    RESUMABLE_CHANGES,
+    CheckpointError,
+    capture,
+    check_resume_compatible,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
+from bigan_repr.config import Config, ConfigError
+from bigan_repr.step import train_step
+
+CFG = Config().updated({"model": {"hidden": 32, "z_dim": 4},
+                        "train": {"batch_size": 32, "threads": 1, "ema": 0.9, "d_augment": "shift"}})
+
+
+def _trained(steps: int):
+    run = assemble(CFG)
+    for _ in range(steps):
+        train_step(run.ctx, [run.stream.next() for _ in range(run.n_critic)])
+        run.ema.update(run.model.encoder)
+    return run
+
+
+def _same(a, b) -> bool:
+    """Equal nested state: dicts, lists, tensors (bit for bit) and plain values."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    return a == b
+
+
+def test_capture_and_restore_through_a_file_give_back_the_whole_run(tmp_path):
+    a = _trained(3)
+    save_checkpoint(tmp_path / "c.pt", capture(a, 3, 0.5))
+    global_draw = torch.rand(4)  # what the process-wide generator gives next, as captured
+    b = assemble(CFG)  # fresh weights, optimizers, stream and generators
+    torch.manual_seed(1)  # and a process-wide generator elsewhere
+    assert not _same(b.model.state_dict(), a.model.state_dict())
+    assert restore(b, load_checkpoint(tmp_path / "c.pt")) == (3, 0.5)
+    assert _same(b.model.state_dict(), a.model.state_dict()) and _same(b.ema.state_dict(), a.ema.state_dict())
+    assert _same(b.opt_d.state_dict(), a.opt_d.state_dict()) and _same(b.opt_ge.state_dict(), a.opt_ge.state_dict())
+    assert b.stream.state_dict() == a.stream.state_dict() == {"epoch": 0, "pos": 3}
+    assert torch.equal(torch.rand(4), global_draw)
+    assert torch.equal(torch.rand(4, generator=b.rng), torch.rand(4, generator=a.rng))
+    for run in (a, b):  # and both go on identically: same batches, same z and augmentation draws
+        train_step(run.ctx, [run.stream.next() for _ in range(run.n_critic)])
+    assert _same(b.model.state_dict(), a.model.state_dict())
+
+
+# a valid value other than the default for every key a resumed run may change
+RESUMABLE_EXAMPLES = {
+    "epochs": 3.0, "steps": 5, "log_every": 7, "checkpoint_every": 7, "sample_every": 7, "keep": 1, "threads": 2,
+    "device": "cpu", "eval_every": 5, "select": "knn", "compile": True, "precision": "fp32", "sync_bn": True,
+    "tensorboard": True,
+}
+
+
+def test_a_resume_may_change_its_length_and_bookkeeping():
+    assert set(RESUMABLE_EXAMPLES) == RESUMABLE_CHANGES["train"] and set(RESUMABLE_CHANGES) == {"train"}
+    stored = Config()
+    for key, value in RESUMABLE_EXAMPLES.items():
+        changed = {key: value} | ({"eval_every": 5} if key == "select" else {})
+        check_resume_compatible(stored, stored.updated({"train": changed}), Path("run"))
+    check_resume_compatible(stored, stored.updated({"train": RESUMABLE_EXAMPLES}), Path("run"))
+
+
+@pytest.mark.parametrize("change", [
+    {"model": {"arch": "conv"}}, {"model": {"hidden": 64}}, {"model": {"z_dim": 8}},
+    {"train": {"objective": "wgan-gp"}}, {"train": {"seed": 1}}, {"data": {"source": "fashion-mnist"}},
+])
+def test_a_resume_may_not_change_what_the_run_learns(change):
+    (section, values), = change.items()
+    (key, _), = values.items()
+    stored = Config()
+    with pytest.raises(ConfigError, match=rf"cannot resume run with {section}\.{key}="):
+        check_resume_compatible(stored, stored.updated(change), Path("run"))
+
+
+@pytest.mark.parametrize("payload", [{"format": "bigan-repr-checkpoint/0"}, {"format": None}, {}])
+def test_a_checkpoint_of_another_format_is_refused(tmp_path, payload):
+    state = capture(assemble(CFG), 0, None)
+    torch.save({**state, **payload}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match=f"not a bigan-repr checkpoint \\(expected format {FORMAT}\\)"):
+        load_checkpoint(tmp_path / "other.pt")
+    save_checkpoint(tmp_path / "ours.pt", state)  # the same state in our format loads
+    assert load_checkpoint(tmp_path / "ours.pt")["step"] == 0

@@ -1,0 +1,59 @@
+"""Bad input on the command line: one clear line, exit status 2, no traceback, nothing written."""
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli import main
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, tiny_run):
+    """Paths the table below refers to by name: a run (a copy), a feature file, tiny datasets."""
+    root = tmp_path_factory.mktemp("cli")
+    run = root / "run"
+    shutil.copytree(tiny_run, run)
+    rng = np.random.default_rng(0)
+    np.savez(root / "f.npz", features=rng.normal(size=(40, 4)), labels=np.arange(40) % 4)
+    np.savez(root / "two.npz", x=rng.integers(0, 256, (2, 8, 8), dtype=np.uint8), y=np.array([0, 1]))
+    (root / "one").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "one" / "a.png")
+    foreign = root / "other.pt"  # a checkpoint that is not one of the run's own
+    shutil.copy(next((tiny_run / "checkpoints").glob("step_*.pt")), foreign)
+    return {"RUN": run, "F": root / "f.npz", "TWO": root / "two.npz", "ONE": root / "one", "FOREIGN": foreign,
+            "OUT": root / "out"}
+
+
+TRAIN = ["train", "--out", "{OUT}", "--quiet"]
+EVAL = ["eval", "--train", "{F}", "--test", "{F}"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([*TRAIN, "--epochs", "inf"], "'inf' is not a finite number"),
+    ([*TRAIN, "--lr", "nan"], "'nan' is not a finite number"),
+    ([*TRAIN, "--threads", "-1"], "train.threads must be positive, got -1"),
+    ([*TRAIN, "--seed", "-1"], "train.seed must lie in [0, 2**32), got -1"),
+    ([*TRAIN, "--image-size", "100000"], "data.image_size must be at most 1024 px"),
+    ([*TRAIN, "--batch-size", "1", "--steps", "1"], "batch norm, which needs at least 2 images per batch"),
+    ([*TRAIN, "--data", "folder:{ONE}", "--steps", "1"], "larger than the dataset (1 images)"),
+    ([*TRAIN, "--data", "npz:{TWO}", "--batch-size", "2", "--eval-every", "1"], "--eval-every needs a validation"),
+    (["train", "--resume", "{RUN}", "--preset", "fmnist-mlp"], "--preset cannot be combined with it"),
+    (["train", "--resume", "{RUN}", "--out", "{RUN}"], "--out cannot be combined with it"),
+    ([*EVAL, "--seeds", "0"], "Invalid value for '--seeds': 0 is not in the range x>=1"),
+    ([*EVAL, "--restarts", "0"], "Invalid value for '--restarts': 0 is not in the range x>=1"),
+    ([*EVAL, "--k", "0"], "Invalid value for '--k': 0 is not in the range x>=1"),
+    ([*EVAL, "--threads", "0"], "Invalid value for '--threads': 0 is not in the range x>=1"),
+    (["report", "{RUN}", "--threads", "-1"], "Invalid value for '--threads': -1 is not in the range x>=1"),
+    (["encode", "{RUN}", "--out", "{OUT}", "--threads", "-1"], "Invalid value for '--threads'"),
+    (["report", "{RUN}", "--checkpoint", "{FOREIGN}"], "is not one of"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(inputs, args, message):
+    before = sorted(p.name for p in inputs["RUN"].rglob("*"))
+    result = CliRunner().invoke(main, [a.format(**inputs) for a in args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, (SystemExit, type(None)))
+    assert len([line for line in result.output.splitlines() if message in line]) == 1, result.output
+    assert not inputs["OUT"].exists() and sorted(p.name for p in inputs["RUN"].rglob("*")) == before

@@ -1,0 +1,153 @@
+"""`bigan compare`: one table of several runs, the best value per column marked, baselines once,
+a missing report made first, a bad argument refused before any work."""
+
+import json
+import shutil
+from html.parser import HTMLParser
+
+import pytest
+from click.testing import CliRunner
+
+from bigan_repr.config import Config
+from cli import main
+
+LOW = {"nn1_acc": 0.1, "knn_acc": 0.1, "linear_acc": 0.1, "kmeans_acc": 0.1, "kmeans_nmi": 0.1, "kmeans_ari": 0.01,
+       "budgets": {"10/class": {"mean": 0.1, "std": 0.01, "accs": [0.1, 0.1], "n_labels": 100},
+                   "100%": {"mean": 0.1, "std": 0.0, "accs": [0.1], "n_labels": 1437}}}
+BASELINES = {"random encoder (z)": LOW, "random encoder (penultimate)": LOW, "raw pixels": LOW}
+
+
+def _metrics(budget_10=None, **values):
+    metrics = json.loads(json.dumps(LOW)) | values
+    if budget_10 is not None:
+        metrics["budgets"]["10/class"]["mean"] = budget_10
+    return metrics
+
+
+def _write_report(run, objective, results, train=None):
+    run.mkdir(parents=True)
+    config = Config().updated({"train": train or {}}).to_dict()
+    meta = {"data": "digits", "objective": objective, "arch": "mlp", "step": 100, "config": config}
+    (run / "report.json").write_text(json.dumps({"title": run.name, "meta": meta, "notes": [], "results": results}))
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_run, tmp_path_factory):
+    """alpha and beta have reports written here (identical baselines); tiny is trained, without a report."""
+    root = tmp_path_factory.mktemp("compare")
+    _write_report(root / "alpha", "gan", {"bigan (z)": _metrics(knn_acc=0.999, budget_10=0.999),
+                                          "bigan (penultimate)": _metrics(linear_acc=0.999, nn1_acc=0.999)}
+                  | BASELINES)
+    _write_report(root / "beta", "wgan-gp", {"bigan (z)": _metrics(kmeans_nmi=0.999),
+                                             "bigan (penultimate)": _metrics(nn1_acc=0.999)} | BASELINES,
+                  train={"recon_weight": 0.01, "steps": 50})
+    rows = [{"step": 10, "epoch": 0.5, "d_loss": 1.0}, {"step": 10, "kind": "eval", "val_knn": 0.5, "val_linear": 0.4}]
+    (root / "alpha" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    shutil.copytree(tiny_run, root / "tiny")
+    return root
+
+
+@pytest.fixture(scope="module")
+def compared(runs):
+    args = ["compare", *(str(runs / name) for name in ("alpha", "beta", "tiny")), "--seeds", "2", "--restarts", "2",
+            "--threads", "1", "--html", str(runs / "compare.html")]
+    as_json = CliRunner().invoke(main, [*args, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0, text.output
+    return json.loads(as_json.stdout), text.stdout
+
+
+def _row(comparison, run, layer):
+    return next(i for i, r in enumerate(comparison["rows"]) if r["run"] == run and r["layer"] == layer)
+
+
+def test_a_run_without_a_report_gets_one(runs, compared):
+    comparison, _ = compared
+    assert (runs / "tiny" / "report.json").is_file() and (runs / "tiny" / "report.html").is_file()
+    made = json.loads((runs / "tiny" / "report.json").read_text())["results"]
+    tiny_layers = [method.split(" (")[1][:-1] for method in made if method.startswith("bigan (")]
+    assert tiny_layers[:2] == ["z", "penultimate"]
+    models = [(r["run"], r["layer"]) for r in comparison["rows"] if not r["baseline"]]
+    assert models == [(run, layer) for run in ("alpha", "beta") for layer in ("z", "penultimate")] + [
+        ("tiny", layer) for layer in tiny_layers]
+
+
+def test_best_value_per_column_is_marked(runs, compared):
+    comparison, _ = compared
+    best = comparison["best"]
+    assert best["knn_acc"] == [_row(comparison, "alpha", "z")]
+    assert best["linear_acc"] == [_row(comparison, "alpha", "penultimate")]
+    tie = [_row(comparison, "alpha", "penultimate"), _row(comparison, "beta", "penultimate")]
+    assert best["nn1_acc"] == sorted(tie)
+    assert best["kmeans_nmi"] == [_row(comparison, "beta", "z")]
+    assert best["linear@10/class"] == [_row(comparison, "alpha", "z")]
+    # the written reports are low on ARI: the best is the made report's highest, wherever it sits
+    tiny = json.loads((runs / "tiny" / "report.json").read_text())["results"]
+    top = max(metrics["kmeans_ari"] for metrics in tiny.values())
+    assert [comparison["rows"][i]["values"]["kmeans_ari"] for i in best["kmeans_ari"]] == [top]
+
+
+def test_baselines_appear_once_per_distinct_result(compared):
+    comparison, _ = compared
+    baselines = [(r["run"], r["layer"]) for r in comparison["rows"] if r["baseline"]]
+    # alpha's and beta's baselines are identical, so they show once; tiny's differ and are named
+    assert baselines[:3] == [("random encoder (as in alpha)", "z"), ("random encoder (as in alpha)", "penultimate"),
+                             ("raw pixels (as in alpha)", "")]
+    assert ("random encoder (as in tiny)", "z") in baselines and ("raw pixels (as in tiny)", "") in baselines
+    assert not any("beta" in run for run, _ in baselines)
+
+
+def test_recipe_names_what_differs_from_the_defaults(compared):
+    comparison, _ = compared
+    recipes = {r["run"]: r["recipe"] for r in comparison["rows"] if not r["baseline"]}
+    assert recipes["beta"] == "recon_weight=0.01"  # steps is bookkeeping, the objective has a column
+    assert recipes["alpha"] == ""
+    assert "hidden=128" in recipes["tiny"] and "z_dim=8" in recipes["tiny"]
+
+
+def test_text_marks_the_best_cells(compared):
+    comparison, text = compared
+    lines = text.splitlines()
+    assert lines[0] == "every run: data digits, arch mlp"  # said once, not in a column
+    assert lines[-1] == "* the best value in its column"
+    table = lines[4:-1]
+    assert len(table) == len(comparison["rows"])
+    n_best = sum(len(rows) for rows in comparison["best"].values())
+    assert sum(line.count("*") for line in table) == n_best
+    assert "99.9*" in table[_row(comparison, "alpha", "z")]
+
+
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.best, self.sections, self.links, self.images = [], [], [], 0
+        self._row = -1
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._row += tag == "tr"
+        self.sections += [attrs["id"]] if tag == "section" else []
+        self.links += [attrs["href"]] if tag == "a" else []
+        self.images += tag == "img" and attrs["src"].startswith("data:image/png;base64,")
+        if tag == "td" and attrs.get("class") == "best":
+            self.best.append((self._row - 1, attrs["data-key"]))  # row 0 is the header
+
+
+def test_html_page_marks_the_same_cells(runs, compared):
+    comparison, _ = compared
+    page = _Cells()
+    page.feed((runs / "compare.html").read_text())
+    assert page.sections == ["results", "curves", "reports"]
+    assert sorted(page.best) == sorted((i, key) for key, rows in comparison["best"].items() for i in rows)
+    assert page.images == 1  # alpha's validation curve
+    assert page.links == ["tiny/report.html"]  # the only run with a report.html, relative to the page
+
+
+def test_a_folder_that_is_no_run_is_refused_before_any_work(runs, tmp_path):
+    shutil.copytree(runs / "tiny", tmp_path / "untouched", ignore=shutil.ignore_patterns("report.*"))
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(main, ["compare", str(runs / "alpha"), str(tmp_path / "untouched"), str(tmp_path / "empty")])
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == f"error: {tmp_path / 'empty'} is not a run directory (no config.json)"
+    assert not (tmp_path / "untouched" / "report.json").exists()

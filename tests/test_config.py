@@ -1,0 +1,112 @@
+"""Config validation: every field is checked against its declared type, then its range."""
+
+import dataclasses
+import json
+import math
+import typing
+from types import NoneType
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bigan_repr.config import SECTIONS, Config, ConfigError, load_config_file
+from cli import main
+
+NAN, INF = float("nan"), float("inf")
+# values of the wrong type for each declared type (None is added for fields that cannot be null)
+WRONG = {
+    bool: ["false", "true", 0, 1, 1.0],
+    int: [2.5, 3.0, "3", True, NAN, [1]],
+    float: [NAN, INF, -INF, 10**400, "0.1", True, [0.1]],
+    str: [1, True, 2.5, ["gan"], {"a": 1}],
+    tuple[float, float]: [[0.5], [0.5, 0.9, 0.1], [0.5, "0.9"], [0.5, NAN], "0.5,0.9", [True, 0.9]],
+}
+FIELDS = [(section, f.name) for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def _declared(section, name):
+    """(the field's type without None, whether it may be null)."""
+    hint = typing.get_type_hints(SECTIONS[section])[name]
+    args = [a for a in typing.get_args(hint) if a is not NoneType] if typing.get_origin(hint) is not tuple else []
+    return (args[0] if args and len(typing.get_args(hint)) == 2 else hint), NoneType in typing.get_args(hint)
+
+
+@pytest.mark.parametrize("section, name", FIELDS)
+def test_every_field_refuses_values_of_the_wrong_type(section, name):
+    kind, nullable = _declared(section, name)
+    assert kind in WRONG, f"{section}.{name}: add wrong values for {kind} to WRONG"
+    for value in WRONG[kind] + ([] if nullable else [None]):
+        with pytest.raises(ConfigError, match=rf"{section}\.{name} must be"):
+            Config.from_dict({section: {name: value}})
+
+
+def test_values_of_the_right_type_are_normalized():
+    cfg = Config.from_dict({"train": {"epochs": 3, "betas": [0.5, 0.9], "steps": 7}, "model": {"unary": True}})
+    assert cfg.train.epochs == 3.0 and isinstance(cfg.train.epochs, float)
+    assert cfg.train.betas == (0.5, 0.9) and cfg.train.steps == 7 and cfg.model.unary is True
+    assert Config.from_dict(json.loads(json.dumps(Config().to_dict()))) == Config()  # a stored config reloads
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: not v.is_integer()))
+def test_a_fractional_count_is_never_an_integer(value):
+    with pytest.raises(ConfigError, match="train.steps must be an integer"):
+        Config.from_dict({"train": {"steps": value}})
+
+
+@pytest.mark.parametrize("train, message", [
+    ({"seed": -1}, "train.seed must lie in"),
+    ({"seed": 2**32}, "train.seed must lie in"),
+    ({"weight_decay": -1e-5}, "train.weight_decay must be 0 or more"),
+    ({"recon_weight": -0.1}, "train.recon_weight must be 0 or more"),
+    ({"epochs": 0}, "train.epochs must be positive"),
+    ({"betas": [0.5, 1.0]}, "train.betas must be two numbers in"),
+])
+def test_values_out_of_range_name_the_field(train, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.from_dict({"train": train})
+
+
+def test_keys_that_are_not_strings_are_named(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("train: {}\n2: {}\n")
+    with pytest.raises(ConfigError, match=r"unknown section\(s\) 2"):
+        Config().updated(load_config_file(path))
+    path.write_text("train:\n  1: 2\n  null: 3\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) train.1, train.None"):
+        Config().updated(load_config_file(path))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"train": {"objective": "gan\xff"}}', "is not UTF-8 text"),
+    (b'{"model": {"unary": "false"}}', "model.unary must be true or false, got 'false'"),
+    (b'{"train": {"lr": NaN}}', "train.lr must be a finite number or null, got nan"),
+    (b'{"train": {"steps": 2.5}}', "train.steps must be an integer or null, got 2.5"),
+    (b'{"model": {"hidden": "256"}}', "model.hidden must be an integer, got '256'"),
+])
+def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, content, message):
+    path = tmp_path / "cfg.json"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["train", "--config", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_an_unsupported_annotation_is_a_bug_not_a_silent_pass():
+    from bigan_repr import config
+
+    with pytest.raises(TypeError, match="no type check"):
+        config._typed("x", 1, complex)
+    assert math.isfinite(config._typed("x", 1, float))
+
+
+def test_a_stored_config_from_before_a_field_keeps_what_its_run_did():
+    """A run stored before the invariance term existed (and became the default) trained without it:
+    rebuilding it must not add a projector its checkpoint never had."""
+    stored = Config().to_dict()
+    del stored["train"]["invariance"]
+    assert Config.from_stored(stored, where="old run").train.invariance == "none"
+    assert Config.from_dict(stored).train.invariance == "vicreg"  # a new config takes today's default
+    kept = Config().updated({"train": {"invariance": "infonce"}}).to_dict()
+    assert Config.from_stored(kept, where="new run").train.invariance == "infonce"

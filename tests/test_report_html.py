@@ -1,0 +1,180 @@
+"""report.html (self-contained, every section, the numbers of report.json), the embedding plot's
+legend, the nearest-neighbour grid, class names from the data sources, and progress lines."""
+
+import base64
+import io
+import json
+import shutil
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from sklearn.datasets import make_blobs
+
+from bigan_repr.config import DataConfig
+from bigan_repr.data import DEBIAN_FASHION_MNIST, load_images
+from cli import main
+from eval import embedding_figure, nearest_neighbors, pick_queries
+from eval.neighbors import _FRAME, _GAP, _OTHER, _QUERY, _SAME, neighbor_mosaic
+
+SECTIONS = {"results", "samples", "reconstructions", "curves", "embedding", "neighbors", "config"}
+VOID = {"meta", "img", "br", "hr", "link", "input", "wbr"}  # elements with no end tag
+
+
+class Page(HTMLParser):
+    """Collects section ids, images, table rows and any tag that is left open or closed twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.unbalanced, self.sections, self.images, self.rows = [], [], [], [], []
+        self.external = []
+        self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag not in VOID:
+            self.open.append(tag)
+        if tag == "section":
+            self.sections.append(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag in ("script", "link", "iframe") or any(v and v.startswith("http") for k, v in attrs.items()
+                                                      if k in ("src", "href")):
+            self.external.append(tag)
+        if tag == "tr":
+            self.rows.append([])
+        if tag in ("td", "th"):
+            self._cell = {"attrs": attrs, "text": ""}
+
+    def handle_endtag(self, tag):
+        if not self.open or self.open.pop() != tag:
+            self.unbalanced.append(tag)
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell["text"] += data
+
+
+@pytest.fixture(scope="module")
+def reported(tiny_run, tmp_path_factory):
+    """A copy of the tiny run with its report, and the report command's result."""
+    run = tmp_path_factory.mktemp("reported") / "run"
+    shutil.copytree(tiny_run, run)
+    result = CliRunner().invoke(main, ["report", str(run), "--seeds", "2", "--restarts", "2", "--threads", "1",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    return run, result
+
+
+def test_report_html_is_self_contained_with_every_section(reported):
+    run, _ = reported
+    text = (run / "report.html").read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    page = Page()
+    page.feed(text)
+    page.close()
+    assert page.unbalanced == [] and page.open == []
+    assert set(page.sections) == SECTIONS
+    assert page.external == []
+    assert '<span>hidden</span><code>128</code>' in text  # the run's config
+    assert len(page.images) == 5  # samples, reconstructions, curves, embedding, neighbours
+    for src in page.images:
+        prefix = "data:image/png;base64,"
+        assert src.startswith(prefix)
+        with Image.open(io.BytesIO(base64.b64decode(src[len(prefix):]))) as image:
+            image.verify()
+
+
+def test_report_html_numbers_are_report_json_numbers(reported):
+    run, _ = reported
+    results = json.loads((run / "report.json").read_text())["results"]
+    page = Page()
+    page.feed((run / "report.html").read_text())
+    table = {row[0]["text"]: row[1:] for row in page.rows if row and row[0]["attrs"].get("scope") == "row"}
+    assert set(table) == set(results)
+    checked = 0
+    for method, cells in table.items():
+        for cell in cells:
+            key = cell["attrs"]["data-key"]
+            if key.startswith("linear@"):
+                value = results[method]["budgets"][key.removeprefix("linear@")]["mean"]
+            else:
+                value = results[method][key]
+            assert float(cell["attrs"]["data-value"]) == value
+            assert cell["text"].split(" ±")[0] == f"{100 * value:.1f}"
+            checked += 1
+    assert checked == len(results) * 8  # 6 metrics and 2 label budgets per method
+    # the k-NN column marks exactly the rows holding its highest value
+    knn = {m: r["knn_acc"] for m, r in results.items()}
+    marked = {m for m, cells in table.items() for c in cells
+              if c["attrs"]["data-key"] == "knn_acc" and c["attrs"].get("class") == "best"}
+    assert marked == {m for m, v in knn.items() if v == max(knn.values())}
+
+
+def test_report_progress_goes_to_stderr_and_json_to_stdout(reported):
+    run, result = reported
+    assert json.loads(result.stdout) == json.loads((run / "report.json").read_text())["results"]
+    assert {"bigan (z)", "bigan (penultimate)", "random encoder (z)", "raw pixels"} <= set(json.loads(result.stdout))
+    lines = result.stderr.splitlines()
+    for start in ("encode bigan (z)", "eval bigan (z)", "eval raw pixels", "embedding (t-SNE of 360 test images)",
+                  "nearest-neighbour grid", "write report"):
+        line = next(line for line in lines if line.startswith(start))
+        assert line.split(" ... ")[1].split()[1] == "s"  # "... 0.4 s": the phase's elapsed time
+
+
+def test_report_records_class_names(reported):
+    run, _ = reported
+    assert json.loads((run / "report.json").read_text())["meta"]["classes"] == [str(d) for d in range(10)]
+
+
+def test_embedding_legend_names_classes_and_title_is_said_once():
+    x, y = make_blobs(n_samples=150, centers=3, n_features=6, random_state=0)
+    fig = embedding_figure(x, y, title="blobs", class_names=["cat", "dog", "emu"], method="pca")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["cat", "dog", "emu"]
+    assert fig.axes[0].get_title() == "blobs: PCA of 150 points"
+    fig = embedding_figure(x, y, title="blobs", max_points=60)  # t-SNE by default, on a subsample
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["0", "1", "2"]
+    assert fig.axes[0].get_title() == "blobs: t-SNE of 60 of 150 points"
+
+
+def test_unknown_embedding_method_is_refused_before_training(tmp_path):
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["pipeline", "--steps", "2", "--embedding", "umap", "--out", str(out)])
+    assert r.exit_code == 2 and "umap" in r.output and "tsne, pca" in r.output
+    assert not out.exists()
+
+
+def test_nearest_neighbors_and_grid():
+    train = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [1.0, 0.0]])
+    idx = nearest_neighbors(train, np.array([[0.2, 0.0], [9.0, 1.0]]), k=2)
+    np.testing.assert_array_equal(idx, [[0, 3], [1, 3]])
+    labels = np.array([0, 0, 1, 1, 2, 2, 2])
+    picked = pick_queries(labels, 4, seed=0)
+    assert sorted(labels[picked[:3]]) == [0, 1, 2] and len(set(picked)) == 4
+    images = np.zeros((2, 3, 1, 8, 8), dtype=np.uint8)
+    mosaic = neighbor_mosaic(images[:, 0], images, np.array([[True, False, True], [False, False, False]]))
+    assert mosaic.dtype == np.uint8 and mosaic.shape[2] == 3
+    tile = (mosaic.shape[1] - _GAP) // 4  # a query, then 3 neighbours
+    # frames: the query's, then same class, another class, same class
+    corners = [tuple(mosaic[0, x]) for x in (0, tile + _GAP, 2 * tile + _GAP, 3 * tile + _GAP)]
+    assert corners == [_QUERY, _SAME, _OTHER, _SAME]
+    assert tuple(mosaic[tile + 2 * _FRAME + 1, tile + _GAP]) == _OTHER  # second row: all another class
+
+
+def test_sources_name_their_classes(tmp_path):
+    assert load_images(DataConfig(), "test").classes == [str(d) for d in range(10)]
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(np.full((4, 4), 100, np.uint8)).save(tmp_path / name / "a.png")
+    assert load_images(DataConfig(source=f"folder:{tmp_path}"), "train").classes == ["cat", "dog"]
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="Fashion-MNIST is not installed")
+def test_fashion_mnist_names_its_classes():
+    classes = load_images(DataConfig(source="fashion-mnist"), "test").classes
+    assert classes[0] == "T-shirt/top" and classes[9] == "Ankle boot" and len(classes) == 10
