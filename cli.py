@@ -294,6 +294,12 @@ def export(run, fmt, layer, checkpoint, out):
     click.echo(f"wrote {fmt} encoder to {out}", err=True)
 
 
+index_option = click.option(
+    "--index", default=DEFAULT_INDEX, show_default=True,
+    help="nearest-neighbour search index: auto, flat, ivf or hnsw, optionally with parameters "
+         "(e.g. ivf:nlist=4096,nprobe=64); auto is exact search for smaller databases")
+
+
 @main.command()
 @click.argument("database", type=click.Path(exists=True))
 @click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
@@ -301,8 +307,9 @@ def export(run, fmt, layer, checkpoint, out):
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
 @click.option("--grid", type=click.Path(dir_okay=False), help="also write a PNG: each query, then its neighbours")
 @click.option("--device", default="auto", show_default=True)
+@index_option
 @threads_option
-def neighbors(database, queries, k, as_json, grid, device, n_threads):
+def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
     """The nearest training images of query image files.
 
     DATABASE is a run directory (its training split is encoded now) or a feature file or folder
@@ -311,8 +318,10 @@ def neighbors(database, queries, k, as_json, grid, device, n_threads):
     _set_threads(n_threads)
     from bigan_repr.atomic import atomic_write
     from bigan_repr.retrieval import open_database, retrieve
+    from eval import check_eval_options
 
-    found = retrieve(open_database(database, device), list(queries), k)
+    check_eval_options(index=index)
+    found = retrieve(open_database(database, device), list(queries), k, index=index)
     if grid:
         png = found.grid_png()
         atomic_write(grid, lambda f: f.write(png))
@@ -325,9 +334,7 @@ def neighbors(database, queries, k, as_json, grid, device, n_threads):
 @click.option("--test", "test_file", required=True, type=click.Path(), help="test features: .npz or shard folder")
 @click.option("--k", type=click.IntRange(min=1), default=20, show_default=True, help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
-@click.option("--index", default=DEFAULT_INDEX, show_default=True,
-              help="k-NN search index: auto, flat, ivf or hnsw, optionally with parameters "
-                   "(e.g. ivf:nlist=4096,nprobe=64); auto is exact search for smaller training sets")
+@index_option
 @click.option("--probe-backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_BACKEND, show_default=True,
               help="linear-probe solver (same objective and C selection)")
 @with_eval_options
