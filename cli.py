@@ -15,6 +15,8 @@ from bigan_repr.errors import UserError
 from bigan_repr.export import EXPORT_FORMATS
 from bigan_repr.feature_files import SHARD_ROWS
 from cli_flags import build_config, overrides_from_flags, training_options
+from eval.knn_index import DEFAULT_INDEX
+from eval.logreg import BACKENDS, DEFAULT_BACKEND
 
 
 def _default_out(cfg: Config) -> str:
@@ -292,6 +294,12 @@ def export(run, fmt, layer, checkpoint, out):
     click.echo(f"wrote {fmt} encoder to {out}", err=True)
 
 
+index_option = click.option(
+    "--index", default=DEFAULT_INDEX, show_default=True,
+    help="nearest-neighbour search index: auto, flat, ivf or hnsw, optionally with parameters "
+         "(e.g. ivf:nlist=4096,nprobe=64); auto is exact search for smaller databases")
+
+
 @main.command()
 @click.argument("database", type=click.Path(exists=True))
 @click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
@@ -299,8 +307,9 @@ def export(run, fmt, layer, checkpoint, out):
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
 @click.option("--grid", type=click.Path(dir_okay=False), help="also write a PNG: each query, then its neighbours")
 @click.option("--device", default="auto", show_default=True)
+@index_option
 @threads_option
-def neighbors(database, queries, k, as_json, grid, device, n_threads):
+def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
     """The nearest training images of query image files.
 
     DATABASE is a run directory (its training split is encoded now) or a feature file or folder
@@ -309,8 +318,10 @@ def neighbors(database, queries, k, as_json, grid, device, n_threads):
     _set_threads(n_threads)
     from bigan_repr.atomic import atomic_write
     from bigan_repr.retrieval import open_database, retrieve
+    from eval import check_eval_options
 
-    found = retrieve(open_database(database, device), list(queries), k)
+    check_eval_options(index=index)
+    found = retrieve(open_database(database, device), list(queries), k, index=index)
     if grid:
         png = found.grid_png()
         atomic_write(grid, lambda f: f.write(png))
@@ -323,9 +334,13 @@ def neighbors(database, queries, k, as_json, grid, device, n_threads):
 @click.option("--test", "test_file", required=True, type=click.Path(), help="test features: .npz or shard folder")
 @click.option("--k", type=click.IntRange(min=1), default=20, show_default=True, help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
+@index_option
+@click.option("--probe-backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_BACKEND, show_default=True,
+              help="linear-probe solver (same objective and C selection)")
 @with_eval_options
 @threads_option
-def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as_json, n_threads):
+def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets, n_seeds, restarts, as_json,
+                   n_threads):
     """Evaluate feature files (.npz or shard folders) alone.
 
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
@@ -334,14 +349,16 @@ def evaluate_files(train_file, test_file, k, out, budgets, n_seeds, restarts, as
     from bigan_repr.feature_files import load_feature_file
     from bigan_repr.progress import phase
     from bigan_repr.report_files import write_report
-    from eval import EvalInputError, evaluate, report_payload
+    from eval import EvalInputError, check_eval_options, evaluate, report_payload
 
     try:
+        check_eval_options(index, probe_backend)
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
         name = Path(train_file).stem
         with phase(f"eval {name}"):
             results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
-                                      k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts)}
+                                      k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts,
+                                      index=index, probe_backend=probe_backend)}
     except EvalInputError as e:
         raise UserError(str(e)) from None
     if out:

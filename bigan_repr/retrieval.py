@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from eval.knn_index import DEFAULT_INDEX
 from eval.neighbors import neighbor_png, neighbor_search
 
 from .checkpoint import checkpoint_path
@@ -122,10 +123,10 @@ def open_database(path: str | Path, device: str = "auto") -> Database:
     return _from_feature_file(path, device)
 
 
-def retrieve(database: Database, queries: list[str | Path], k: int) -> Retrieval:
+def retrieve(database: Database, queries: list[str | Path], k: int, index: str = DEFAULT_INDEX) -> Retrieval:
     """The ``k`` nearest database rows of each query image file (files and folders, as ``embed`` takes)."""
     files = image_files(queries)
     block = FileRows(files, None, database.encoder.image_shape).read(0, len(files))
     features = database.encoder.encode(block.images, layer=database.layer)
-    distances, indices = neighbor_search(database.features, features, k)
+    distances, indices = neighbor_search(database.features, features, k, index=index)
     return Retrieval(database, files, block.images, distances, indices)

@@ -53,3 +53,4 @@ def set_threads(n: int | None) -> int:
 
     threadpool_limits(n)
     return n
+

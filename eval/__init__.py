@@ -1,26 +1,30 @@
 """Evaluation of frozen representations from numpy arrays.
 
 Takes features already extracted by the model (or dumped to a feature file) and returns dicts of
-named metrics: 1-NN and weighted k-NN (`knn`), linear probe and label budgets
-(`linear_probe`), k-means clustering (`clustering`), the whole suite (`suite`). Presentation
-returns strings and PNG bytes: tables and report.json (`report`), the embedding plot
-(`embedding`), nearest-neighbour grids (`neighbors`), HTML pages (`html`) and run
-comparison (`compare`). No torch, no model code and no file writing lives here.
+named metrics: 1-NN and weighted k-NN (`knn`, on the search indexes of `knn_index`), linear
+probe and label budgets (`linear_probe`, solved by `logreg`), k-means clustering (`clustering`,
+run by `kmeans`), the whole suite (`suite`). Presentation returns strings and PNG bytes: tables
+and report.json (`report`), the embedding plot (`embedding`), nearest-neighbour grids
+(`neighbors`), HTML pages (`html`) and run comparison (`compare`). No model code and no file
+writing lives here; torch serves only as the linear-algebra engine of `logreg` and `kmeans`.
 """
 
 from eval.clustering import cluster_eval, hungarian_accuracy
 from eval.embedding import EMBEDDINGS, embedding_figure, embedding_png
-from eval.knn import knn_classify, knn_eval, nn1_predict
+from eval.knn import knn_classify, knn_eval, nn1_predict, weighted_vote
+from eval.knn_index import INDEX_NAMES, parse_index
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe, subsample_labels
 from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, neighbor_search, pick_queries
 from eval.report import render_markdown, render_table_text, report_json, report_payload
-from eval.suite import evaluate, evaluate_many
+from eval.suite import check_eval_options, evaluate, evaluate_many
 from eval.validation import EvalInputError, check_features, check_pair, integer_labels
 
 __all__ = [
     "EMBEDDINGS",
+    "INDEX_NAMES",
     "EvalInputError",
     "budget_name",
+    "check_eval_options",
     "check_features",
     "check_pair",
     "cluster_eval",
@@ -39,10 +43,12 @@ __all__ = [
     "neighbor_png",
     "neighbor_search",
     "nn1_predict",
+    "parse_index",
     "pick_queries",
     "render_markdown",
     "render_table_text",
     "report_json",
     "report_payload",
     "subsample_labels",
+    "weighted_vote",
 ]

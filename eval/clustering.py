@@ -1,24 +1,23 @@
 """k-means clustering of frozen features, scored against the true classes.
 
-Owns the clustering protocol: faiss k-means with k = number of classes and
-several restarts, accuracy after Hungarian matching of clusters to classes, NMI and ARI.
+Owns the clustering protocol: k-means (eval.kmeans) with k = number of classes and
+several restarts, the lowest-inertia one kept, scored by accuracy after Hungarian matching of
+clusters to classes, NMI and ARI.
 
-Two faiss defaults are overridden on purpose. faiss initializes centroids at random and
-trains on at most 256 points per centroid; on 10 well-separated 32-d Gaussian blobs that
-gave ARI 0.78-1.0 across seeds even with 10 restarts. Each restart here starts from
-k-means++ centroids (scikit-learn) and, by default, trains on every point.
+Easy problems must be solved: on 10 well-separated 32-d Gaussian blobs, faiss's k-means
+(random initial centroids, at most 256 training points per centroid) gave ARI 0.78-1.0 across
+seeds even with 10 restarts. Every restart here starts from greedy k-means++ centroids and
+trains on every point, and the blobs are recovered exactly on every seed
+(tests/test_eval_clustering.py).
 """
 
 from __future__ import annotations
 
-import math
-
-import faiss
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import kmeans_plusplus
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from eval.kmeans import DEFAULT_MAX_ITER, DEFAULT_TOL, kmeans
 from eval.validation import EvalInputError, check_features
 
 
@@ -43,27 +42,6 @@ def hungarian_accuracy(y_true, y_pred) -> float:
     return float(counts[rows, cols].sum() / y_true.size)
 
 
-def _kmeans_restart(
-    x: np.ndarray, k: int, seed: int, niter: int, max_points_per_centroid: int
-) -> dict:
-    """One faiss k-means run from k-means++ centroids; returns assignment and inertia."""
-    init, _ = kmeans_plusplus(x, k, random_state=seed)
-    km = faiss.Kmeans(
-        x.shape[1],
-        k,
-        niter=niter,
-        seed=seed,
-        verbose=False,
-        max_points_per_centroid=max_points_per_centroid,
-        # Small evaluation sets are legitimate; don't warn below faiss's 39 points/centroid.
-        min_points_per_centroid=1,
-    )
-    km.train(x, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
-    # Inertia on all points, so restarts compare fairly even if faiss subsampled.
-    sq_dist, assign = km.index.search(x, 1)
-    return {"assign": assign[:, 0], "inertia": float(sq_dist.sum(dtype=np.float64))}
-
-
 def cluster_eval(
     x,
     y,
@@ -71,12 +49,14 @@ def cluster_eval(
     n_clusters: int | None = None,
     restarts: int = 10,
     seed: int = 0,
-    max_points_per_centroid: int | None = None,
-    niter: int = 50,
+    max_iter: int = DEFAULT_MAX_ITER,
+    tol: float = DEFAULT_TOL,
 ) -> dict:
     """Cluster x with k-means and score against labels y.
 
     Keeps the restart with the lowest inertia (the k-means objective, never the labels).
+    Each restart stops when no point changes cluster, when the inertia falls by less than
+    `tol` (relative) in an iteration, or after `max_iter` iterations.
     Returns {"acc", "nmi", "ari", "k", "inertia"}; acc is Hungarian-matched accuracy.
     """
     x, y = check_features(x, y, name="clustering features", require_labels=True)
@@ -87,15 +67,10 @@ def cluster_eval(
         )
     if restarts < 1:
         raise EvalInputError(f"restarts must be >= 1, got {restarts}")
-    if max_points_per_centroid is None:
-        # Large enough that faiss never subsamples: every point takes part in training.
-        max_points_per_centroid = math.ceil(x.shape[0] / k) + 1
+    if max_iter < 1 or not tol >= 0:
+        raise EvalInputError(f"k-means needs max_iter >= 1 and tol >= 0, got {max_iter} and {tol}")
     # Restart r uses seed*restarts + r so different seeds never share a restart.
-    runs = [
-        _kmeans_restart(x, k, seed * restarts + r, niter, max_points_per_centroid)
-        for r in range(restarts)
-    ]
-    best = min(runs, key=lambda run: run["inertia"])
+    best = kmeans(x, k, [seed * restarts + r for r in range(restarts)], max_iter=max_iter, tol=tol)
     return {
         "acc": hungarian_accuracy(y, best["assign"]),
         "nmi": float(normalized_mutual_info_score(y, best["assign"])),

@@ -2,14 +2,16 @@
 
 Owns the two k-NN protocols: 1-NN with Euclidean distance (BiGAN paper,
 Table 1) and DINO's weighted k-NN (L2-normalized features, cosine top-k, vote weight
-exp(sim / T)). Exact search (IndexFlatL2 / IndexFlatIP): no approximation in the numbers.
+exp(sim / T)). Both run on any index of eval.knn_index: exact search (IndexFlatL2 /
+IndexFlatIP, no approximation in the numbers) by default up to 200k training points,
+IVF or HNSW when asked for or above that.
 """
 
 from __future__ import annotations
 
-import faiss
 import numpy as np
 
+from eval.knn_index import DEFAULT_INDEX, IndexSpec, NeighbourIndex, resolve_index
 from eval.validation import EvalInputError, check_features, check_pair
 
 # Queries per faiss search call. faiss switches from its scalar loop to BLAS only for
@@ -35,12 +37,6 @@ def _check_knn_inputs(train_x, train_y, test_x, k: int):
     return train_x, train_y, test_x, classes
 
 
-def _l2_normalize(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    # An all-zero feature stays zero (similarity 0 to everything) instead of becoming NaN.
-    return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
-
-
 def _weighted_votes(
     sims: np.ndarray, neighbour_cls: np.ndarray, n_classes: int, temperature: float
 ) -> np.ndarray:
@@ -53,9 +49,17 @@ def _weighted_votes(
     return votes.reshape(b, n_classes)
 
 
-def _nn1_labels(train_x, train_y, test_x, batch_size: int) -> np.ndarray:
-    index = faiss.IndexFlatL2(train_x.shape[1])
-    index.add(train_x)
+def weighted_vote(sims: np.ndarray, neighbour_labels: np.ndarray, classes: np.ndarray, temperature: float):
+    """Weighted k-NN labels from (B, k) cosine similarities and the neighbours' labels.
+
+    `classes` is the sorted array of every training label; the vote weight is exp(sim / T).
+    """
+    votes = _weighted_votes(sims, np.searchsorted(classes, neighbour_labels), classes.size, temperature)
+    return classes[votes.argmax(axis=1)]
+
+
+def _nn1_labels(train_x, train_y, test_x, spec: IndexSpec, batch_size: int) -> np.ndarray:
+    index = NeighbourIndex(train_x, "l2", spec)
     pred = np.empty(test_x.shape[0], dtype=np.int64)
     for start in range(0, test_x.shape[0], batch_size):
         _, idx = index.search(test_x[start : start + batch_size], 1)
@@ -64,25 +68,24 @@ def _nn1_labels(train_x, train_y, test_x, batch_size: int) -> np.ndarray:
 
 
 def _weighted_knn_labels(
-    train_x, train_y, test_x, classes, k: int, temperature: float, batch_size: int
+    train_x, train_y, test_x, classes, k: int, temperature: float, spec: IndexSpec, batch_size: int
 ) -> np.ndarray:
-    # Labels may be any integers; votes are indexed by position in `classes`.
-    train_cls = np.searchsorted(classes, train_y)
-    index = faiss.IndexFlatIP(train_x.shape[1])
-    index.add(_l2_normalize(train_x))
+    index = NeighbourIndex(train_x, "cosine", spec)
     pred = np.empty(test_x.shape[0], dtype=np.int64)
     # Batches bound the (B, n_classes) vote buffers; faiss blocks the distance matrix.
     for start in range(0, test_x.shape[0], batch_size):
-        sims, idx = index.search(_l2_normalize(test_x[start : start + batch_size]), k)
-        votes = _weighted_votes(sims, train_cls[idx], classes.size, temperature)
-        pred[start : start + len(idx)] = classes[votes.argmax(axis=1)]
+        sims, idx = index.search(test_x[start : start + batch_size], k)
+        pred[start : start + len(idx)] = weighted_vote(sims, train_y[idx], classes, temperature)
     return pred
 
 
-def nn1_predict(train_x, train_y, test_x, *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """1-NN labels under Euclidean distance (exact, faiss IndexFlatL2)."""
+def nn1_predict(
+    train_x, train_y, test_x, *, batch_size: int = DEFAULT_BATCH_SIZE, index: str = DEFAULT_INDEX
+) -> np.ndarray:
+    """1-NN labels under Euclidean distance (exact, faiss IndexFlatL2, unless `index` says otherwise)."""
     train_x, train_y, test_x, _ = _check_knn_inputs(train_x, train_y, test_x, 1)
-    return _nn1_labels(train_x, train_y, test_x, batch_size)
+    spec = resolve_index(index, train_x.shape[0], 1)
+    return _nn1_labels(train_x, train_y, test_x, spec, batch_size)
 
 
 def knn_classify(
@@ -93,29 +96,37 @@ def knn_classify(
     k: int = 20,
     temperature: float = 0.07,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    index: str = DEFAULT_INDEX,
 ) -> dict:
     """Predict test labels with 1-NN (Euclidean) and weighted k-NN (cosine).
 
-    Returns {"nn1_pred", "knn_pred"} (int64 label arrays, same label values as train_y),
-    plus the "k" and "temperature" used.
+    `index` names the search index (eval.knn_index: "auto", "flat", "ivf", "hnsw", optionally
+    with parameters such as "ivf:nprobe=64"). Returns {"nn1_pred", "knn_pred"} (int64 label
+    arrays, same label values as train_y), plus the "k", "temperature" and "index" used
+    (the resolved index with all its parameters, e.g. "flat" or "ivf:nlist=4000,nprobe=250").
     """
     train_x, train_y, test_x, classes = _check_knn_inputs(train_x, train_y, test_x, k)
+    spec = resolve_index(index, train_x.shape[0], k)
     return {
-        "nn1_pred": _nn1_labels(train_x, train_y, test_x, batch_size),
+        "nn1_pred": _nn1_labels(train_x, train_y, test_x, spec, batch_size),
         "knn_pred": _weighted_knn_labels(
-            train_x, train_y, test_x, classes, k, temperature, batch_size
+            train_x, train_y, test_x, classes, k, temperature, spec, batch_size
         ),
         "k": k,
         "temperature": temperature,
+        "index": str(spec),
     }
 
 
-def knn_eval(train_x, train_y, test_x, test_y, *, k: int = 20, temperature: float = 0.07) -> dict:
-    """Accuracies (fractions in [0, 1]) of 1-NN and weighted k-NN on the test set."""
+def knn_eval(
+    train_x, train_y, test_x, test_y, *, k: int = 20, temperature: float = 0.07, index: str = DEFAULT_INDEX
+) -> dict:
+    """Accuracies (fractions in [0, 1]) of 1-NN and weighted k-NN on the test set, and the index used."""
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
-    preds = knn_classify(train_x, train_y, test_x, k=k, temperature=temperature)
+    preds = knn_classify(train_x, train_y, test_x, k=k, temperature=temperature, index=index)
     return {
         "nn1_acc": float(np.mean(preds["nn1_pred"] == test_y)),
         "knn_acc": float(np.mean(preds["knn_pred"] == test_y)),
         "k": k,
+        "index": preds["index"],
     }

@@ -8,70 +8,79 @@ subsamples of the training labels, evaluated over several seeds as mean ± std.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from eval.logreg import BACKENDS, DEFAULT_BACKEND, Fit, check_backend, predict
 from eval.validation import EvalInputError, check_features, check_pair
 
 _MAX_CV_FOLDS = 5
 
 
-def _probe_model(c: float, max_iter: int, seed: int):
-    # Scaler inside the pipeline: during selection it is fit on the selection-train part only.
-    return make_pipeline(
-        StandardScaler(),
-        LogisticRegression(C=c, solver="lbfgs", max_iter=max_iter, random_state=seed),
-    )
+def _standardize(fit_x: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Scale to zero mean, unit variance with fit_x's statistics (constant features: scale 1)."""
+    mean = fit_x.mean(axis=0, dtype=np.float64)
+    std = fit_x.std(axis=0, dtype=np.float64)
+    std[std == 0] = 1.0
+    shift, scale = mean.astype(np.float32), (1.0 / std).astype(np.float32)
+    return [(x - shift) * scale for x in (fit_x, *others)]
 
 
-def _select_holdout(x, y, c_grid, val_fraction, max_iter, seed) -> dict:
-    """Raises ValueError (from sklearn) when a stratified split is impossible."""
+def _fit_grid(solver, x_fit, y_fit, n_classes, c_grid, max_iter) -> dict[int, Fit]:
+    """One fit per C, ascending, each warm-started from the more regularized one before it.
+
+    The objective is convex, so the start changes the iterations needed, not the optimum.
+    """
+    data = solver.prepare(x_fit)
+    fits, previous = {}, None
+    for i in np.argsort(c_grid):
+        previous = solver.fit(data, y_fit, n_classes, c_grid[i], init=previous, max_iter=max_iter)
+        fits[int(i)] = previous
+    return fits
+
+
+def _accuracy(fit: Fit, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(predict(fit, x) == y))
+
+
+def _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> dict:
+    """Raises ValueError when a stratified split with every class on the fit side is impossible."""
     x_fit, x_val, y_fit, y_val = train_test_split(
         x, y, test_size=val_fraction, stratify=y, random_state=seed
     )
-    if np.unique(y_fit).size < 2:
-        raise ValueError("selection-train part holds a single class")
-    scaler = StandardScaler().fit(x_fit)
-    x_fit, x_val = scaler.transform(x_fit), scaler.transform(x_val)
-    # the objective is convex: starting each C from the previous solution reaches the same optimum
-    # in far fewer iterations (C ascending, so each start is the more regularized solution)
-    model = LogisticRegression(solver="lbfgs", max_iter=max_iter, random_state=seed, warm_start=True)
-    order = np.argsort(c_grid)
-    scores, solutions = np.empty(len(c_grid)), {}
-    for i in order:
-        scores[i] = model.set_params(C=c_grid[i]).fit(x_fit, y_fit).score(x_val, y_val)
-        solutions[i] = (model.coef_.copy(), model.intercept_.copy())
+    if np.unique(y_fit).size < n_classes:
+        raise ValueError("selection-train part lacks a class")
+    x_fit, x_val = _standardize(x_fit, x_val)
+    fits = _fit_grid(solver, x_fit, y_fit, n_classes, c_grid, max_iter)
+    scores = [_accuracy(fits[i], x_val, y_val) for i in range(len(c_grid))]
     best = int(np.argmax(scores))
-    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "holdout", "init": solutions[best]}
+    return {"C": c_grid[best], "val_acc": scores[best], "selection": "holdout", "init": fits[best]}
 
 
-def _select_cv(x, y, c_grid, n_folds, max_iter, seed) -> dict:
+def _select_cv(solver, x, y, n_classes, c_grid, n_folds, max_iter, seed) -> dict:
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    scores = [
-        cross_val_score(_probe_model(c, max_iter, seed), x, y, cv=folds).mean() for c in c_grid
-    ]
+    scores = np.zeros(len(c_grid))
+    for fit_idx, val_idx in folds.split(x, y):
+        x_fit, x_val = _standardize(x[fit_idx], x[val_idx])
+        fits = _fit_grid(solver, x_fit, y[fit_idx], n_classes, c_grid, max_iter)
+        scores += [_accuracy(fits[i], x_val, y[val_idx]) / n_folds for i in range(len(c_grid))]
     best = int(np.argmax(scores))
     return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "cv"}
 
 
-def _select_c(x, y, c_grid, val_fraction, max_iter, seed) -> dict:
+def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> dict:
     """Pick C on training labels: holdout if possible, else k-fold CV, else C=1.0."""
-    min_count = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
+    min_count = int(np.bincount(y).min())
     if len(c_grid) == 1 or min_count < 2:
         # One example of some class: no split can both train on and validate it.
         c = c_grid[0] if len(c_grid) == 1 else 1.0
         return {"C": c, "val_acc": None, "selection": "default"}
     try:
-        return _select_holdout(x, y, c_grid, val_fraction, max_iter, seed)
+        return _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed)
     except ValueError:
         # Too few labels for a stratified holdout (e.g. val part smaller than #classes).
-        return _select_cv(x, y, c_grid, min(_MAX_CV_FOLDS, min_count), max_iter, seed)
+        folds = min(_MAX_CV_FOLDS, min_count)
+        return _select_cv(solver, x, y, n_classes, c_grid, folds, max_iter, seed)
 
 
 def linear_probe(
@@ -84,6 +93,7 @@ def linear_probe(
     c_grid=(0.01, 0.1, 1.0, 10.0),
     val_fraction: float = 0.2,
     max_iter: int = 1000,
+    backend: str = DEFAULT_BACKEND,
 ) -> dict:
     """Test accuracy of a logistic-regression probe with C chosen on training labels.
 
@@ -91,30 +101,29 @@ def linear_probe(
     "holdout" (stratified val_fraction split), "cv" (k-fold, k = min(5, smallest class)
     when the holdout is impossible) or "default" (no selection: a single C was given, or
     some class has one example and C=1.0 is used); val_acc is None for "default".
+    `backend` picks the solver ("torch" or "sklearn", see eval.logreg); the protocol,
+    the objective and the meaning of C are the same for both.
     """
     train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
     check_pair(train_x, test_x)
-    if np.unique(train_y).size < 2:
-        raise EvalInputError("linear probe needs at least 2 classes in the training labels")
+    check_backend(backend)
     if not 0.0 < val_fraction < 1.0:
         raise EvalInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    with warnings.catch_warnings():
-        # Non-convergence is reported in the result ("converged") instead of spamming logs.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        choice = _select_c(train_x, train_y, tuple(c_grid), val_fraction, max_iter, seed)
-        model = _probe_model(choice["C"], max_iter, seed)
-        init = choice.pop("init", None)
-        if init is not None:  # the refit on all labels starts from the selected solution
-            model[-1].set_params(warm_start=True)
-            model[-1].coef_, model[-1].intercept_ = init
-        model.fit(train_x, train_y)
-    n_iter = int(np.max(model[-1].n_iter_))
+    classes, y = np.unique(train_y, return_inverse=True)
+    if classes.size < 2:
+        raise EvalInputError("linear probe needs at least 2 classes in the training labels")
+    solver = BACKENDS[backend]()
+    choice = _select_c(solver, train_x, y, classes.size, tuple(c_grid), val_fraction, max_iter, seed)
+    # The refit on all labels starts from the selected solution (holdout only).
+    init = choice.pop("init", None)
+    x_all, x_test = _standardize(train_x, test_x)
+    fit = solver.fit(solver.prepare(x_all), y, classes.size, choice["C"], init=init, max_iter=max_iter)
     return {
-        "acc": float(model.score(test_x, test_y)),
+        "acc": float(np.mean(classes[predict(fit, x_test)] == test_y)),
         **choice,
         "n_train": int(train_x.shape[0]),
-        "converged": n_iter < max_iter,
+        "converged": fit.converged,
     }
 
 

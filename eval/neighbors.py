@@ -1,18 +1,18 @@
 """Nearest neighbours in feature space, shown as an image grid.
 
-Each row is a query image followed by its nearest training images (exact Euclidean search,
-faiss IndexFlatL2, the 1-NN protocol's metric); a neighbour framed green shares the query's
+Each row is a query image followed by its nearest training images (Euclidean search, the 1-NN
+protocol's metric, exact unless another index of eval.knn_index is named); a neighbour framed green shares the query's
 class, red does not (grey: the query has no label, as in retrieval of arbitrary image files).
 Images are uint8 (N, C, H, W) arrays as the data sources give them.
 """
 
 from __future__ import annotations
 
-import faiss
 import numpy as np
 from matplotlib.figure import Figure
 
 from eval.figures import figure_png, new_figure
+from eval.knn_index import DEFAULT_INDEX, NeighbourIndex, resolve_index
 from eval.validation import EvalInputError, check_features, check_pair
 
 _FRAME = 3  # pixels of coloured frame around every tile
@@ -22,16 +22,17 @@ _QUERY, _SAME, _OTHER, _BACKGROUND = (70, 110, 200), (40, 160, 60), (210, 50, 40
 _UNKNOWN = (150, 150, 150)  # a neighbour of a query without a label
 
 
-def neighbor_search(train_x, query_x, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Euclidean distances and indices (Q, k) of each query's k nearest training features, nearest first."""
+def neighbor_search(train_x, query_x, k: int, index: str = DEFAULT_INDEX) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances and indices (Q, k) of each query's k nearest training features, nearest first.
+
+    `index` names the search index (eval.knn_index); "auto" is exact search up to its size limit.
+    """
     train_x, _ = check_features(train_x, name="train features")
     query_x, _ = check_features(query_x, name="query features")
     check_pair(train_x, query_x)
     if not 1 <= k <= train_x.shape[0]:
         raise EvalInputError(f"k={k} must be between 1 and the number of training points ({train_x.shape[0]})")
-    index = faiss.IndexFlatL2(train_x.shape[1])
-    index.add(train_x)
-    squared, indices = index.search(query_x, k)
+    squared, indices = NeighbourIndex(train_x, "l2", resolve_index(index, train_x.shape[0], k)).search(query_x, k)
     return np.sqrt(np.maximum(squared, 0)), indices  # faiss gives squared distances, rounding may dip below 0
 
 

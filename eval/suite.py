@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from eval.clustering import cluster_eval
 from eval.knn import knn_eval
+from eval.knn_index import DEFAULT_INDEX, parse_index
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe
+from eval.logreg import DEFAULT_BACKEND, check_backend
 from eval.validation import check_features, check_pair
 
 # During training, evaluation must be cheap: fewer C values and restarts, no budgets.
@@ -17,11 +19,19 @@ _QUICK_C_GRID = (0.1, 1.0)
 _QUICK_RESTARTS = 3
 
 
-def _budget_results(train_x, train_y, test_x, test_y, budgets, seeds, full_probe) -> dict:
+def check_eval_options(index: str = DEFAULT_INDEX, probe_backend: str = DEFAULT_BACKEND) -> None:
+    """Refuse an unknown k-NN index or probe backend before any work (EvalInputError)."""
+    parse_index(index)
+    check_backend(probe_backend)
+
+
+def _budget_results(train_x, train_y, test_x, test_y, budgets, seeds, full_probe, backend) -> dict:
     """label_budget_probe, reusing the full-label probe already run for the 100% budget."""
     is_full = [isinstance(b, float) and b == 1.0 for b in budgets]
     partial = [b for b, full in zip(budgets, is_full, strict=True) if not full]
-    results = label_budget_probe(train_x, train_y, test_x, test_y, budgets=partial, seeds=seeds)
+    results = label_budget_probe(
+        train_x, train_y, test_x, test_y, budgets=partial, seeds=seeds, backend=backend
+    )
     if any(is_full):
         # Same data, same seed (seeds[0]), same protocol: the probe would repeat exactly.
         results[budget_name(1.0)] = {
@@ -45,29 +55,38 @@ def evaluate(
     k: int = 20,
     restarts: int = 10,
     quick: bool = False,
+    index: str = DEFAULT_INDEX,
+    probe_backend: str = DEFAULT_BACKEND,
 ) -> dict:
     """Run k-NN, linear probe, label budgets and k-means; one flat dict of metrics.
 
     Clustering runs on the test features. `quick=True` skips budgets and uses
-    fewer C values and k-means restarts, for monitoring during training.
+    fewer C values and k-means restarts, for monitoring during training. `index` is the
+    k-NN search index (eval.knn_index), `probe_backend` the linear probe's solver
+    (eval.logreg); every label budget uses the same solver.
     """
+    check_eval_options(index, probe_backend)
     train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
     check_pair(train_x, test_x)
-    probe_kw = {"c_grid": _QUICK_C_GRID} if quick else {}
-    knn = knn_eval(train_x, train_y, test_x, test_y, k=k)
+    probe_kw = {"c_grid": _QUICK_C_GRID, "backend": probe_backend} if quick else {"backend": probe_backend}
+    knn = knn_eval(train_x, train_y, test_x, test_y, k=k, index=index)
     linear = linear_probe(train_x, train_y, test_x, test_y, seed=seeds[0], **probe_kw)
     clusters = cluster_eval(
         test_x, test_y, seed=seeds[0], restarts=_QUICK_RESTARTS if quick else restarts
     )
     budget_results = (
-        {} if quick else _budget_results(train_x, train_y, test_x, test_y, budgets, seeds, linear)
+        {} if quick else _budget_results(
+            train_x, train_y, test_x, test_y, budgets, seeds, linear, probe_backend
+        )
     )
     return {
         "nn1_acc": knn["nn1_acc"],
         "knn_acc": knn["knn_acc"],
+        "knn_index": knn["index"],
         "linear_acc": linear["acc"],
         "linear_C": linear["C"],
+        "linear_backend": probe_backend,
         "kmeans_acc": clusters["acc"],
         "kmeans_nmi": clusters["nmi"],
         "kmeans_ari": clusters["ari"],

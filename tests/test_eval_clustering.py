@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
 from eval import EvalInputError, cluster_eval, hungarian_accuracy
+from eval.kmeans import kmeans
 
 
 def test_hungarian_accuracy_is_one_for_a_relabelled_perfect_clustering():
@@ -42,8 +44,9 @@ def test_hungarian_accuracy_with_fewer_clusters_than_classes():
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5, 6, 7])
 def test_ten_separated_blobs_are_recovered_exactly(seed):
-    # faiss's random init + 256 points/centroid gave ARI 0.78-1.0 here
-    # (e.g. 0.868 on seeds 3, 4, 5 and 7 with nredo=10); k-means++ seeding must give 1.0.
+    # The easy-problem guarantee of eval/clustering.py. faiss's random init + 256
+    # points/centroid gave ARI 0.78-1.0 here (e.g. 0.868 on seeds 3, 4, 5 and 7 with
+    # nredo=10); k-means++ seeding must give 1.0.
     x, y = make_blobs(n_samples=500, centers=10, n_features=32, random_state=seed)
     result = cluster_eval(x, y, seed=seed)
     assert result["ari"] == pytest.approx(1.0)
@@ -89,3 +92,55 @@ def test_a_single_class_is_rejected():
     x = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(EvalInputError, match="k=1"):
         cluster_eval(x, np.zeros(20, dtype=int))
+
+
+# --- the k-means algorithm ---------------------------------------------------------------
+
+
+def _overlapping_blobs():
+    x, y = make_blobs(n_samples=1500, centers=8, n_features=16, cluster_std=4.0, random_state=2)
+    return x.astype(np.float32), y
+
+
+def test_early_stop_reaches_the_inertia_of_a_long_run():
+    x, _ = _overlapping_blobs()
+    early = kmeans(x, 8, range(4))
+    # tol=0: stop only when no point moves (or the inertia stops falling).
+    full = kmeans(x, 8, range(4), tol=0.0, max_iter=1000)
+    assert early["inertia"] == pytest.approx(full["inertia"], rel=1e-3)
+    assert early["n_iter"] <= full["n_iter"]
+    assert full["n_iter"] > 2  # overlapping blobs need several iterations: the test means something
+
+
+def test_inertia_is_no_worse_than_scikit_learn_with_the_same_restarts():
+    x, y = _overlapping_blobs()
+    ours = cluster_eval(x, y, restarts=4, seed=0)
+    reference = KMeans(n_clusters=8, n_init=4, init="k-means++", random_state=0).fit(x)
+    assert ours["inertia"] <= reference.inertia_ * 1.001
+    # The reported inertia is that of the returned clustering.
+    assign = kmeans(x, 8, range(4))["assign"]
+    centroids = np.stack([x[assign == c].mean(axis=0) for c in range(8)])
+    assert ((x - centroids[assign]) ** 2).sum() <= ours["inertia"] * (1 + 1e-4)
+
+
+def test_kmeans_is_deterministic_and_restarts_are_independent():
+    x, _ = _overlapping_blobs()
+    a, b = kmeans(x, 8, [5, 6, 7]), kmeans(x, 8, [5, 6, 7])
+    np.testing.assert_array_equal(a["assign"], b["assign"])
+    assert a["inertias"] == b["inertias"]
+    # A restart's result depends on its own seed only, not on the others run beside it.
+    assert kmeans(x, 8, [6])["inertias"][0] == pytest.approx(a["inertias"][1], rel=1e-6)
+
+
+def test_more_clusters_than_distinct_points_leaves_no_nan():
+    x = np.repeat(np.eye(3, 4, dtype=np.float32), 10, axis=0)  # 30 points, 3 distinct
+    result = kmeans(x, 5, range(3))
+    assert np.isfinite(result["inertia"]) and result["inertia"] == pytest.approx(0.0, abs=1e-5)
+    assert len(np.unique(result["assign"])) == 3
+
+
+@pytest.mark.parametrize("kw", [{"max_iter": 0}, {"tol": -1.0}, {"tol": float("nan")}])
+def test_bad_iteration_limits_are_rejected(kw):
+    x, y = make_blobs(n_samples=50, centers=2, n_features=3, random_state=0)
+    with pytest.raises(EvalInputError, match="max_iter >= 1 and tol >= 0"):
+        cluster_eval(x, y, **kw)

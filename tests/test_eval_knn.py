@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from eval import EvalInputError, knn_classify, knn_eval
+from eval import EvalInputError, knn_classify, knn_eval, parse_index
+from eval.knn_index import AUTO_FLAT_MAX, IndexSpec, NeighbourIndex, resolve_index
 from tests.conftest import blobs
 
 
@@ -95,3 +96,79 @@ def test_feature_dims_must_agree():
     train_x, train_y, test_x, test_y = blobs(n_classes=3)
     with pytest.raises(EvalInputError, match="train has dim 32, test has dim 31"):
         knn_eval(train_x, train_y, test_x[:, :31], test_y)
+
+
+# --- approximate indexes --------------------------------------------------------------
+
+
+def _clustered(n=6000, n_queries=300, dim=24, sites=60, seed=0):
+    """Low-dimensional clusters with labels: easy for an approximate index to search."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=3.0, size=(sites, dim))
+    bases = rng.normal(size=(sites, 4, dim)) / np.sqrt(dim)
+    site = rng.integers(0, sites, size=n + n_queries)
+    x = centres[site] + np.einsum("ni,nid->nd", rng.normal(size=(site.size, 4)), bases[site])
+    x += rng.normal(scale=0.05, size=x.shape)
+    y = site % 6
+    return x[:n].astype(np.float32), y[:n], x[n:].astype(np.float32), y[n:]
+
+
+@pytest.mark.parametrize("index", ["ivf", "hnsw"])
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_approximate_index_finds_the_exact_neighbours(index, metric):
+    train_x, _, test_x, _ = _clustered()
+    exact_scores, exact_ids = NeighbourIndex(train_x, metric, IndexSpec("flat")).search(test_x, 10)
+    scores, ids = NeighbourIndex(train_x, metric, resolve_index(index, len(train_x), 10)).search(test_x, 10)
+    recall = np.mean([np.intersect1d(a, b).size / 10 for a, b in zip(ids, exact_ids, strict=True)])
+    assert recall >= 0.95
+    # Scores mean the same thing for every index: distances ascending, similarities descending.
+    order = np.diff(scores, axis=1)
+    assert (order >= -1e-5).all() if metric == "l2" else (order <= 1e-5).all()
+    found = ids[:, 0] == exact_ids[:, 0]
+    np.testing.assert_allclose(scores[found, 0], exact_scores[found, 0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("index", ["ivf", "hnsw"])
+def test_knn_accuracy_with_an_approximate_index_is_close_to_exact(index):
+    train_x, train_y, test_x, test_y = _clustered()
+    exact = knn_eval(train_x, train_y, test_x, test_y, index="flat")
+    approx = knn_eval(train_x, train_y, test_x, test_y, index=index)
+    assert approx["index"].startswith(index + ":")
+    assert abs(approx["nn1_acc"] - exact["nn1_acc"]) <= 0.02
+    assert abs(approx["knn_acc"] - exact["knn_acc"]) <= 0.02
+
+
+def test_ivf_searching_every_list_is_exact_for_both_protocols():
+    # nprobe = nlist scans the whole database: predictions must equal exact search's.
+    rng = np.random.default_rng(3)
+    train_x, test_x = rng.normal(size=(800, 12)), rng.normal(size=(200, 12))
+    train_y = rng.integers(0, 5, size=800)
+    exact = knn_classify(train_x, train_y, test_x, k=10, index="flat")
+    every_list = knn_classify(train_x, train_y, test_x, k=10, index="ivf:nlist=16,nprobe=16")
+    assert every_list["index"] == "ivf:nlist=16,nprobe=16"
+    np.testing.assert_array_equal(every_list["nn1_pred"], exact["nn1_pred"])
+    np.testing.assert_array_equal(every_list["knn_pred"], exact["knn_pred"])
+
+
+def test_auto_is_exact_up_to_its_threshold_and_ivf_above():
+    assert resolve_index("auto", AUTO_FLAT_MAX, 20) == IndexSpec("flat")
+    spec = resolve_index("auto", 1_000_000, 20)
+    assert str(spec) == "ivf:nlist=1000,nprobe=31"
+    assert str(resolve_index("hnsw:m=8", 1_000_000, 20)) == "hnsw:m=8,ef_construction=80,ef_search=159"
+    # A given parameter wins; nprobe never exceeds nlist.
+    assert str(resolve_index("ivf:nlist=50,nprobe=80", 1_000_000, 20)) == "ivf:nlist=50,nprobe=50"
+    assert knn_eval(*blobs(), index="auto")["index"] == "flat"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("annoy", r"unknown k-NN index 'annoy'; valid: auto, flat, ivf, hnsw"),
+    ("ivf:m=4", r"'ivf' has no parameter 'm'; valid: nlist, nprobe"),
+    ("flat:nprobe=4", r"'flat' has no parameter 'nprobe'; valid: none"),
+    ("hnsw:ef_search=0", r"ef_search must be a positive integer, got '0'"),
+    ("ivf:nprobe=ten", r"nprobe must be a positive integer, got 'ten'"),
+])
+def test_bad_index_names_are_refused_with_the_valid_list(text, message):
+    with pytest.raises(EvalInputError, match=message):
+        parse_index(text)
+    with pytest.raises(EvalInputError, match=message):
+        knn_eval(*blobs(), index=text)

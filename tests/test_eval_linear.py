@@ -137,3 +137,82 @@ def test_non_integer_labels_are_rejected():
     train_x, train_y, test_x, test_y = blobs(n_classes=3)
     with pytest.raises(EvalInputError, match="integers"):
         linear_probe(train_x, train_y + 0.5, test_x, test_y)
+
+
+# --- the torch solver against scikit-learn ------------------------------------------
+
+
+def _digits_split():
+    """The project's digits split (80/20 stratified), pixels as features."""
+    from bigan_repr.config import DataConfig
+    from bigan_repr.data import load_images
+
+    train, test = load_images(DataConfig(), "train"), load_images(DataConfig(), "test")
+    flat = [s.images.reshape(len(s), -1).astype(np.float32) for s in (train, test)]
+    return flat[0], flat[1], train.labels, test.labels
+
+
+def _hard_blobs():
+    # Overlapping classes: C and the solver's convergence both show in the accuracy.
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n_samples=900, centers=6, n_features=20, cluster_std=9.0, random_state=1)
+    return x[:600], x[600:], y[:600], y[600:]
+
+
+@pytest.mark.parametrize("split", [_digits_split, _hard_blobs], ids=["digits", "blobs"])
+def test_torch_probe_agrees_with_sklearn_probe(split):
+    train_x, test_x, train_y, test_y = split()
+    ours = linear_probe(train_x, train_y, test_x, test_y, backend="torch")
+    reference = linear_probe(train_x, train_y, test_x, test_y, backend="sklearn")
+    # Near-tied C values can swap on one validation point, so the accuracies are what must agree.
+    assert ours["val_acc"] == pytest.approx(reference["val_acc"], abs=0.01)
+    assert ours["acc"] == pytest.approx(reference["acc"], abs=0.01)
+    assert ours["acc"] < 0.99  # not a problem any solver gets right
+    assert ours["converged"] and ours["selection"] == "holdout"
+    assert set(ours) == set(reference)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("c", [0.01, 1.0])
+def test_torch_penalty_means_what_sklearn_c_means(n_classes, c):
+    # Same standardized data, same C: the two solvers must find the same model, so the
+    # penalty is scaled like scikit-learn's 0.5 ||W||^2 + C sum_i loss_i.
+    from sklearn.datasets import make_classification
+
+    from eval.logreg import SklearnSolver, TorchSolver
+
+    x, y = make_classification(n_samples=300, n_features=8, n_informative=6, n_classes=n_classes, random_state=0)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    fits = [s.fit(s.prepare(x), y, n_classes, c, init=None, max_iter=1000) for s in (TorchSolver(), SklearnSolver())]
+    ours, reference = fits
+    assert ours.coef.shape == reference.coef.shape == (1 if n_classes == 2 else n_classes, 8)
+    assert np.linalg.norm(ours.coef) == pytest.approx(np.linalg.norm(reference.coef), rel=0.01)
+    np.testing.assert_allclose(ours.coef, reference.coef, atol=0.02 * np.abs(reference.coef).max())
+    intercept_scale = max(1.0, np.abs(reference.intercept).max())
+    np.testing.assert_allclose(ours.intercept, reference.intercept, atol=0.02 * intercept_scale)
+
+
+def test_torch_probe_is_deterministic():
+    train_x, test_x, train_y, test_y = _hard_blobs()
+    runs = [linear_probe(train_x, train_y, test_x, test_y, seed=3) for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_fewer_points_than_dims_fit_in_the_row_space():
+    # 30 points in 200 dims: the Gram-matrix path; the fit must still separate the classes.
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=3.0, size=(3, 200))
+    y = np.arange(60) % 3
+    x = centers[y] + rng.normal(size=(60, 200))
+    ours = linear_probe(x[:30], y[:30], x[30:], y[30:], c_grid=(1.0,))
+    reference = linear_probe(x[:30], y[:30], x[30:], y[30:], c_grid=(1.0,), backend="sklearn")
+    assert ours["acc"] == reference["acc"] == 1.0
+
+
+def test_unknown_backend_is_refused_with_the_valid_list():
+    train_x, train_y, test_x, test_y = blobs(n_classes=3)
+    with pytest.raises(EvalInputError, match="unknown linear-probe backend 'cuml'; valid: torch, sklearn"):
+        linear_probe(train_x, train_y, test_x, test_y, backend="cuml")
+    with pytest.raises(EvalInputError, match="valid: torch, sklearn"):
+        label_budget_probe(train_x, train_y, test_x, test_y, budgets=(3,), backend="cuml")

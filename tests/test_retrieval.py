@@ -44,6 +44,9 @@ def test_a_training_image_finds_itself_first(tiny_run, tmp_path):
         assert first["distance"] < 1e-5
         distances = [n["distance"] for n in query["neighbors"]]
         assert distances == sorted(distances) and len(distances) == 5
+    # an approximate index still finds an image itself first (a query that is a database point)
+    hnsw = json.loads(_neighbors(tiny_run, folder, "--k", 5, "--json", "--index", "hnsw").stdout)
+    assert [q["neighbors"][0]["index"] for q in hnsw["queries"]] == QUERIES
     text = _neighbors(tiny_run, folder / "q0003.png", "--k", 2).stdout.splitlines()
     assert text[0] == str(folder / "q0003.png")
     assert text[1].split()[:2] == ["1", "distance"] and f"id {train.ids[3]}" in text[1]
@@ -77,6 +80,8 @@ def test_unanswerable_requests_are_refused_in_one_line(tiny_run, tmp_path):
     folder, _ = _query_files(tmp_path)
     r = _invoke("neighbors", tiny_run, folder, "--k", 5000)
     assert r.exit_code == 2 and "k=5000" in r.output and "Traceback" not in r.output
+    r = _invoke("neighbors", tiny_run, folder, "--index", "ball-tree")
+    assert r.exit_code == 2 and "unknown k-NN index 'ball-tree'" in r.output
     np.savez(tmp_path / "anon.npz", features=np.ones((4, 8), np.float32))
     r = _invoke("neighbors", tmp_path / "anon.npz", folder, "--grid", tmp_path / "g.png")
     assert r.exit_code == 2 and "does not say which run made it" in r.output
