@@ -84,7 +84,9 @@ def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4
     if train_set.labels is None or test_set.labels is None:
         raise DataError(f"data source {loaded.config.data.source!r} has no labels; evaluation needs them")
     seed = loaded.config.train.seed
-    methods = feature_sets(loaded, train_set.images, test_set.images, seed=seed)
+    # D's image pathway is a learned layer only when D was trained
+    layers = tuple(name for name in FEATURE_LAYERS if name != "d" or loaded.config.train.adversarial)
+    methods = feature_sets(loaded, train_set.images, test_set.images, seed=seed, layers=layers)
     results = evaluate_sets(methods, train_set.labels, test_set.labels, budgets=budgets, seeds=seeds,
                             restarts=restarts)
     meta, notes = _meta_and_notes(loaded, run_dir, len(train_set), len(test_set), test_set.classes)

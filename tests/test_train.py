@@ -12,6 +12,7 @@ from bigan_repr.config import Config, ConfigError
 from bigan_repr.errors import UserError
 from bigan_repr.models import build_bigan
 from bigan_repr.objectives import OBJECTIVES
+from bigan_repr.pipeline import evaluate_run
 from bigan_repr.train import Trainer, train
 from cli import main
 from tests.conftest import SMALL
@@ -96,6 +97,10 @@ def test_invariance_alone_trains_only_the_encoder_and_lowers_its_loss(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert "d_loss" not in rows[-1]
     assert rows[-1]["invariance"] < 0.97 * rows[0]["invariance"]  # measured 0.94 on 3 seeds, 2 kernel sets
+    # its report leaves out D's image pathway: an untrained layer is no result of the run
+    results = evaluate_run(tmp_path / "run", budgets=(), seeds=(0,), restarts=1, plot=False)
+    assert sorted(results) == ["bigan (penultimate)", "bigan (z)", "random encoder (penultimate)",
+                               "random encoder (z)", "raw pixels"]
 
 
 @pytest.mark.parametrize("policy", ["none", "light"])
