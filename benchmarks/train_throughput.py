@@ -90,6 +90,7 @@ def ours(trainer: Trainer, steps: int) -> float:
 
 # what --recipes times, each on top of the plain BiGAN step
 RECIPES = {
+    "the default (vicreg, shift views)": {"invariance": "vicreg", "augment": "shift"},
     "D augmentation (light)": {"d_augment": "light"},
     "D augmentation (strong)": {"d_augment": "strong"},
     "invariance (vicreg, strong views)": {"invariance": "vicreg", "augment": "strong"},
@@ -128,8 +129,9 @@ def main() -> None:
         "data": {"source": args.data, "image_size": args.image_size},
         "model": {"arch": args.arch, "hidden": args.hidden, "width": args.width, "z_dim": 50,
                   "projector": 512},
+        # the plain BiGAN step (the plain loop's work); --recipes adds the invariance term and augmentation
         "train": {"batch_size": args.batch_size, "threads": args.threads, "device": args.device, "steps": 1,
-                  "precision": args.precision, "compile": args.compile},
+                  "precision": args.precision, "compile": args.compile, "invariance": "none"},
     })
     try:
         trainer = Trainer(cfg, f"{out}/run", progress=False)
