@@ -1,6 +1,6 @@
 """What each part of a recipe adds: the same budget and the same evaluation for every row.
 
-    python benchmarks/ablation.py --preset fmnist --threads 2 --out benchmarks/results/ablation
+    python benchmarks/ablation.py --preset fmnist --steps 1000 --threads 2 --out benchmarks/results/ablation
 
 Every row trains the preset's networks for the preset's steps (or --steps), batch and seed,
 keeps the checkpoint its validation probe (a split of the TRAINING set) likes best, and is
@@ -29,7 +29,7 @@ import json
 import time
 from pathlib import Path
 
-from bigan_repr.config import Config
+from bigan_repr.config import D_NORMS, Config
 from bigan_repr.features import dataset_for, load_encoder, random_encoder_like, raw_pixels
 from bigan_repr.presets import preset
 from bigan_repr.runtime import set_threads
@@ -102,6 +102,7 @@ def main() -> None:
     p.add_argument("--preset", default="fmnist")
     p.add_argument("--steps", type=int, default=None, help="G/E steps per row (default: the preset's)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--d-norm", choices=D_NORMS, default=None, help="D's normalization (default: the preset's)")
     p.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of the rows")
     p.add_argument("--train-only", action="store_true", help="train the rows, evaluate later")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation"))
@@ -109,11 +110,13 @@ def main() -> None:
     set_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     base = Config().updated(preset(args.preset))
+    if args.d_norm:
+        base = base.updated({"model": {"d_norm": args.d_norm}})
     exported = base.model.features
     eval_kwargs = {"budgets": (10, 1.0), "seeds": (0, 1, 2, 3, 4), "restarts": 10}
     summary_path = args.out / "ablation.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary["preset"], summary["exported_layer"] = args.preset, exported
+    summary["preset"], summary["exported_layer"], summary["d_norm"] = args.preset, exported, base.model.d_norm
     rows = summary.setdefault("rows", {})
 
     def save() -> None:

@@ -21,11 +21,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # the best measured recipe (README: ablation): DCGAN-style nets at the native 28 px, E trained by
     # the BiGAN objective plus VICReg between two strongly augmented views, D seeing lightly
     # augmented images (DiffAugment); E's penultimate layer is exported, the checkpoint chosen on
-    # validation k-NN. 3,000 steps of 256 = 12.8 epochs.
+    # validation k-NN. 3,000 steps of 256 = 12.8 epochs. Layer norm in D: with batch norm D wins
+    # from step 300 and G never couples to E (README: ablation); layer norm also scored higher on
+    # validation k-NN (84.8 vs 84.7) and linear (88.1 vs 87.3).
     "fmnist": {
         "data": {"source": "fashion-mnist"},
         "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
-                  "features": "penultimate", "projector": 512},
+                  "features": "penultimate", "projector": 512, "d_norm": "layer"},
         "train": {"objective": "gan", "batch_size": 256, "steps": 3000, "lr": 2e-4, "lr_e": 1e-3,
                   "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
                   "log_every": 100} | _SELECT | {"select": "knn"},
