@@ -25,6 +25,7 @@ from .features import LoadedEncoder, dataset_for, load_encoder, random_encoder_l
 from .progress import phase
 from .report_files import write_report
 from .report_pictures import embedding_picture, neighbors_picture, run_pictures
+from .run_dir import RunDir
 from .train import train
 
 
@@ -83,23 +84,30 @@ def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4
     train_set, test_set = (dataset_for(loaded, None, split, skip_bad=skip_bad) for split in ("train", "test"))
     if train_set.labels is None or test_set.labels is None:
         raise DataError(f"data source {loaded.config.data.source!r} has no labels; evaluation needs them")
-    seed = loaded.config.train.seed
-    # D's image pathway is a learned layer only when D was trained
-    layers = tuple(name for name in FEATURE_LAYERS if name != "d" or loaded.config.train.adversarial)
-    methods = feature_sets(loaded, train_set.images, test_set.images, seed=seed, layers=layers)
-    results = evaluate_sets(methods, train_set.labels, test_set.labels, budgets=budgets, seeds=seeds,
-                            restarts=restarts)
-    meta, notes = _meta_and_notes(loaded, run_dir, len(train_set), len(test_set), test_set.classes)
-    payload = report_payload(results, title=f"bigan-repr report: {run_dir.name}", meta=meta, notes=notes)
-    pictures = run_pictures(run_dir)
-    if plot:
-        label = _exported(methods, loaded.config.model.features)
-        train_f, test_f = methods[label]
-        pictures["embedding"] = embedding_picture(test_f, test_set, label, embedding, seed)
-        pictures["neighbors"] = neighbors_picture(train_f, test_f, train_set, test_set, label, seed)
-    with phase("write report.json, report.md, report.html"):
-        extra = {"embedding.png": pictures["embedding"].png} if plot else {}
-        write_report(run_dir, payload, html=render_report_html(payload, pictures), extra=extra)
+    # the report goes into the run directory: hold its writer lock (a run still training refuses)
+    # from before the first minute of work until the last file is written
+    run = RunDir(run_dir)
+    run.acquire_lock()
+    try:
+        seed = loaded.config.train.seed
+        # D's image pathway is a learned layer only when D was trained
+        layers = tuple(name for name in FEATURE_LAYERS if name != "d" or loaded.config.train.adversarial)
+        methods = feature_sets(loaded, train_set.images, test_set.images, seed=seed, layers=layers)
+        results = evaluate_sets(methods, train_set.labels, test_set.labels, budgets=budgets, seeds=seeds,
+                                restarts=restarts)
+        meta, notes = _meta_and_notes(loaded, run_dir, len(train_set), len(test_set), test_set.classes)
+        payload = report_payload(results, title=f"bigan-repr report: {run_dir.name}", meta=meta, notes=notes)
+        pictures = run_pictures(run_dir)
+        if plot:
+            label = _exported(methods, loaded.config.model.features)
+            train_f, test_f = methods[label]
+            pictures["embedding"] = embedding_picture(test_f, test_set, label, embedding, seed)
+            pictures["neighbors"] = neighbors_picture(train_f, test_f, train_set, test_set, label, seed)
+        with phase("write report.json, report.md, report.html"):
+            extra = {"embedding.png": pictures["embedding"].png} if plot else {}
+            write_report(run_dir, payload, html=render_report_html(payload, pictures), extra=extra)
+    finally:
+        run.release_lock()
     return results
 
 

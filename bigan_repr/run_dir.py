@@ -99,7 +99,7 @@ class RunDir:
                 holder = _read_pid(lock)
                 raise UserError(
                     f"run directory {self.path} is in use by {f'process {holder}' if holder else 'another process'}; "
-                    f"wait for it, or choose another --out"
+                    f"wait for it to finish"
                 ) from None
             except OSError as e:  # e.g. a file system without locks
                 os.close(fd)

@@ -178,3 +178,19 @@ def test_sources_name_their_classes(tmp_path):
 def test_fashion_mnist_names_its_classes():
     classes = load_images(DataConfig(source="fashion-mnist"), "test").classes
     assert classes[0] == "T-shirt/top" and classes[9] == "Ankle boot" and len(classes) == 10
+
+
+def test_report_of_a_run_in_use_is_refused_and_writes_nothing(tiny_run):
+    # another writer (a training run, another report) holds the run: nothing is computed or written
+    from bigan_repr.run_dir import RunDir
+
+    before = {p.name: p.stat().st_mtime_ns for p in tiny_run.iterdir()}
+    holder = RunDir(tiny_run)
+    holder.acquire_lock()
+    try:
+        r = CliRunner().invoke(main, ["report", str(tiny_run)])
+    finally:
+        holder.release_lock()
+    assert r.exit_code == 2 and "in use by process" in r.output and "Traceback" not in r.output
+    assert {p.name: p.stat().st_mtime_ns for p in tiny_run.iterdir() if p.name != "lock"} == {
+        k: v for k, v in before.items() if k != "lock"}
