@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from bigan_repr.config import FEATURE_LAYERS, Config
-from bigan_repr.data import source_name
+from bigan_repr.data.sources import source_name
 from bigan_repr.errors import UserError
-from bigan_repr.export import EXPORT_FORMATS
-from bigan_repr.feature_files import SHARD_ROWS
+from bigan_repr.features.export import EXPORT_FORMATS
+from bigan_repr.features.files import SHARD_ROWS
 from cli_flags import build_config, overrides_from_flags, training_options
 from eval.knn_index import DEFAULT_INDEX
 from eval.logreg import BACKENDS, DEFAULT_BACKEND
@@ -51,8 +51,8 @@ def main():
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def train(config_file, preset, out, resume, quiet, **kwargs):
     """Train a BiGAN (G, E and a joint D) on an image dataset."""
-    from bigan_repr.run_dir import RunDir
-    from bigan_repr.train import train as run_training
+    from bigan_repr.runs.run_dir import RunDir
+    from bigan_repr.train.trainer import train as run_training
 
     flags = overrides_from_flags(kwargs)
     ignored = [flag for flag, given in (("--preset", preset), ("--out", out)) if given]
@@ -75,8 +75,8 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 def info(run):
     """Print a run's config and its last metrics."""
-    from bigan_repr.checkpoint import step_checkpoints
-    from bigan_repr.run_dir import RunDir
+    from bigan_repr.runs.run_dir import RunDir
+    from bigan_repr.train.checkpoint import step_checkpoints
 
     rd = RunDir(run)
     click.echo(json.dumps(rd.read_config(), indent=2))
@@ -95,7 +95,7 @@ def _budgets(text: str) -> tuple:
 
 
 def _set_threads(n: int | None) -> None:
-    from bigan_repr.runtime import set_threads
+    from bigan_repr.train.runtime import set_threads
 
     set_threads(n)
 
@@ -147,7 +147,7 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 
     The baselines are raw pixels and a random-init encoder of the same architecture.
     """
-    from bigan_repr.pipeline import run_pipeline
+    from bigan_repr.report.pipeline import run_pipeline
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or _default_out(cfg)
@@ -172,7 +172,7 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embed
     run directory.
     """
     _set_threads(n_threads)
-    from bigan_repr.pipeline import evaluate_run
+    from bigan_repr.report.pipeline import evaluate_run
 
     results = evaluate_run(run, checkpoint=checkpoint, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
                            restarts=restarts, embedding=embedding, skip_bad=skip_bad)
@@ -192,7 +192,7 @@ def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
     options apply to those reports only).
     """
     _set_threads(n_threads)
-    from bigan_repr.compare import compare_runs
+    from bigan_repr.report.compare_runs import compare_runs
     from eval.compare import render_compare_text
 
     comparison = compare_runs(runs, html=html_file, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
@@ -214,7 +214,7 @@ def _report_written(written, layer: str, skipped: list[str]) -> None:
     if written.main:
         click.echo(f"wrote {written.count} x {written.dim} features ({layer}) to {written.out}", err=True)
     if skipped:
-        from bigan_repr.images import describe_skipped
+        from bigan_repr.data.image_files import describe_skipped
 
         click.echo(f"skipped {describe_skipped(skipped)}", err=True)
 
@@ -238,8 +238,8 @@ def encode(run, source, data_dir, download, split, layer, device, out, shard_siz
     torchrun (-m cli encode ...) the shards are shared out among the processes.
     """
     _set_threads(n_threads)
-    from bigan_repr.encode_job import encode_rows
-    from bigan_repr.features import load_encoder, rows_for
+    from bigan_repr.features.encode_job import encode_rows
+    from bigan_repr.features.encoder import load_encoder, rows_for
 
     loaded = load_encoder(run, device=device)
     rows = rows_for(loaded, source, split, data_dir, download, skip_bad)
@@ -263,9 +263,9 @@ def embed(run, inputs, layer, device, out, shard_size, n_threads):
     Files are converted to the run's channels and size exactly as in training.
     """
     _set_threads(n_threads)
-    from bigan_repr.encode_job import encode_rows
-    from bigan_repr.features import image_files, load_encoder
-    from bigan_repr.image_rows import FileRows
+    from bigan_repr.data.rows import FileRows
+    from bigan_repr.features.encode_job import encode_rows
+    from bigan_repr.features.encoder import image_files, load_encoder
 
     loaded = load_encoder(run, device=device)
     rows = FileRows(image_files(inputs), None, loaded.image_shape)
@@ -288,7 +288,7 @@ def export(run, fmt, layer, checkpoint, out):
     The network takes uint8 images (N, C, H, W) in the run's channels and size, converts them as
     in training, and returns float32 features (N, d); the batch size is free.
     """
-    from bigan_repr.export import export_encoder
+    from bigan_repr.features.export import export_encoder
 
     export_encoder(run, fmt, out, layer=layer, checkpoint=checkpoint)
     click.echo(f"wrote {fmt} encoder to {out}", err=True)
@@ -316,8 +316,8 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
     from `bigan encode` / `bigan embed`; queries are read as `bigan embed` reads them.
     """
     _set_threads(n_threads)
-    from bigan_repr.atomic import atomic_write
-    from bigan_repr.retrieval import open_database, retrieve
+    from bigan_repr.features.retrieval import open_database, retrieve
+    from bigan_repr.runs.atomic import atomic_write
     from eval import check_eval_options
 
     check_eval_options(index=index)
@@ -346,9 +346,9 @@ def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets,
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
     """
     _set_threads(n_threads)
-    from bigan_repr.feature_files import load_feature_file
-    from bigan_repr.progress import phase
-    from bigan_repr.report_files import write_report
+    from bigan_repr.features.files import load_feature_file
+    from bigan_repr.report.files import write_report
+    from bigan_repr.runs.progress import phase
     from eval import EvalInputError, check_eval_options, evaluate, report_payload
 
     try:

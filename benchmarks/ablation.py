@@ -30,10 +30,10 @@ import time
 from pathlib import Path
 
 from bigan_repr.config import D_NORMS, Config
-from bigan_repr.features import dataset_for, load_encoder, random_encoder_like, raw_pixels
+from bigan_repr.features.encoder import dataset_for, load_encoder, random_encoder_like, raw_pixels
 from bigan_repr.presets import preset
-from bigan_repr.runtime import set_threads
-from bigan_repr.train import train
+from bigan_repr.train.runtime import set_threads
+from bigan_repr.train.trainer import train
 from eval import evaluate
 from eval.report import render_markdown
 

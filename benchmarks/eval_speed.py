@@ -32,8 +32,8 @@ from sklearn.neighbors import KNeighborsClassifier
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bigan_repr.config import DataConfig  # noqa: E402
-from bigan_repr.data import load_images  # noqa: E402
-from bigan_repr.runtime import set_threads  # noqa: E402
+from bigan_repr.data.sources import load_images  # noqa: E402
+from bigan_repr.train.runtime import set_threads  # noqa: E402
 from eval import cluster_eval, hungarian_accuracy, label_budget_probe, linear_probe, nn1_predict  # noqa: E402
 
 

@@ -30,7 +30,7 @@ import numpy as np
 # Run from anywhere: `eval` is a top-level package next to this folder.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bigan_repr.runtime import set_threads  # noqa: E402
+from bigan_repr.train.runtime import set_threads  # noqa: E402
 from eval.knn import weighted_vote  # noqa: E402
 from eval.knn_index import NeighbourIndex, resolve_index  # noqa: E402
 

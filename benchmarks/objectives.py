@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 from bigan_repr.config import Config
-from bigan_repr.data import load_images
-from bigan_repr.features import load_encoder, raw_pixels
-from bigan_repr.objectives import OBJECTIVES
-from bigan_repr.runtime import set_threads
-from bigan_repr.train import TrainingDiverged, train
+from bigan_repr.data.sources import load_images
+from bigan_repr.features.encoder import load_encoder, raw_pixels
+from bigan_repr.losses.objectives import OBJECTIVES
+from bigan_repr.train.runtime import set_threads
+from bigan_repr.train.trainer import TrainingDiverged, train
 from eval import cluster_eval, knn_eval, linear_probe
 
 COLUMNS = ("linear", "knn", "nn1", "kmeans_acc", "kmeans_nmi", "recon_ratio", "train_s", "nan")

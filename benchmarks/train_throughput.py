@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from bigan_repr.config import ARCHS, Config
-from bigan_repr.models import sample_prior
-from bigan_repr.runtime import set_threads
-from bigan_repr.step import train_step
-from bigan_repr.train import Trainer
+from bigan_repr.nets.bigan import sample_prior
+from bigan_repr.train.runtime import set_threads
+from bigan_repr.train.step import train_step
+from bigan_repr.train.trainer import Trainer
 
 
 class PerSampleImages(Dataset):

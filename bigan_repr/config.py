@@ -16,12 +16,12 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from .architectures import ARCHITECTURES
-from .augment import POLICIES
-from .data import FILE_SOURCES, file_source, source_names, source_path
+from .data.sources import FILE_SOURCES, file_source, source_names, source_path
 from .errors import ConfigError
-from .invariance import INVARIANCE
-from .objectives import GEN_LOSS_MODES, OBJECTIVES
+from .losses.augment import POLICIES
+from .losses.invariance import INVARIANCE
+from .losses.objectives import GEN_LOSS_MODES, OBJECTIVES
+from .nets.architectures import ARCHITECTURES
 
 ARCHS = tuple(ARCHITECTURES)
 PRIORS = ("uniform", "normal")

@@ -2,7 +2,7 @@
 
 Everything in `eval/` goes through these checks first, so that bad features fail with one
 clear `EvalInputError` naming the problem instead of a faiss segfault or a scikit-learn
-traceback three calls deep. Reading feature files is the caller's (bigan_repr.feature_files).
+traceback three calls deep. Reading feature files is the caller's (bigan_repr.features.files).
 """
 
 from __future__ import annotations

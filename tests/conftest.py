@@ -27,7 +27,7 @@ def blobs(n_train=300, n_test=200, n_classes=10, dim=32, seed=0):
 def tiny_run(tmp_path_factory):
     """A 1-epoch digits run with a small MLP, shared by the feature and report tests."""
     from bigan_repr.config import Config
-    from bigan_repr.train import train
+    from bigan_repr.train.trainer import train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"epochs": 1}})

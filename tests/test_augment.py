@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from bigan_repr.augment import POLICIES, AugmentPolicy, augment
+from bigan_repr.losses.augment import POLICIES, AugmentPolicy, augment
 
 
 def _images(n=16, seed=0):

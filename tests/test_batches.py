@@ -4,12 +4,12 @@ import pytest
 import torch
 from PIL import Image
 
-from bigan_repr.batches import BatchStream, LoaderStream, epoch_order
 from bigan_repr.config import Config, DataConfig
-from bigan_repr.data import load_images
+from bigan_repr.data.batches import BatchStream, LoaderStream, epoch_order
+from bigan_repr.data.folder import FolderDataset
+from bigan_repr.data.sources import load_images
 from bigan_repr.errors import DataError
-from bigan_repr.image_folder import FolderDataset
-from bigan_repr.train import Trainer
+from bigan_repr.train.trainer import Trainer
 from tests.conftest import SMALL
 
 

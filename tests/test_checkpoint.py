@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from bigan_repr.assembly import assemble
-from bigan_repr.checkpoint import (
+from bigan_repr.config import Config, ConfigError
+from bigan_repr.train.assembly import assemble
+from bigan_repr.train.checkpoint import (
     FORMAT,
     RESUMABLE_CHANGES,
     CheckpointError,
@@ -17,8 +18,7 @@ from bigan_repr.checkpoint import (
     restore,
     save_checkpoint,
 )
-from bigan_repr.config import Config, ConfigError
-from bigan_repr.step import train_step
+from bigan_repr.train.step import train_step
 
 CFG = Config().updated({"model": {"hidden": 32, "z_dim": 4},
                         "train": {"batch_size": 32, "threads": 1, "ema": 0.9, "d_augment": "shift"}})

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bigan_repr.config import DataConfig
-from bigan_repr.data import DEBIAN_FASHION_MNIST, SOURCES, load_images
+from bigan_repr.data.sources import DEBIAN_FASHION_MNIST, SOURCES, load_images
 from bigan_repr.errors import DataError, UserError
 
 
@@ -364,7 +364,7 @@ def _npz_with_forged_header(path: Path, key: str, shape: tuple[int, ...]) -> Pat
 
 
 def test_npz_header_declaring_a_huge_array_is_refused_before_reading(tmp_path):
-    from bigan_repr.feature_files import FeatureFileError, load_feature_file
+    from bigan_repr.features.files import FeatureFileError, load_feature_file
 
     huge = (10**6, 10**6, 28)  # 28 TB declared
     source = _npz_with_forged_header(tmp_path / "x.npz", "x", huge)
@@ -376,9 +376,9 @@ def test_npz_header_declaring_a_huge_array_is_refused_before_reading(tmp_path):
 
 
 def test_npz_array_larger_than_memory_is_refused(tmp_path, monkeypatch):
-    import bigan_repr.npz
+    import bigan_repr.data.npz_archive
 
-    monkeypatch.setattr(bigan_repr.npz, "_memory_bytes", lambda: 100)  # a machine with 100 bytes
+    monkeypatch.setattr(bigan_repr.data.npz_archive, "_memory_bytes", lambda: 100)  # a machine with 100 bytes
     source = _npz(tmp_path / "a.npz", x=np.zeros((2, 8, 8), np.uint8))
     with pytest.raises(DataError, match=r"'x' declares 0.0 GiB, more than this machine's memory"):
         _load(source)
@@ -397,7 +397,7 @@ def test_npz_array_larger_than_memory_is_refused(tmp_path, monkeypatch):
     (np.array([True, False]), False),
 ])
 def test_one_label_rule_for_npz_data_and_feature_files(tmp_path, labels, accepted):
-    from bigan_repr.feature_files import FeatureFileError, load_feature_file
+    from bigan_repr.features.files import FeatureFileError, load_feature_file
 
     source = _npz(tmp_path / "d.npz", x=np.zeros((2, 3, 3), np.uint8), y=labels)
     np.savez(tmp_path / "f.npz", features=np.ones((2, 3)), labels=labels)

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from click.testing import CliRunner
 
-from bigan_repr.checkpoint import load_checkpoint, step_checkpoints
-from bigan_repr.feature_files import MANIFEST, read_features
+from bigan_repr.features.files import MANIFEST, read_features
+from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
 from cli import main
 
 TRAIN = ["train", "--hidden", "128", "--z-dim", "8", "--batch-size", "32", "--threads", "1",

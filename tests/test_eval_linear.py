@@ -145,7 +145,7 @@ def test_non_integer_labels_are_rejected():
 def _digits_split():
     """The project's digits split (80/20 stratified), pixels as features."""
     from bigan_repr.config import DataConfig
-    from bigan_repr.data import load_images
+    from bigan_repr.data.sources import load_images
 
     train, test = load_images(DataConfig(), "train"), load_images(DataConfig(), "test")
     flat = [s.images.reshape(len(s), -1).astype(np.float32) for s in (train, test)]

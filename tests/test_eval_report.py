@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from sklearn.datasets import make_blobs
 
-from bigan_repr.feature_files import FeatureFileError, load_feature_file
-from bigan_repr.report_files import write_report
+from bigan_repr.features.files import FeatureFileError, load_feature_file
+from bigan_repr.report.files import write_report
 from eval import (
     embedding_png,
     evaluate,

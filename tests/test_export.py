@@ -10,8 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from bigan_repr.config import DataConfig
-from bigan_repr.data import load_images
-from bigan_repr.features import load_encoder
+from bigan_repr.data.sources import load_images
+from bigan_repr.features.encoder import load_encoder
 from cli import main
 
 ort = pytest.importorskip("onnxruntime")
@@ -29,7 +29,7 @@ def _run_exported(fmt, path, images):
         return net(torch.from_numpy(images)).numpy()
     if fmt == "onnx":
         return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"images": images})[0]
-    from bigan_repr.export import load_safetensors
+    from bigan_repr.features.export import load_safetensors
 
     with torch.no_grad():
         return load_safetensors(path)(torch.from_numpy(images)).numpy()

@@ -9,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from bigan_repr.data.image_files import conform
+from bigan_repr.data.npz_source import NpzRows, read_image_npz
 from bigan_repr.errors import DataError
-from bigan_repr.feature_files import (
+from bigan_repr.features.files import (
     MANIFEST,
     FeatureFileError,
     new_staging_dir,
@@ -19,8 +21,6 @@ from bigan_repr.feature_files import (
     write_features,
     write_shard,
 )
-from bigan_repr.image_npz import NpzRows, read_image_npz
-from bigan_repr.images import conform
 from cli import main
 
 
@@ -153,7 +153,7 @@ def test_bad_npz_sources_are_refused_as_when_loaded_whole(tmp_path, arrays, mess
 
 
 def test_encode_npz_source_in_shards_equals_the_in_memory_encoding(tmp_path):
-    from bigan_repr.features import load_encoder
+    from bigan_repr.features.encoder import load_encoder
 
     x, y, _ = _npz_images(tmp_path)
     np.savez(tmp_path / "data.npz", x=x[..., 0], y=y)

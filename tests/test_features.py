@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from bigan_repr.config import DataConfig
-from bigan_repr.data import load_images
-from bigan_repr.features import load_encoder
+from bigan_repr.data.sources import load_images
+from bigan_repr.features.encoder import load_encoder
 from cli import main
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from bigan_repr.data.image_files import conform, read_image
+from bigan_repr.data.image_set import to_model_range
 from bigan_repr.errors import DataError, UserError
-from bigan_repr.image_set import to_model_range
-from bigan_repr.images import conform, read_image
 
 
 def _save(img: Image.Image, path: Path, **kwargs) -> Path:
@@ -161,8 +161,8 @@ def test_one_rule_for_which_files_are_images(tmp_path):
     """Training and embed take the same files from a folder: no hidden files or folders, no
     dangling links, no directories named like images, only image suffixes."""
     from bigan_repr.config import DataConfig
-    from bigan_repr.data import load_images
-    from bigan_repr.features import image_files
+    from bigan_repr.data.sources import load_images
+    from bigan_repr.features.encoder import image_files
 
     image = Image.fromarray(np.zeros((8, 8), np.uint8))
     for name in ("cat/a.png", "cat/sub/b.jpg", "dog/c.PNG", "cat/.d.png", "cat/._e.png", ".ipynb_checkpoints/f.png",

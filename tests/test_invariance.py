@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from bigan_repr.invariance import INFONCE_TEMPERATURE, INVARIANCE, VICREG_WEIGHTS, info_nce, vicreg
+from bigan_repr.losses.invariance import INFONCE_TEMPERATURE, INVARIANCE, VICREG_WEIGHTS, info_nce, vicreg
 
 
 def _decorrelated(scale=2.0):

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from bigan_repr.architectures import ARCHITECTURES, conv_sizes
 from bigan_repr.config import FEATURE_LAYERS, Config, ConfigError
-from bigan_repr.models import build_bigan, layer_features
+from bigan_repr.nets.architectures import ARCHITECTURES, conv_sizes
+from bigan_repr.nets.bigan import build_bigan, layer_features
 
 
 def _cfg(arch, **model):

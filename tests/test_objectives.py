@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bigan_repr.divergence_check import CHECKABLE, estimate_divergence, true_divergence
-from bigan_repr.objectives import (
+from bigan_repr.losses.divergence_check import CHECKABLE, estimate_divergence, true_divergence
+from bigan_repr.losses.objectives import (
     F_DIVERGENCES,
     GEN_LOSS_MODES,
     OBJECTIVES,

@@ -12,14 +12,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bigan_repr.checkpoint import CheckpointError, load_checkpoint, step_checkpoints
 from bigan_repr.config import Config
 from bigan_repr.errors import UserError
-from bigan_repr.train import Trainer, TrainingDiverged, train
+from bigan_repr.train.checkpoint import CheckpointError, load_checkpoint, step_checkpoints
+from bigan_repr.train.trainer import Trainer, TrainingDiverged, train
 from cli import main
 from tests.conftest import SMALL
 
-HOOK = "BIGAN_REPR_TEST_SIGNAL"  # bigan_repr/fault_injection.py: signal the run at a named point
+HOOK = "BIGAN_REPR_TEST_SIGNAL"  # bigan_repr/runs/fault_injection.py: signal the run at a named point
 TINY = ["--hidden", "64", "--z-dim", "8", "--batch-size", "16", "--threads", "1", "--log-every", "5",
         "--checkpoint-every", "5", "--sample-every", "1000", "--quiet"]
 
@@ -175,7 +175,7 @@ def test_second_writer_is_refused_and_a_dead_writers_lock_taken_over(tmp_path):
     cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 2}})
     train(cfg, tmp_path / "run", progress=False)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from bigan_repr.run_dir import RunDir; "
+        [sys.executable, "-c", "import sys, time; from bigan_repr.runs.run_dir import RunDir; "
          "RunDir(sys.argv[1]).acquire_lock(); print('locked', flush=True); time.sleep(600)", str(tmp_path / "run")],
         stdout=subprocess.PIPE, text=True)
     try:

@@ -14,7 +14,7 @@ from PIL import Image
 from sklearn.datasets import make_blobs
 
 from bigan_repr.config import DataConfig
-from bigan_repr.data import DEBIAN_FASHION_MNIST, load_images
+from bigan_repr.data.sources import DEBIAN_FASHION_MNIST, load_images
 from cli import main
 from eval import embedding_figure, nearest_neighbors, pick_queries
 from eval.neighbors import _FRAME, _GAP, _OTHER, _QUERY, _SAME, neighbor_mosaic
@@ -182,7 +182,7 @@ def test_fashion_mnist_names_its_classes():
 
 def test_report_of_a_run_in_use_is_refused_and_writes_nothing(tiny_run):
     # another writer (a training run, another report) holds the run: nothing is computed or written
-    from bigan_repr.run_dir import RunDir
+    from bigan_repr.runs.run_dir import RunDir
 
     before = {p.name: p.stat().st_mtime_ns for p in tiny_run.iterdir()}
     holder = RunDir(tiny_run)

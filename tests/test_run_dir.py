@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from bigan_repr.errors import UserError
-from bigan_repr.run_dir import LOCK_FILE, RunDir
+from bigan_repr.runs.run_dir import LOCK_FILE, RunDir
 
 WRITERS, ROUNDS = 8, 100
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from bigan_repr.checkpoint import load_checkpoint
 from bigan_repr.config import Config, ConfigError
-from bigan_repr.features import load_encoder
+from bigan_repr.features.encoder import load_encoder
 from bigan_repr.presets import PRESETS
-from bigan_repr.train import Trainer, train
+from bigan_repr.train.checkpoint import load_checkpoint
+from bigan_repr.train.trainer import Trainer, train
 from tests.conftest import SMALL
 
 
@@ -48,7 +48,7 @@ def _preset_config(name, tmp_path):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_each_preset_loads_and_trains_one_step(tmp_path, name):
-    from bigan_repr.data import DEBIAN_FASHION_MNIST
+    from bigan_repr.data.sources import DEBIAN_FASHION_MNIST
 
     if PRESETS[name]["data"]["source"] == "fashion-mnist" and not DEBIAN_FASHION_MNIST.is_dir():
         pytest.skip("Fashion-MNIST files absent (apt-get install dataset-fashion-mnist)")

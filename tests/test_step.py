@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from bigan_repr.assembly import assemble
 from bigan_repr.config import Config
-from bigan_repr.models import sample_prior
-from bigan_repr.step import discriminator_update, generator_encoder_update, train_step
+from bigan_repr.nets.bigan import sample_prior
+from bigan_repr.train.assembly import assemble
+from bigan_repr.train.step import discriminator_update, generator_encoder_update, train_step
 
 
 def _run(**train):

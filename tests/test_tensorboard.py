@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bigan_repr.config import Config
-from bigan_repr.train import train
+from bigan_repr.train.trainer import train
 from cli import main
 from tests.conftest import SMALL
 
@@ -47,7 +47,7 @@ def test_a_resumed_run_hides_what_the_interrupted_one_logged_past_its_checkpoint
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from bigan_repr.tensorboard_log import TensorBoardSink
+    from bigan_repr.runs.tensorboard import TensorBoardSink
 
     first = TensorBoardSink(tmp_path)  # logged steps 5..15, checkpointed at 5, then killed
     for step in (5, 10, 15):

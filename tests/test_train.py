@@ -7,13 +7,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bigan_repr.checkpoint import load_checkpoint, step_checkpoints
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.errors import UserError
-from bigan_repr.models import build_bigan
-from bigan_repr.objectives import OBJECTIVES
-from bigan_repr.pipeline import evaluate_run
-from bigan_repr.train import Trainer, train
+from bigan_repr.losses.objectives import OBJECTIVES
+from bigan_repr.nets.bigan import build_bigan
+from bigan_repr.report.pipeline import evaluate_run
+from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
+from bigan_repr.train.trainer import Trainer, train
 from cli import main
 from tests.conftest import SMALL
 
@@ -105,7 +105,7 @@ def test_invariance_alone_trains_only_the_encoder_and_lowers_its_loss(tmp_path):
 
 @pytest.mark.parametrize("policy", ["none", "light"])
 def test_d_sees_augmented_real_and_generated_images_only_with_diffaugment(tmp_path, policy):
-    from bigan_repr.step import train_step
+    from bigan_repr.train.step import train_step
 
     trainer = Trainer(_cfg(steps=1, d_augment=policy), tmp_path / "run", progress=False)
     seen = []
@@ -166,6 +166,6 @@ def test_invalid_values_name_the_field():
     with pytest.raises(ConfigError, match="train.batch_size"):
         Config().updated({"train": {"batch_size": 0}})
     with pytest.raises(ConfigError, match="gradient penalty"):
-        from bigan_repr.models import resolve_d_norm
+        from bigan_repr.nets.bigan import resolve_d_norm
 
         resolve_d_norm(Config().updated({"model": {"d_norm": "batch"}}).model, gradient_penalty=True)

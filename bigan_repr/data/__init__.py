@@ -1,0 +1,6 @@
+"""data/: where images come from. Named datasets and ``folder:`` / ``npz:`` files, decoded into uint8
+(N, C, H, W) with labels and ids, whole (:class:`image_set.ImageSet`) or a block of rows at a time
+(:mod:`rows`), and served to training as batches (:mod:`batches`).
+
+May import: ``errors`` and ``eval.validation`` (the one label rule). Nothing else of the package.
+"""

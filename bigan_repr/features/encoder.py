@@ -1,0 +1,151 @@
+"""Encoder features: load a trained encoder and turn images into features.
+
+The encoder is rebuilt from the config stored in the checkpoint; nobody passes architecture
+flags again. Images are conformed to the run's channels and size exactly as in training.
+Feature files (``feature_files``) are written by ``encode_job``, which streams datasets through
+:class:`LoadedEncoder` block by block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import FEATURE_LAYERS, Config, ConfigError, DataConfig
+from ..data.image_files import IMAGE_SUFFIXES, conform, image_files_in, read_image
+from ..data.image_set import ImageSet, to_model_range
+from ..data.rows import ImageRows
+from ..data.sources import load_images, open_rows
+from ..errors import DataError
+from ..nets.bigan import Encoder, JointDiscriminator, build_bigan, layer_features
+from ..train.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, model_from_checkpoint
+from ..train.runtime import resolve_device
+
+
+@torch.inference_mode()
+def encode_in_batches(features: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, device,
+                      batch_size: int = 1024) -> np.ndarray:
+    """float32 ``features(x)`` of uint8 images (N, C, H, W) already in the model's format; memory
+    stays bounded by the batch."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(device))
+        out.append(features(x).float().cpu().numpy())
+    return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+
+
+@dataclass
+class LoadedEncoder:
+    """A frozen encoder (and D, whose image pathway is the "d" layer) plus what is needed to feed
+    them: the run's image shape and config."""
+
+    encoder: Encoder
+    discriminator: JointDiscriminator
+    config: Config
+    image_shape: tuple[int, int, int]
+    step: int
+    run: str
+    device: torch.device
+
+    def conform(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (N, C, H, W) of any size or channel count -> the run's channels and size."""
+        c, h, _ = self.image_shape
+        return conform(images, c, h)
+
+    @torch.inference_mode()
+    def encode(self, images: np.ndarray, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Features of uint8 images (N, C, H, W), in batches so memory stays bounded."""
+        layer = layer or self.config.model.features
+        if layer not in FEATURE_LAYERS:
+            raise ConfigError(f"layer={layer!r} is not valid; choose one of: {', '.join(FEATURE_LAYERS)}")
+        images = self.conform(np.asarray(images))
+        if len(images) == 0:
+            return np.zeros((0, self.dim(layer)), dtype=np.float32)
+        return encode_in_batches(self.layer(layer), images, self.device, batch_size)
+
+    def layer(self, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        """x (floats in [-1, 1]) -> its features at ``layer``."""
+        return lambda x: layer_features(self.encoder, self.discriminator, x, layer)
+
+    def dim(self, layer: str) -> int:
+        """The width of ``layer``'s features."""
+        return self.layer(layer)(torch.zeros(2, *self.image_shape, device=self.device)).shape[1]
+
+    def encode_files(self, paths: Iterable[str | Path], *, layer: str | None = None) -> np.ndarray:
+        c, h, _ = self.image_shape
+        images = np.stack([read_image(Path(p), c, h) for p in paths])
+        return self.encode(images, layer=layer)
+
+
+def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> LoadedEncoder:
+    """The encoder of a run: ``checkpoint`` if given, else the run's best.pt (kept by --select)
+    when there is one, else its latest checkpoint."""
+    dev = resolve_device(device)
+    if checkpoint is not None and Path(checkpoint).resolve().parent != (Path(run) / CHECKPOINT_DIR).resolve():
+        raise CheckpointError(f"checkpoint {checkpoint} is not one of {run}'s own (in {Path(run) / CHECKPOINT_DIR}/); "
+                              f"its features would be reported as that run's")
+    best = Path(run) / CHECKPOINT_DIR / "best.pt"
+    ckpt = load_checkpoint(checkpoint or (best if best.is_file() else run), map_location="cpu")
+    model, cfg = model_from_checkpoint(ckpt)
+    if ckpt.get("ema_encoder"):  # trained with --ema: the averaged weights are the export
+        model.encoder.load_state_dict(ckpt["ema_encoder"])
+    model.to(dev).eval()
+    return LoadedEncoder(model.encoder, model.discriminator, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]),
+                         str(run), dev)
+
+
+def random_encoder_like(loaded: LoadedEncoder, seed: int = 0) -> LoadedEncoder:
+    """Untrained networks of the same architecture: the random-features baseline."""
+    torch.manual_seed(seed)
+    # built the way training builds it, so the initialization is the trained model's starting point
+    model = build_bigan(loaded.config, loaded.image_shape).to(loaded.device).eval()
+    return LoadedEncoder(model.encoder, model.discriminator, loaded.config, loaded.image_shape, 0,
+                         "random-init", loaded.device)
+
+
+def raw_pixels(images: np.ndarray) -> np.ndarray:
+    """The raw-pixel baseline: flattened pixels in [0, 1]."""
+    return np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32) / 255.0
+
+
+def data_config_for(loaded: LoadedEncoder, source: str | None, data_dir: str | None = None,
+                    download: bool = False, skip_bad: bool | None = None) -> DataConfig:
+    """The run's data config pointed at ``source`` (default: the run's), in the run's image format;
+    ``skip_bad`` None keeps the run's own setting."""
+    stored = loaded.config.data
+    return Config(data=stored).updated({"data": {
+        "source": source or stored.source, "data_dir": data_dir or stored.data_dir,
+        "download": download, "channels": loaded.image_shape[0], "image_size": loaded.image_shape[1],
+        "skip_bad": stored.skip_bad if skip_bad is None else skip_bad, "stream": "memory",
+    }}).data
+
+
+def dataset_for(loaded: LoadedEncoder, source: str | None, split: str, data_dir: str | None = None,
+                download: bool = False, skip_bad: bool | None = None) -> ImageSet:
+    """A split of ``source`` (default: the run's training source), in the run's image format."""
+    return load_images(data_config_for(loaded, source, data_dir, download, skip_bad), split)
+
+
+def rows_for(loaded: LoadedEncoder, source: str | None, split: str, data_dir: str | None = None,
+             download: bool = False, skip_bad: bool | None = None) -> ImageRows:
+    """As :func:`dataset_for`, read a block of rows at a time (folders and npz: files are never loaded whole)."""
+    return open_rows(data_config_for(loaded, source, data_dir, download, skip_bad), split)
+
+
+def image_files(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders (recursively, by the rule training uses) into image files."""
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += image_files_in(item)  # the files training would take from this folder
+        elif item.is_file():  # named explicitly: read whatever it is
+            files.append(item)
+        else:
+            raise DataError(f"{item} does not exist")
+    if not files:
+        raise DataError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
+    return files

@@ -1,0 +1,154 @@
+"""Exporting a run's encoder for programs that do not import this package.
+
+The exported network takes what every data source gives, uint8 images (N, C, H, W) in the run's
+channels and size, converts them to [-1, 1] inside, and returns float32 features (N, d) at one
+layer of config.FEATURE_LAYERS (z = E(x), E's penultimate layer, d = D's image pathway); the batch
+size is free. Formats:
+- ``torchscript``: ``torch.jit.load(FILE)(images)``, no Python source needed;
+- ``onnx``: any ONNX runtime (input ``images``, output ``features``);
+- ``safetensors``: the weights, with the config, image shape and layer as metadata; this package
+  rebuilds the network from them (:func:`load_safetensors`).
+onnx, onnxscript and safetensors are the optional ``export`` extra, imported only when used.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from ..config import FEATURE_LAYERS, Config, ConfigError
+from ..data.image_set import to_model_range
+from ..errors import UserError
+from ..nets.bigan import build_bigan, layer_features
+from ..runs.atomic import atomic_path, atomic_write
+from .encoder import LoadedEncoder, load_encoder
+
+EXPORT_FORMATS = ("torchscript", "onnx", "safetensors")
+FORMAT = "bigan-repr-encoder/1"
+_PACKAGES = {"torchscript": (), "onnx": ("onnx", "onnxscript"), "safetensors": ("safetensors",)}
+
+
+class FeatureNet(nn.Module):
+    """uint8 images (N, C, H, W) -> float32 features (N, d) at ``layer``, preprocessing included."""
+
+    def __init__(self, encoder: nn.Module, discriminator: nn.Module, layer: str):
+        super().__init__()
+        self.layer = layer
+        # only the network the layer reads, so an exported file holds no unused weights
+        self.encoder = None if layer == "d" else encoder
+        self.discriminator = _image_pathway(discriminator) if layer == "d" else None
+
+    def forward(self, images: Tensor) -> Tensor:
+        return layer_features(self.encoder, self.discriminator, to_model_range(images), self.layer).float()
+
+
+def _image_pathway(discriminator: nn.Module) -> nn.Module:
+    """A copy of D without the parts that see z (D.x_features reads x_path and x_in only)."""
+    d = copy.deepcopy(discriminator)
+    d.z_in = d.joint = d.unary = None
+    return d
+
+
+def check_export_packages(fmt: str) -> None:
+    """Refuse a format whose optional packages are missing, in one line, before anything is done."""
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"export format {fmt!r} is not valid; choose one of: {', '.join(EXPORT_FORMATS)}")
+    missing = []
+    for name in _PACKAGES[fmt]:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise UserError(f"--format {fmt} needs {', '.join(missing)}: pip install 'bigan-repr[export]'")
+
+
+def feature_net(loaded: LoadedEncoder, layer: str) -> FeatureNet:
+    if layer not in FEATURE_LAYERS:
+        raise ConfigError(f"layer={layer!r} is not valid; choose one of: {', '.join(FEATURE_LAYERS)}")
+    return FeatureNet(loaded.encoder, loaded.discriminator, layer).cpu().eval()
+
+
+def _folded(net: FeatureNet) -> FeatureNet:
+    """A copy with spectral-norm parametrizations folded into plain weights (the same numbers in
+    eval mode) and no gradients: a simpler graph to trace."""
+    net = copy.deepcopy(net).eval()
+    for module in net.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+    return net.requires_grad_(False)
+
+
+def _example(loaded: LoadedEncoder) -> Tensor:
+    # two images: a batch of one would let an exporter fix the batch size at 1
+    return torch.zeros(2, *loaded.image_shape, dtype=torch.uint8)
+
+
+def _torchscript(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch marks TorchScript deprecated in favour of torch.export; it is still what torch.jit.load reads
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(_folded(net), _example(loaded))
+        atomic_write(out, lambda f: torch.jit.save(traced, f))
+
+
+def _onnx(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
+    batch = torch.export.Dim("batch")
+    with atomic_path(out, suffix=".onnx") as tmp:
+        torch.onnx.export(_folded(net), (_example(loaded),), tmp, input_names=["images"],
+                          output_names=["features"], dynamic_shapes={"images": {0: batch}},
+                          external_data=False, verbose=False)
+
+
+def _safetensors(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    meta = {"format": FORMAT, "config": json.dumps(loaded.config.to_dict()),
+            "image_shape": json.dumps(list(loaded.image_shape)), "layer": net.layer, "step": str(loaded.step),
+            "input": "uint8 (N, C, H, W) in the run's channels and size; the network divides by 127.5 and "
+                     "subtracts 1"}
+    data = save(tensors, metadata=meta)
+    atomic_write(out, lambda f: f.write(data))
+
+
+_WRITERS = {"torchscript": _torchscript, "onnx": _onnx, "safetensors": _safetensors}
+assert tuple(_WRITERS) == EXPORT_FORMATS
+
+
+def export_encoder(run: str | Path, fmt: str, out: str | Path, *, layer: str | None = None,
+                   checkpoint: str | Path | None = None) -> Path:
+    """Write the run's encoder (its exported layer, or ``layer``) to ``out`` in format ``fmt``."""
+    check_export_packages(fmt)
+    loaded = load_encoder(run, device="cpu", checkpoint=checkpoint)
+    net = feature_net(loaded, layer or loaded.config.model.features)
+    _WRITERS[fmt](net, loaded, Path(out))
+    return Path(out)
+
+
+def load_safetensors(path: str | Path) -> FeatureNet:
+    """Rebuild the network an exported .safetensors file holds (CPU, eval mode)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise UserError(f"{path}: not a readable safetensors file ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise UserError(f"{path}: not an encoder exported by bigan-repr (expected format {FORMAT})")
+    cfg = Config.from_stored(json.loads(meta["config"]), where=f"config stored in {path}")
+    model = build_bigan(cfg, tuple(json.loads(meta["image_shape"])))
+    net = FeatureNet(model.encoder, model.discriminator, meta["layer"])
+    net.load_state_dict(tensors)
+    return net.eval()

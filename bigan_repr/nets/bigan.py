@@ -1,0 +1,157 @@
+"""The three BiGAN networks, built from one :class:`ModelConfig`.
+
+G: z -> x (tanh, images in [-1, 1]); E: x -> z (squashed into the prior's support);
+D: (x, z) -> raw scores (B, S), S = 1 (the joint score) or 3 (plus BigBiGAN's unary s_x, s_z).
+
+The families ("mlp", "conv") differ in E's body, G and D's image pathway, built by the
+registry in ``architectures.py``; the heads on top are shared.
+
+How D joins x and z: each path is mapped linearly to D's hidden width and the two are summed
+before the first nonlinearity, i.e. a linear layer on the concatenation [phi(x); z]. Keeping the
+pre-activations apart lets the unary heads read x alone and z alone at no extra cost.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..config import FEATURE_LAYERS, Config, ConfigError, ModelConfig
+from ..losses.objectives import get_objective
+from .architectures import ARCHITECTURES, Architecture, norm_layer
+
+
+def sample_prior(n: int, z_dim: int, prior: str, device, generator: torch.Generator | None) -> Tensor:
+    if prior == "uniform":
+        return torch.rand(n, z_dim, device=device, generator=generator).mul_(2).sub_(1)
+    return torch.randn(n, z_dim, device=device, generator=generator)
+
+
+def _architecture(cfg: ModelConfig) -> Architecture:
+    return ARCHITECTURES[cfg.arch]
+
+
+class Encoder(nn.Module):
+    """E: x -> z, with ``features(x)`` returning the penultimate layer."""
+
+    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
+        super().__init__()
+        self.squash = cfg.prior == "uniform"
+        self.body, self.feature_dim = _architecture(cfg).encoder_body(cfg, image_shape)  # (B, F)
+        self.head = nn.Linear(self.feature_dim, cfg.z_dim)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = self.head(self.body(x))
+        # official BiGAN: 2*sigmoid-1 keeps E(x) inside U(-1,1)'s support, else D wins on range
+        return 2 * torch.sigmoid(z) - 1 if self.squash else z
+
+
+class Generator(nn.Module):
+    """G: z -> x in [-1, 1]."""
+
+    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
+        super().__init__()
+        self.image_shape = image_shape
+        self.net = _architecture(cfg).generator(cfg, image_shape)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+
+class JointDiscriminator(nn.Module):
+    """D(x, z) -> (B, S) raw scores: the joint s_xz, then s_x and s_z when ``unary``."""
+
+    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], norm: str):
+        super().__init__()
+        hid = cfg.hidden
+        self.x_path, x_dim = _architecture(cfg).d_image_path(cfg, image_shape, norm)  # (B, F')
+        self.x_in = nn.Linear(x_dim, hid)
+        self.z_in = nn.Linear(cfg.z_dim, hid, bias=False)
+        self.joint = nn.Sequential(
+            nn.LeakyReLU(0.2),
+            nn.Linear(hid, hid), norm_layer(norm, hid, conv=False), nn.LeakyReLU(0.2),
+            nn.Linear(hid, 1),
+        )
+        self.unary = nn.ModuleList([nn.Linear(hid, 1), nn.Linear(hid, 1)]) if cfg.unary else None
+        if norm == "spectral":
+            for m in self.modules():
+                if isinstance(m, (nn.Linear, nn.Conv2d)):
+                    nn.utils.parametrizations.spectral_norm(m)
+
+    def x_features(self, x: Tensor) -> Tensor:
+        """D's image pathway up to where z joins, after its nonlinearity: (B, hidden)."""
+        return nn.functional.leaky_relu(self.x_in(self.x_path(x)), 0.2)
+
+    def forward(self, x: Tensor, z: Tensor) -> Tensor:
+        hx, hz = self.x_in(self.x_path(x)), self.z_in(z)  # (B, hidden) each
+        s_xz = self.joint(hx + hz)  # (B, 1)
+        if self.unary is None:
+            return s_xz
+        act = nn.functional.leaky_relu
+        s_x, s_z = self.unary[0](act(hx, 0.2)), self.unary[1](act(hz, 0.2))
+        return torch.cat([s_xz, s_x, s_z], dim=1)  # (B, 3)
+
+
+def projector(in_dim: int, width: int) -> nn.Sequential:
+    """The invariance term's head on E's penultimate layer (VICReg's expander, narrower)."""
+    return nn.Sequential(
+        nn.Linear(in_dim, width), nn.BatchNorm1d(width), nn.ReLU(),
+        nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
+        nn.Linear(width, width),
+    )  # (B, width)
+
+
+class BiGAN(nn.Module):
+    """The three networks together (plus the invariance projector when one is trained), so one
+    state dict and one ``.to()`` cover them."""
+
+    def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], d_norm: str,
+                 with_projector: bool = False):
+        super().__init__()
+        self.cfg, self.image_shape = cfg, tuple(image_shape)
+        self.generator = Generator(cfg, self.image_shape)
+        self.encoder = Encoder(cfg, self.image_shape)
+        self.discriminator = JointDiscriminator(cfg, self.image_shape, d_norm)
+        init = ARCHITECTURES[cfg.arch].init
+        if init is not None:
+            self.apply(init)
+        self.projector = None
+        if with_projector:  # built last, so the three networks start from the same weights either way
+            self.projector = projector(self.encoder.feature_dim, cfg.projector)
+
+
+_LAYERS = {
+    "z": lambda encoder, discriminator, x: encoder(x),
+    "penultimate": lambda encoder, discriminator, x: encoder.features(x),
+    "d": lambda encoder, discriminator, x: discriminator.x_features(x),
+}
+assert tuple(_LAYERS) == FEATURE_LAYERS
+
+
+def layer_features(encoder: Encoder, discriminator: JointDiscriminator, x: Tensor, layer: str) -> Tensor:
+    """The representation of x exported at ``layer`` (one of config.FEATURE_LAYERS); the encoder
+    is passed apart from D because a run with --ema exports an averaged copy of it."""
+    return _LAYERS[layer](encoder, discriminator, x)
+
+
+def build_bigan(cfg: Config, image_shape: tuple[int, int, int]) -> BiGAN:
+    """The networks a config trains: D's normalization resolved, the projector when E has an
+    invariance term. Training, checkpoint loading and the random baseline all build through here."""
+    d_norm = resolve_d_norm(cfg.model, bool(get_objective(cfg.train.objective).gradient_penalty))
+    return BiGAN(cfg.model, image_shape, d_norm, with_projector=cfg.train.invariance != "none")
+
+
+def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:
+    """D's normalization: batch norm by default, layer norm under a gradient penalty.
+
+    Batch norm makes each sample's score depend on the batch, which breaks the per-sample
+    gradient that a gradient penalty constrains.
+    """
+    if cfg.d_norm == "auto":
+        return "layer" if gradient_penalty else "batch"
+    if cfg.d_norm == "batch" and gradient_penalty:
+        raise ConfigError("model.d_norm='batch' cannot be used with a gradient penalty; use layer, spectral or none")
+    return cfg.d_norm

@@ -1,0 +1,111 @@
+"""`bigan compare`: several runs' reports in one table, making the missing reports first.
+
+Every argument is checked before any work: a run directory with a report.json is read (and
+must parse); one without a report must be a trained run (config.json and a checkpoint), and
+gets its report as `bigan report RUN` would make it. The recipe column lists the config
+values that differ from the defaults and change what is learned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from eval.compare import compare_reports, render_compare_html
+from eval.html import Picture
+
+from ..config import Config
+from ..errors import UserError
+from ..runs.atomic import atomic_write_text
+from ..runs.curves import validation_overlay
+from ..runs.run_dir import RunDir
+from ..train.checkpoint import CHECKPOINT_DIR, RESUMABLE_CHANGES, step_checkpoints
+
+# config keys that are not recipe: bookkeeping (what may change on resume, and where data lives),
+# and what has a column of its own (data source, objective, arch)
+_NOT_RECIPE = {
+    "data": {"source", "data_dir", "download", "skip_bad", "stream", "workers"},
+    "model": {"arch"},
+    "train": RESUMABLE_CHANGES["train"] | {"objective"},
+}
+
+
+def recipe(config: dict | None) -> str:
+    """'recon_weight=0.01, ema=0.999': the config values that differ from the defaults."""
+    if not config:
+        return ""
+    defaults = Config().to_dict()
+    parts = []
+    for section, values in config.items():
+        for key, value in values.items():
+            default = defaults.get(section, {})
+            if key in _NOT_RECIPE.get(section, ()) or (key in default and default[key] == value):
+                continue
+            parts.append(f"{key}={value if isinstance(value, str) else json.dumps(value)}")
+    return ", ".join(parts)
+
+
+def _read_report(path: Path) -> dict:
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"{path} is not a readable report: {e}") from None
+    if not (isinstance(payload, dict) and isinstance(payload.get("results"), dict)
+            and isinstance(payload.get("meta", {}), dict)):
+        raise UserError(f"{path} is not a bigan-repr report (no 'results' mapping)")
+    return {"title": payload.get("title", path.parent.name), "meta": payload.get("meta", {}),
+            "notes": payload.get("notes", []), "results": payload["results"]}
+
+
+def _check_trained(run: Path) -> None:
+    RunDir(run).read_config()  # refuses a folder that is not a run directory
+    if not (step_checkpoints(run) or (run / CHECKPOINT_DIR / "best.pt").is_file()):
+        raise UserError(f"{run} has no report.json and no checkpoint to make one from")
+
+
+def _labels(runs: list[Path]) -> dict[str, Path]:
+    """Folder names, or the paths as given where two folders share a name."""
+    names = [run.name for run in runs]
+    if len(set(names)) == len(names):
+        return dict(zip(names, runs, strict=True))
+    return {str(run): run for run in runs}
+
+
+def compare_runs(runs: list[str | Path], *, html: str | Path | None = None, **report_kwargs) -> dict:
+    """The comparison of `eval.compare.compare_reports` for these run directories.
+
+    Runs without report.json get one first (``report_kwargs`` go to `evaluate_run`); ``html``
+    also writes the comparison as one self-contained page with the validation curves overlaid.
+    """
+    from .pipeline import evaluate_run
+
+    labels = _labels([Path(run) for run in runs])
+    if len(labels) != len(runs):
+        raise UserError("the same run is given twice")
+    if html is not None and Path(html).is_dir():
+        raise UserError(f"--html {html} is a folder; give a file name such as compare.html")
+    reports = {label: _read_report(run / "report.json") for label, run in labels.items()
+               if (run / "report.json").is_file()}
+    missing = [label for label in labels if label not in reports]
+    for label in missing:
+        _check_trained(labels[label])
+    for label in missing:
+        print(f"{labels[label]} has no report yet: making one", file=sys.stderr, flush=True)
+        evaluate_run(labels[label], **report_kwargs)
+        reports[label] = _read_report(labels[label] / "report.json")
+    reports = {label: reports[label] for label in labels}  # in the order given
+    comparison = compare_reports(reports, {label: recipe(r["meta"].get("config")) for label, r in reports.items()})
+    if html is not None:
+        _write_html(Path(html), comparison, labels)
+    return comparison
+
+
+def _write_html(path: Path, comparison: dict, labels: dict[str, Path]) -> None:
+    overlay = validation_overlay(labels)
+    curves = Picture(overlay, "Validation accuracies of each run by epoch (--eval-every), on a split of its "
+                              "training set." if overlay else "No run has a validation probe (--eval-every).")
+    links = {label: os.path.relpath(run / "report.html", path.resolve().parent) for label, run in labels.items()
+             if (run / "report.html").is_file()}
+    atomic_write_text(path, render_compare_html(comparison, curves, links))

@@ -1,0 +1,38 @@
+"""The files of a report: report.json, report.md and the self-contained report.html.
+
+`eval/` renders them as strings and PNG bytes; this module writes them, atomically (temporary
+file, fsync, rename), so an interrupted report never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from ..runs.atomic import atomic_write, atomic_write_text
+
+
+class ReportPaths(NamedTuple):
+    json: Path
+    markdown: Path
+    html: Path
+
+
+def write_report(out_dir: str | Path, payload: dict, *, html: str | None = None,
+                 extra: dict[str, bytes] | None = None) -> ReportPaths:
+    """Write report.json, report.md and report.html (and ``extra`` {file name: bytes}) into out_dir.
+
+    ``payload`` is `eval.report_payload`'s dict; without ``html`` the page holds the table alone.
+    """
+    from eval import render_markdown, report_json
+    from eval.html import render_report_html
+
+    out_dir = Path(out_dir)
+    for name, data in (extra or {}).items():
+        atomic_write(out_dir / name, lambda f, data=data: f.write(data))
+    paths = ReportPaths(out_dir / "report.json", out_dir / "report.md", out_dir / "report.html")
+    atomic_write_text(paths.json, report_json(payload))
+    markdown = render_markdown(payload["results"], title=payload["title"], notes=payload["notes"])
+    atomic_write_text(paths.markdown, markdown)
+    atomic_write_text(paths.html, html if html is not None else render_report_html(payload))
+    return paths

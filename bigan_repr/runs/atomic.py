@@ -1,0 +1,66 @@
+"""Atomic file writes: a temporary file in the target folder, fsynced, then renamed into place.
+
+A reader (or a crash) sees either the old file or the complete new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from . import fault_injection
+from ..errors import UserError
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ""):
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        fault_injection.reached(f"write:{path.name}")  # tests interrupt a write here
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``path`` atomically with ``write(file)``; returns the path."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+    return Path(path)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,134 @@
+"""A run directory: config.json, metrics.jsonl, PNG grids, checkpoints/, skipped_files.txt and its
+writer lock.
+
+Only one process may train into a run directory at a time. The writer holds an exclusive
+``flock`` on ``lock`` for the run's life (the file also names its PID, for the message others
+see). The kernel drops the lock when its process dies, however it dies, so a lock file left by a
+dead process is simply taken over, and no two processes can hold it at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from . import fault_injection
+from .atomic import atomic_write_text
+from ..errors import UserError
+
+LOCK_FILE = "lock"
+SKIPPED_FILE = "skipped_files.txt"  # with --skip-bad: the unreadable files training passed over
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "nan" / "inf": JSON has no literal for them
+    return value
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.config_path = self.path / "config.json"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.sinks: list = []  # other logs each metrics row also goes to (write_row), e.g. TensorBoard
+        self._lock_fd: int | None = None  # open while this object holds the writer lock
+
+    def create(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot create run directory {self.path}: {e.strerror}") from None
+        if not os.access(self.path, os.W_OK):
+            raise UserError(f"run directory {self.path} is not writable")
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_text(self.config_path, json.dumps(config, indent=2) + "\n")
+
+    def read_config(self) -> dict[str, Any]:
+        if not self.config_path.is_file():
+            raise UserError(f"{self.path} is not a run directory (no config.json)")
+        try:
+            return json.loads(self.config_path.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"{self.config_path} is not valid JSON: {e}") from None
+
+    def write_skipped(self, files: list[str]) -> None:
+        atomic_write_text(self.path / SKIPPED_FILE, "".join(f"{f}\n" for f in files))
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+        for sink in self.sinks:
+            sink.write_row(row)
+        fault_injection.reached(f"metrics:{row.get('step')}")  # tests interrupt a run here
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        rows = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash mid-write carries nothing worth keeping
+        return rows
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop rows logged after ``step``: a resumed run logs them again."""
+        kept = [r for r in self.read_metrics() if r.get("step", 0) <= step]
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    # ---- one writer at a time ----
+    def acquire_lock(self) -> None:
+        """Take the writer lock, or refuse naming the process that holds it."""
+        lock = self.path / LOCK_FILE
+        while True:
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise UserError(f"cannot lock run directory {self.path}: {e.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                holder = _read_pid(lock)
+                raise UserError(
+                    f"run directory {self.path} is in use by {f'process {holder}' if holder else 'another process'}; "
+                    f"wait for it to finish"
+                ) from None
+            except OSError as e:  # e.g. a file system without locks
+                os.close(fd)
+                raise UserError(f"cannot lock run directory {self.path}: {e.strerror}") from None
+            if _same_file(fd, lock):
+                break
+            os.close(fd)  # locked a file its last holder had already removed: try the current one
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def release_lock(self) -> None:
+        if self._lock_fd is None:
+            return
+        (self.path / LOCK_FILE).unlink(missing_ok=True)  # while still held: see acquire_lock's check
+        os.close(self._lock_fd)
+        self._lock_fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _read_pid(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,247 @@
+"""Training a BiGAN: lock the run directory, resume or start, loop over steps, log, checkpoint.
+
+What a run trains with is built by ``assembly.py``; what a checkpoint holds is ``checkpoint.py``'s.
+The loop does not know which objective it runs; the objective's defaults (optimizer, learning
+rate, n_critic, weight clipping, gradient penalty) come from the registry entry and are
+overridable in the config.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..config import Config
+from ..errors import UserError
+from ..runs.curves import plot_curves
+from ..runs.run_dir import RunDir
+from ..runs.tensorboard import TENSORBOARD_DIR, TensorBoardSink
+from .assembly import Assembly, assemble
+from .checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    capture,
+    check_resume_compatible,
+    checkpoint_path,
+    clean_partial_writes,
+    load_checkpoint,
+    prune_checkpoints,
+    restore,
+    save_checkpoint,
+    step_checkpoints,
+)
+from .distributed import average, barrier, shutdown, weights_digest
+from .monitor import diagnostics, save_grids
+from .step import train_step
+
+
+class TrainingDiverged(UserError):
+    """A loss or parameter became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    metrics: dict[str, Any]
+    stopped: str  # "finished", "interrupted"
+
+
+class Trainer:
+    """One run directory and the training run in it; ``run()`` trains to the step budget."""
+
+    def __init__(self, cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True):
+        self.cfg, self.run_dir, self.progress = cfg, RunDir(out), progress
+        self.parts: Assembly = assemble(cfg)
+        self.dist = self.parts.dist
+        if cfg.train.tensorboard and self.dist.is_main:  # refused here, before anything is written
+            self.run_dir.sinks.append(TensorBoardSink(self.run_dir.path / TENSORBOARD_DIR))
+        self.step = 0
+        self.best: float | None = None  # the selection metric of the "best" checkpoint
+        self._claim(resume)  # last: all input is validated before the run directory is touched
+
+    # ---- checkpoints ----
+    def save(self) -> None:
+        self._check_finite_parameters()
+        state = capture(self.parts, self.step, self.best)  # collective under DDP
+        if self.dist.is_main:
+            save_checkpoint(checkpoint_path(self.run_dir.path, self.step), state)
+            prune_checkpoints(self.run_dir.path, self.cfg.train.keep)
+        barrier(self.dist)
+
+    def _claim(self, resume: bool) -> None:
+        """Lock the run directory, then read the run to resume or check that there is none.
+
+        Only the directory and its lock are created here; ``run`` makes the first write, locked.
+        """
+        self.resuming = resume
+        if self.dist.is_main:
+            if not resume:
+                self.run_dir.create()
+            self.run_dir.acquire_lock()
+        try:
+            if resume:
+                self._resume()
+            elif self.dist.is_main and self.run_dir.config_path.exists():
+                raise UserError(f"{self.run_dir.path} already holds a run; use --resume or another --out")
+        except BaseException:
+            self.run_dir.release_lock()
+            raise
+
+    def _resume(self) -> None:
+        if not step_checkpoints(self.run_dir.path):
+            raise CheckpointError(
+                f"cannot resume {self.run_dir.path}: it has no checkpoints in {CHECKPOINT_DIR}/ (it stopped "
+                f"before its first one, or they were moved); nothing was changed. To start over, train "
+                f"into a new --out, or delete {self.run_dir.path}"
+            )
+        ckpt = load_checkpoint(self.run_dir.path, map_location=self.parts.device)
+        stored = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt['path']}")
+        check_resume_compatible(stored, self.cfg, self.run_dir.path)
+        self.step, self.best = restore(self.parts, ckpt)
+
+    def _start_writing(self) -> None:
+        """The run directory's first changes, made under its lock once all input is validated."""
+        if self.resuming:
+            clean_partial_writes(self.run_dir.path)
+            self.run_dir.truncate_metrics(self.step)  # rows after the checkpoint are logged again
+        self.run_dir.write_config(self.cfg.to_dict())
+        if self.parts.skipped:
+            self.run_dir.write_skipped(self.parts.skipped)
+
+    # ---- the loop ----
+    def run(self) -> TrainResult:
+        stopping = _StopFlag()
+        try:
+            if self.dist.is_main:
+                self._start_writing()
+            with stopping:
+                stopped = self._loop(stopping)
+            if self.dist.is_main:
+                plot_curves(self.run_dir.path)
+            if self.dist.active:  # replicas must agree; the log line lets anyone check
+                print(f"rank {self.dist.rank}/{self.dist.world} weights sha256 {weights_digest(self.parts.model)}",
+                      file=sys.stderr, flush=True)
+        finally:
+            for sink in self.run_dir.sinks:
+                sink.close()
+            if self.dist.is_main:
+                self.run_dir.release_lock()
+            shutdown(self.dist)
+        return TrainResult(self.run_dir.path, self.step, self.last_metrics, stopped)
+
+    def _loop(self, stopping: _StopFlag) -> str:
+        t, run = self.cfg.train, self.parts
+        self.last_metrics: dict[str, Any] = {}
+        sums: dict[str, torch.Tensor] = {}
+        count, tick = 0, time.perf_counter()
+        bar = tqdm(total=run.total, initial=self.step, disable=not (self.progress and self.dist.is_main),
+                   desc=f"train {t.objective}", file=sys.stderr, dynamic_ncols=True)
+        while self.step < run.total:
+            stats = train_step(run.ctx, [run.stream.next() for _ in range(run.n_critic)])
+            if run.ema is not None:
+                run.ema.update(run.model.encoder)
+            self.step += 1
+            count += 1
+            for k, v in stats.items():
+                sums[k] = sums[k] + v if k in sums else v
+            bar.update(1)
+            last = self.step == run.total
+            if self.step % t.log_every == 0 or last or stopping.requested:
+                elapsed = time.perf_counter() - tick
+                row = self._log(sums, count, elapsed)
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "invariance", "recon") if k in row})
+                sums, count, tick = {}, 0, time.perf_counter()
+            if self.dist.is_main and (self.step % t.sample_every == 0 or last):
+                save_grids(run.model, run.fixed_x[:16], run.fixed_z, self.run_dir.path)
+                for sink in self.run_dir.sinks:
+                    sink.write_grids(self.step, self.run_dir.path)
+            if run.probe is not None and (self.step % t.eval_every == 0 or last):
+                self._evaluate()
+            if self.step % t.checkpoint_every == 0 or last or stopping.requested:
+                self.save()
+            if stopping.requested:
+                bar.close()
+                return "interrupted"
+        bar.close()
+        return "finished"
+
+    def _log(self, sums: dict[str, torch.Tensor], count: int, elapsed: float) -> dict[str, Any]:
+        run, names = self.parts, sorted(sums)
+        values = average(torch.stack([sums[k] for k in names]) / count, self.dist).tolist()
+        row = {"step": self.step, "epoch": round(run.stream.epoch + run.stream.pos / run.stream.per_epoch, 3)}
+        row |= dict(zip(names, values, strict=True))
+        row |= diagnostics(run.model, run.fixed_x)
+        images = count * run.n_critic * self.cfg.train.batch_size * self.dist.world
+        row["img_per_s"] = round(images / max(elapsed, 1e-9), 1)
+        bad = [k for k in names if not math.isfinite(row[k])]
+        if bad:
+            row["stopped"] = f"non-finite {', '.join(bad)}"
+            if self.dist.is_main:
+                self.run_dir.append_metrics(row)
+            raise TrainingDiverged(
+                f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
+                f"{', '.join(f'{k}={row[k]}' for k in bad)}; the last good checkpoint is kept in "
+                f"{self.run_dir.path / 'checkpoints'}"
+            )
+        if self.dist.is_main:
+            self.run_dir.append_metrics(row)
+        self.last_metrics = row
+        return row
+
+    def _evaluate(self) -> None:
+        """Validation probe on rank 0; with --select, keep the best checkpoint as best.pt."""
+        select = self.cfg.train.select
+        run = self.parts
+        state = capture(run, self.step, self.best) if select else None  # collective under DDP
+        if self.dist.is_main:
+            scores = run.probe.evaluate(run.exported_encoder, run.model.discriminator, run.device)
+            row = {"step": self.step, "kind": "eval"} | scores
+            if select and (self.best is None or row[f"val_{select}"] > self.best):
+                self._check_finite_parameters()
+                self.best = row[f"val_{select}"]
+                state["best_metric"] = self.best
+                save_checkpoint(self.run_dir.path / CHECKPOINT_DIR / "best.pt", state | {"best": row})
+                row["best"] = True
+            self.run_dir.append_metrics(row)
+        barrier(self.dist)
+
+    def _check_finite_parameters(self) -> None:
+        for name, p in self.parts.model.named_parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingDiverged(
+                    f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
+                    f"parameter {name} is not finite; the last good checkpoint is kept"
+                )
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM ask the loop to checkpoint and stop after the current step."""
+
+    def __init__(self):
+        self.requested = False
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def train(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
+    return Trainer(cfg, out, resume=resume, progress=progress).run()
