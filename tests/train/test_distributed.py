@@ -18,7 +18,7 @@ from cli import main
 
 TRAIN = ["train", "--hidden", "128", "--z-dim", "8", "--batch-size", "32", "--threads", "1",
          "--log-every", "2", "--quiet"]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _run_torchrun(tmp_path, *args):
