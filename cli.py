@@ -9,14 +9,15 @@ from pathlib import Path
 
 import click
 
-from bigan_repr.config import FEATURE_LAYERS, Config
-from bigan_repr.data.sources import source_name
+from bigan_repr.config import FEATURE_LAYERS, Config, resolve_layer
+from bigan_repr.data.catalog import source_name
+from bigan_repr.data.image_set import SPLITS
 from bigan_repr.errors import UserError
 from bigan_repr.features.export import EXPORT_FORMATS
 from bigan_repr.features.files import SHARD_ROWS
 from cli_flags import build_config, overrides_from_flags, training_options
-from eval.knn_index import DEFAULT_INDEX
-from eval.logreg import BACKENDS, DEFAULT_BACKEND
+from eval.logreg import BACKENDS
+from eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
 
 
 def _default_out(cfg: Config) -> str:
@@ -94,14 +95,15 @@ def _budgets(text: str) -> tuple:
         raise UserError(f"--budgets {text!r}: expected comma-separated integers or fractions") from None
 
 
+def _protocol(budgets: str, n_seeds: int, restarts: int, **more) -> EvalProtocol:
+    """The evaluation protocol the flags ask for; every other setting is the protocol's default."""
+    return EvalProtocol(budgets=_budgets(budgets), seeds=tuple(range(n_seeds)), restarts=restarts, **more)
+
+
 def _set_threads(n: int | None) -> None:
     from bigan_repr.train.runtime import set_threads
 
     set_threads(n)
-
-
-def _seeds(n: int) -> tuple[int, ...]:
-    return tuple(range(n))
 
 
 def _print_results(results: dict, as_json: bool) -> None:
@@ -114,11 +116,12 @@ def _print_results(results: dict, as_json: bool) -> None:
 
 
 eval_options = [
-    click.option("--budgets", default="10,1.0", show_default=True,
+    click.option("--budgets", default=",".join(map(str, DEFAULT_PROTOCOL.budgets)), show_default=True,
                  help="label budgets for the linear probe: integers = labels per class, fractions = share"),
-    click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=5, show_default=True,
-                 help="seeds per label budget"),
-    click.option("--restarts", type=click.IntRange(min=1), default=10, show_default=True, help="k-means restarts"),
+    click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=len(DEFAULT_PROTOCOL.seeds),
+                 show_default=True, help="seeds per label budget"),
+    click.option("--restarts", type=click.IntRange(min=1), default=DEFAULT_PROTOCOL.restarts, show_default=True,
+                 help="k-means restarts"),
     click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
 ]
 threads_option = click.option("--threads", "n_threads", type=click.IntRange(min=1), default=None,
@@ -126,6 +129,8 @@ threads_option = click.option("--threads", "n_threads", type=click.IntRange(min=
 embedding_option = click.option("--embedding", default=None, metavar="METHOD",
                                 help="embedding plot: tsne (default; on a subsample) or pca (fast)")
 
+layer_option = click.option("--layer", type=click.Choice(FEATURE_LAYERS), default=None,
+                            help="the layer to export: z, penultimate or d (default: the run's model.features)")
 skip_bad_option = click.option("--skip-bad/--no-skip-bad", default=None,
                                help="skip unreadable image files instead of failing (default: as the run trained)")
 
@@ -151,8 +156,8 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or _default_out(cfg)
-    results = run_pipeline(cfg, out, progress=not quiet, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                           restarts=restarts, embedding=embedding)
+    results = run_pipeline(cfg, out, progress=not quiet, protocol=_protocol(budgets, n_seeds, restarts),
+                           embedding=embedding)
     _print_results(results, as_json)
     click.echo(f"report: {Path(out) / 'report.html'}", err=True)
 
@@ -172,10 +177,10 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embed
     run directory.
     """
     _set_threads(n_threads)
-    from bigan_repr.report.pipeline import evaluate_run
+    from bigan_repr.report.run_report import evaluate_run
 
-    results = evaluate_run(run, checkpoint=checkpoint, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                           restarts=restarts, embedding=embedding, skip_bad=skip_bad)
+    results = evaluate_run(run, checkpoint=checkpoint, protocol=_protocol(budgets, n_seeds, restarts),
+                           embedding=embedding, skip_bad=skip_bad)
     _print_results(results, as_json)
     click.echo(f"report: {Path(run) / 'report.html'}", err=True)
 
@@ -195,8 +200,7 @@ def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
     from bigan_repr.report.compare_runs import compare_runs
     from eval.compare import render_compare_text
 
-    comparison = compare_runs(runs, html=html_file, budgets=_budgets(budgets), seeds=_seeds(n_seeds),
-                              restarts=restarts)
+    comparison = compare_runs(runs, html=html_file, protocol=_protocol(budgets, n_seeds, restarts))
     click.echo(json.dumps(comparison, indent=2) if as_json else render_compare_text(comparison))
     if html_file:
         click.echo(f"comparison: {html_file}", err=True)
@@ -224,8 +228,8 @@ def _report_written(written, layer: str, skipped: list[str]) -> None:
 @click.option("--data", "source", help="data source (default: the run's)")
 @click.option("--data-dir", help="folder holding the dataset files")
 @click.option("--download", is_flag=True, help="allow downloading the dataset")
-@click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
+@click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True)
+@layer_option
 @click.option("--device", default="auto", show_default=True)
 @_feature_out_options
 @skip_bad_option
@@ -243,7 +247,7 @@ def encode(run, source, data_dir, download, split, layer, device, out, shard_siz
 
     loaded = load_encoder(run, device=device)
     rows = rows_for(loaded, source, split, data_dir, download, skip_bad)
-    layer = layer or loaded.config.model.features
+    layer = resolve_layer(loaded.config, layer)
     meta = {"run": str(run), "step": loaded.step, "layer": layer, "source": source or loaded.config.data.source,
             "split": split} | ({"data_dir": data_dir} if data_dir else {})
     written = encode_rows(loaded, rows, layer, out, meta, shard_rows=shard_size)
@@ -253,7 +257,7 @@ def encode(run, source, data_dir, download, split, layer, device, out, shard_siz
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
+@layer_option
 @click.option("--device", default="auto", show_default=True)
 @_feature_out_options
 @threads_option
@@ -269,7 +273,7 @@ def embed(run, inputs, layer, device, out, shard_size, n_threads):
 
     loaded = load_encoder(run, device=device)
     rows = FileRows(image_files(inputs), None, loaded.image_shape)
-    layer = layer or loaded.config.model.features
+    layer = resolve_layer(loaded.config, layer)
     meta = {"run": str(run), "step": loaded.step, "layer": layer}
     written = encode_rows(loaded, rows, layer, out, meta, shard_rows=shard_size)
     _report_written(written, layer, [])
@@ -279,7 +283,7 @@ def embed(run, inputs, layer, device, out, shard_size, n_threads):
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
               help="torchscript or onnx: the network; safetensors: its weights, the config as metadata")
-@click.option("--layer", type=click.Choice(FEATURE_LAYERS), help="default: the run's model.features")
+@layer_option
 @click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: best)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the file to write")
 def export(run, fmt, layer, checkpoint, out):
@@ -295,7 +299,7 @@ def export(run, fmt, layer, checkpoint, out):
 
 
 index_option = click.option(
-    "--index", default=DEFAULT_INDEX, show_default=True,
+    "--index", default=DEFAULT_PROTOCOL.index, show_default=True,
     help="nearest-neighbour search index: auto, flat, ivf or hnsw, optionally with parameters "
          "(e.g. ivf:nlist=4096,nprobe=64); auto is exact search for smaller databases")
 
@@ -318,9 +322,9 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
     _set_threads(n_threads)
     from bigan_repr.features.retrieval import open_database, retrieve
     from bigan_repr.runs.atomic import atomic_write
-    from eval import check_eval_options
+    from eval.knn_index import parse_index
 
-    check_eval_options(index=index)
+    parse_index(index)  # refused before the database is encoded
     found = retrieve(open_database(database, device), list(queries), k, index=index)
     if grid:
         png = found.grid_png()
@@ -332,10 +336,12 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
 @click.option("--train", "train_file", required=True, type=click.Path(),
               help="training features: .npz or shard folder")
 @click.option("--test", "test_file", required=True, type=click.Path(), help="test features: .npz or shard folder")
-@click.option("--k", type=click.IntRange(min=1), default=20, show_default=True, help="neighbours for weighted k-NN")
+@click.option("--k", type=click.IntRange(min=1), default=DEFAULT_PROTOCOL.k, show_default=True,
+              help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
 @index_option
-@click.option("--probe-backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_BACKEND, show_default=True,
+@click.option("--probe-backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_PROTOCOL.probe_backend,
+              show_default=True,
               help="linear-probe solver (same objective and C selection)")
 @with_eval_options
 @threads_option
@@ -347,18 +353,17 @@ def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets,
     """
     _set_threads(n_threads)
     from bigan_repr.features.files import load_feature_file
-    from bigan_repr.report.files import write_report
+    from bigan_repr.report.outputs import write_report
     from bigan_repr.runs.progress import phase
-    from eval import EvalInputError, check_eval_options, evaluate, report_payload
+    from eval import EvalInputError, evaluate, report_payload
 
     try:
-        check_eval_options(index, probe_backend)
+        protocol = _protocol(budgets, n_seeds, restarts, k=k, index=index, probe_backend=probe_backend)
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
         name = Path(train_file).stem
         with phase(f"eval {name}"):
             results = {name: evaluate(train_f["features"], train_f["labels"], test_f["features"], test_f["labels"],
-                                      k=k, budgets=_budgets(budgets), seeds=_seeds(n_seeds), restarts=restarts,
-                                      index=index, probe_backend=probe_backend)}
+                                      protocol)}
     except EvalInputError as e:
         raise UserError(str(e)) from None
     if out:

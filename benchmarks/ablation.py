@@ -58,9 +58,12 @@ def row_config(base: Config, changes: dict, steps: int | None, threads: int) -> 
     return base.updated({"train": overrides})
 
 
-def evaluate_layers(run: Path, layers: list[str], eval_kwargs: dict, random_too: bool = False) -> dict:
-    """Full-protocol results of a run's encoder (and, with random_too, its random-init twin) per layer."""
+def evaluate_layers(run: Path, exported: str, random_too: bool = False) -> dict:
+    """Full-protocol results of a run's encoder (and, with random_too, its random-init twin) at the exported
+    layer and at D's image pathway where the run trained D."""
     loaded = load_encoder(run)
+    layers = [layer for layer in dict.fromkeys((exported, "d")) if layer in loaded.config.trained_layers]
+    print(f"{run.name}: evaluating {', '.join(layers)}", flush=True)
     train_set, test_set = dataset_for(loaded, None, "train"), dataset_for(loaded, None, "test")
     models = {"": loaded} | ({"random encoder ": random_encoder_like(loaded, seed=loaded.config.train.seed)}
                              if random_too else {})
@@ -69,12 +72,11 @@ def evaluate_layers(run: Path, layers: list[str], eval_kwargs: dict, random_too:
         for layer in layers:
             train_x = encoder.encode(train_set.images, layer=layer)
             test_x = encoder.encode(test_set.images, layer=layer)
-            r = results[f"{prefix}({layer})"] = evaluate(train_x, train_set.labels, test_x, test_set.labels,
-                                                         **eval_kwargs)
+            r = results[f"{prefix}({layer})"] = evaluate(train_x, train_set.labels, test_x, test_set.labels)
             print(f"  {prefix}({layer}): k-NN {r['knn_acc']:.4f} linear {r['linear_acc']:.4f}", flush=True)
     if random_too:
         results["raw pixels"] = evaluate(raw_pixels(train_set.images), train_set.labels,
-                                         raw_pixels(test_set.images), test_set.labels, **eval_kwargs)
+                                         raw_pixels(test_set.images), test_set.labels)
     return {"step": loaded.step, "results": results}
 
 
@@ -113,7 +115,6 @@ def main() -> None:
     if args.d_norm:
         base = base.updated({"model": {"d_norm": args.d_norm}})
     exported = base.model.features
-    eval_kwargs = {"budgets": (10, 1.0), "seeds": (0, 1, 2, 3, 4), "restarts": 10}
     summary_path = args.out / "ablation.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     summary["preset"], summary["exported_layer"], summary["d_norm"] = args.preset, exported, base.model.d_norm
@@ -130,9 +131,7 @@ def main() -> None:
         row = rows.get(name)
         if row is None or "results" in row:
             continue
-        layers = [exported] + (["d"] if row["adversarial"] and exported != "d" else [])
-        print(f"{name}: evaluating {', '.join(layers)}", flush=True)
-        row |= evaluate_layers(args.out / row["run"], layers, eval_kwargs, random_too="baselines" not in summary)
+        row |= evaluate_layers(args.out / row["run"], exported, random_too="baselines" not in summary)
         if "baselines" not in summary:
             summary["baselines"] = {k: row["results"].pop(k) for k in list(row["results"]) if not k.startswith("(")}
         save()

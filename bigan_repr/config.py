@@ -16,10 +16,10 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from .data.sources import FILE_SOURCES, file_source, source_names, source_path
+from .data.catalog import decodes_lazily, lazy_sources, source_names, source_path
 from .errors import ConfigError
 from .losses.augment import POLICIES
-from .losses.invariance import INVARIANCE
+from .losses.invariance import INVARIANCE, InvarianceSpec
 from .losses.objectives import GEN_LOSS_MODES, OBJECTIVES
 from .nets.architectures import ARCHITECTURES
 
@@ -88,8 +88,7 @@ class DataConfig:
     def lazy(self) -> bool:
         """Whether training decodes files through a DataLoader instead of holding them."""
         if self.stream == "auto":
-            found = file_source(self.source)
-            return found is not None and found.lazy is not None and not self.skip_bad
+            return decodes_lazily(self.source) and not self.skip_bad
         return self.stream == "loader"
 
     def __post_init__(self) -> None:
@@ -97,10 +96,9 @@ class DataConfig:
         _positive("data.image_size", self.image_size, allow_none=True)
         if (self.image_size or 0) > MAX_IMAGE_SIZE:
             raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} px, got {self.image_size}")
-        found = file_source(self.source)
-        if self.stream == "loader" and (found is None or found.lazy is None):
-            lazy = ", ".join(f"{name}:PATH" for name, source in FILE_SOURCES.items() if source.lazy)
-            raise ConfigError(f"data.stream='loader' serves only sources decoded file by file: {lazy}")
+        if self.stream == "loader" and not decodes_lazily(self.source):
+            raise ConfigError(f"data.stream='loader' serves only sources decoded file by file: "
+                              f"{', '.join(lazy_sources())}")
         if self.stream == "loader" and self.skip_bad:
             raise ConfigError("data.skip_bad needs data.stream 'memory' or 'auto': the loader reads files lazily")
         if self.workers < 0:
@@ -182,11 +180,11 @@ class TrainConfig:
         _positive("train.lr", self.lr, allow_none=True)
         _positive("train.lr_d", self.lr_d, allow_none=True)
         _positive("train.lr_e", self.lr_e, allow_none=True)
-        if self.invariance != "none":
+        if self.has_invariance:
             _positive("train.invariance_weight", self.invariance_weight)
             if POLICIES[self.augment] is None:
                 raise ConfigError("train.invariance needs an augmentation policy (train.augment) to make two views")
-        if not self.adversarial and self.invariance == "none":
+        if not self.adversarial and not self.has_invariance:
             raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance")
         _positive("train.n_critic", self.n_critic, allow_none=True)
         _positive("train.threads", self.threads, allow_none=True)
@@ -212,11 +210,36 @@ class TrainConfig:
                 raise ConfigError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
 
 
+    @property
+    def has_invariance(self) -> bool:
+        """Whether E trains with an invariance term: the one place that reads "none" here."""
+        return self.invariance != "none"
+
+
 @dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.features not in self.trained_layers:
+            raise ConfigError(f"model.features={self.model.features!r} exports D's image pathway, and "
+                              "train.adversarial=false trains no D; choose one of: " + ", ".join(self.trained_layers))
+
+    @property
+    def trained_layers(self) -> tuple[str, ...]:
+        """The layers a run of this config learns (FEATURE_LAYERS): "d", D's image pathway, only where D
+        is trained."""
+        return tuple(layer for layer in FEATURE_LAYERS if layer != "d" or self.train.adversarial)
+
+    @property
+    def invariance_spec(self) -> InvarianceSpec | None:
+        """E's invariance term as the networks need it; None when the run trains without one."""
+        t = self.train
+        if not t.has_invariance:
+            return None
+        return InvarianceSpec(t.invariance, t.augment, t.invariance_weight, self.model.projector)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -241,6 +264,17 @@ class Config:
         for section, values in overrides.items():
             merged[section] = merged[section] | _known_keys(section, values, where)
         return Config.from_dict(merged, where=where)
+
+
+def resolve_layer(cfg: Config, layer: str | None) -> str:
+    """The feature layer a command exports: ``layer``, or the run's ``model.features`` when None; refused
+    unless it is one of the layers the run learned. Every command and the Python API decide it here."""
+    layer = cfg.model.features if layer is None else layer
+    if layer not in cfg.trained_layers:
+        why = " (the run trained no D: train.adversarial=false)" if layer in FEATURE_LAYERS else ""
+        raise ConfigError(f"layer {layer!r} is not valid for this run{why}; choose one of: "
+                          f"{', '.join(cfg.trained_layers)}")
+    return layer
 
 
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}

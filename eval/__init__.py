@@ -15,16 +15,18 @@ from eval.knn import knn_classify, knn_eval, nn1_predict, weighted_vote
 from eval.knn_index import INDEX_NAMES, parse_index
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe, subsample_labels
 from eval.neighbors import nearest_neighbors, neighbor_figure, neighbor_png, neighbor_search, pick_queries
+from eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
 from eval.report import render_markdown, render_table_text, report_json, report_payload
-from eval.suite import check_eval_options, evaluate, evaluate_many
+from eval.suite import evaluate, evaluate_many
 from eval.validation import EvalInputError, check_features, check_pair, integer_labels
 
 __all__ = [
     "EMBEDDINGS",
     "INDEX_NAMES",
     "EvalInputError",
+    "DEFAULT_PROTOCOL",
+    "EvalProtocol",
     "budget_name",
-    "check_eval_options",
     "check_features",
     "check_pair",
     "cluster_eval",

@@ -14,7 +14,7 @@ from collections import Counter
 from html import escape
 
 from eval.html import TABLE_LEGEND, Picture, metrics_table, page, picture_section, section
-from eval.report import MODEL, Column, aligned, best_rows, cell_text, cell_value, columns_for, split_method
+from eval.report import Column, Method, aligned, best_rows, cell_text, cell_value, columns_for
 
 INFO = ("run", "data", "objective", "arch", "recipe", "step", "layer")  # the label columns, in order
 
@@ -27,8 +27,8 @@ def _info(label: str, meta: dict, recipe: str, layer: str | None) -> dict:
 def _is_model(method: str, results: dict) -> bool:
     """A run's own rows: the model's ("bigan (z)"), or all of them in a report without a model row
     (`bigan eval --out` reports one feature file)."""
-    has_model = any(split_method(m)[0] == MODEL for m in results)
-    return split_method(method)[0] == MODEL or not has_model
+    has_model = any(Method.parse(m).is_model for m in results)
+    return Method.parse(method).is_model or not has_model
 
 
 def _baselines(reports: dict[str, dict]) -> list[dict]:
@@ -37,7 +37,7 @@ def _baselines(reports: dict[str, dict]) -> list[dict]:
     for label, payload in reports.items():
         meta = payload["meta"]
         for method, metrics in payload["results"].items():
-            family, layer = split_method(method)
+            family, layer = Method.parse(method)
             key = (method, json.dumps(metrics, sort_keys=True))
             if _is_model(method, payload["results"]) or key in rows:
                 continue
@@ -65,8 +65,8 @@ def compare_reports(reports: dict[str, dict], recipes: dict[str, str] | None = N
     for label, payload in reports.items():
         for method, metrics in payload["results"].items():
             if _is_model(method, payload["results"]):
-                family, layer = split_method(method)
-                info = _info(label, payload["meta"], recipes.get(label, ""), layer if family == MODEL else method)
+                row = Method.parse(method)
+                info = _info(label, payload["meta"], recipes.get(label, ""), row.layer if row.is_model else method)
                 rows.append(info | {"method": method, "baseline": False, "metrics": metrics})
     rows += _baselines(reports)
     columns = columns_for([row["metrics"] for row in rows])

@@ -14,7 +14,7 @@ import struct
 from html import escape
 from typing import NamedTuple
 
-from eval.report import MODEL, Column, best_rows, cell_text, cell_value, columns_for, split_method
+from eval.report import Column, Method, best_rows, cell_text, cell_value, columns_for
 
 # (section id, heading), in page order. Picture sections appear when the caller supplies them.
 REPORT_SECTIONS = (
@@ -141,7 +141,7 @@ def metrics_table(lead: list[str], rows: list[tuple[list[str], dict, str]], colu
 
 
 def _row_class(method: str) -> str:
-    return "model" if split_method(method)[0] == MODEL else "baseline"
+    return "model" if Method.parse(method).is_model else "baseline"
 
 
 def _results_section(payload: dict) -> str:

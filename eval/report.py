@@ -26,22 +26,40 @@ _METRIC_COLUMNS = (
     ("kmeans_ari", "ARI"),
 )
 _MISSING = "-"
-# Method labels read "FAMILY (LAYER)" ("bigan (z)", "random encoder (penultimate)") or just
-# "FAMILY" ("raw pixels"). Rows of the MODEL family are the trained model; the rest are baselines.
+# Rows of the MODEL family are the trained model; the others ("random encoder", "raw pixels") are baselines.
 MODEL = "bigan"
 _LABEL = re.compile(r"^(?P<family>.+?) \((?P<layer>[^()]+)\)$")
+
+
+class Method(NamedTuple):
+    """A row of the report: a family and the layer its features come from (None: raw pixels).
+
+    Results are keyed by :attr:`label` in report.json ("bigan (z)", "raw pixels"); :meth:`parse` reads
+    one back. This class is the one place that knows the label's form.
+    """
+
+    family: str
+    layer: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.family if self.layer is None else f"{self.family} ({self.layer})"
+
+    @property
+    def is_model(self) -> bool:
+        return self.family == MODEL
+
+    @classmethod
+    def parse(cls, label: str) -> Method:
+        """'bigan (z)' -> Method('bigan', 'z'); 'raw pixels' -> Method('raw pixels')."""
+        match = _LABEL.match(label)
+        return cls(match["family"], match["layer"]) if match else cls(label)
 
 
 class Column(NamedTuple):
     key: str  # a metric key ("knn_acc") or "linear@BUDGET"
     head: str  # the header shown
     budget: str | None = None  # the label-budget name for linear@BUDGET columns
-
-
-def split_method(label: str) -> tuple[str, str | None]:
-    """'bigan (z)' -> ('bigan', 'z'); 'raw pixels' -> ('raw pixels', None)."""
-    match = _LABEL.match(label)
-    return (match["family"], match["layer"]) if match else (label, None)
 
 
 def _percent(value) -> str:

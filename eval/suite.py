@@ -9,28 +9,19 @@ from __future__ import annotations
 
 from eval.clustering import cluster_eval
 from eval.knn import knn_eval
-from eval.knn_index import DEFAULT_INDEX, parse_index
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe
-from eval.logreg import DEFAULT_BACKEND, check_backend
+from eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
 from eval.validation import check_features, check_pair
 
-# During training, evaluation must be cheap: fewer C values and restarts, no budgets.
-_QUICK_C_GRID = (0.1, 1.0)
-_QUICK_RESTARTS = 3
 
-
-def check_eval_options(index: str = DEFAULT_INDEX, probe_backend: str = DEFAULT_BACKEND) -> None:
-    """Refuse an unknown k-NN index or probe backend before any work (EvalInputError)."""
-    parse_index(index)
-    check_backend(probe_backend)
-
-
-def _budget_results(train_x, train_y, test_x, test_y, budgets, seeds, full_probe, backend) -> dict:
+def _budget_results(train_x, train_y, test_x, test_y, protocol: EvalProtocol, full_probe: dict) -> dict:
     """label_budget_probe, reusing the full-label probe already run for the 100% budget."""
+    budgets = protocol.budgets
     is_full = [isinstance(b, float) and b == 1.0 for b in budgets]
     partial = [b for b, full in zip(budgets, is_full, strict=True) if not full]
     results = label_budget_probe(
-        train_x, train_y, test_x, test_y, budgets=partial, seeds=seeds, backend=backend
+        train_x, train_y, test_x, test_y, budgets=partial, seeds=protocol.seeds, c_grid=protocol.c_grid,
+        max_iter=protocol.max_iter, backend=protocol.probe_backend,
     )
     if any(is_full):
         # Same data, same seed (seeds[0]), same protocol: the probe would repeat exactly.
@@ -40,69 +31,43 @@ def _budget_results(train_x, train_y, test_x, test_y, budgets, seeds, full_probe
             "accs": [full_probe["acc"]],
             "n_labels": full_probe["n_train"],
         }
-    order = [budget_name(b) for b in budgets]
-    return {name: results[name] for name in order}
+    return {name: results[name] for name in map(budget_name, budgets)}
 
 
-def evaluate(
-    train_x,
-    train_y,
-    test_x,
-    test_y,
-    *,
-    seeds=(0, 1, 2, 3, 4),
-    budgets=(10, 1.0),
-    k: int = 20,
-    restarts: int = 10,
-    quick: bool = False,
-    index: str = DEFAULT_INDEX,
-    probe_backend: str = DEFAULT_BACKEND,
-) -> dict:
-    """Run k-NN, linear probe, label budgets and k-means; one flat dict of metrics.
+def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_PROTOCOL) -> dict:
+    """Run k-NN, linear probe, label budgets and k-means by ``protocol``; one flat dict of metrics.
 
-    Clustering runs on the test features. `quick=True` skips budgets and uses
-    fewer C values and k-means restarts, for monitoring during training. `index` is the
-    k-NN search index (eval.knn_index), `probe_backend` the linear probe's solver
-    (eval.logreg); every label budget uses the same solver.
+    Clustering runs on the test features. ``protocol.quick()`` is the cheap variant for monitoring
+    during training (no budgets, two C values, fewer k-means restarts).
     """
-    check_eval_options(index, probe_backend)
     train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
     check_pair(train_x, test_x)
-    probe_kw = {"c_grid": _QUICK_C_GRID, "backend": probe_backend} if quick else {"backend": probe_backend}
-    knn = knn_eval(train_x, train_y, test_x, test_y, k=k, index=index)
-    linear = linear_probe(train_x, train_y, test_x, test_y, seed=seeds[0], **probe_kw)
-    clusters = cluster_eval(
-        test_x, test_y, seed=seeds[0], restarts=_QUICK_RESTARTS if quick else restarts
-    )
-    budget_results = (
-        {} if quick else _budget_results(
-            train_x, train_y, test_x, test_y, budgets, seeds, linear, probe_backend
-        )
-    )
+    p = protocol
+    knn = knn_eval(train_x, train_y, test_x, test_y, k=p.k, index=p.index)
+    linear = linear_probe(train_x, train_y, test_x, test_y, seed=p.seeds[0], c_grid=p.c_grid, max_iter=p.max_iter,
+                          backend=p.probe_backend)
+    clusters = cluster_eval(test_x, test_y, seed=p.seeds[0], restarts=p.restarts)
     return {
         "nn1_acc": knn["nn1_acc"],
         "knn_acc": knn["knn_acc"],
         "knn_index": knn["index"],
         "linear_acc": linear["acc"],
         "linear_C": linear["C"],
-        "linear_backend": probe_backend,
+        "linear_backend": p.probe_backend,
         "kmeans_acc": clusters["acc"],
         "kmeans_nmi": clusters["nmi"],
         "kmeans_ari": clusters["ari"],
-        "budgets": budget_results,
+        "budgets": _budget_results(train_x, train_y, test_x, test_y, p, linear),
         "n_train": int(train_x.shape[0]),
         "n_test": int(test_x.shape[0]),
         "dim": int(train_x.shape[1]),
     }
 
 
-def evaluate_many(methods: dict, train_y, test_y, **kw) -> dict[str, dict]:
-    """Evaluate several feature sets {name: (train_x, test_x)} on the same labels.
-
-    Keyword arguments go to `evaluate`; the result maps each name to its metrics.
-    """
+def evaluate_many(methods: dict, train_y, test_y, protocol: EvalProtocol = DEFAULT_PROTOCOL) -> dict[str, dict]:
+    """Evaluate several feature sets {name: (train_x, test_x)} on the same labels by one protocol."""
     return {
-        name: evaluate(train_x, train_y, test_x, test_y, **kw)
+        name: evaluate(train_x, train_y, test_x, test_y, protocol)
         for name, (train_x, test_x) in methods.items()
     }

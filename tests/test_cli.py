@@ -57,3 +57,31 @@ def test_bad_input_is_one_clear_line_and_exit_2(inputs, args, message):
     assert "Traceback" not in result.output and isinstance(result.exception, (SystemExit, type(None)))
     assert len([line for line in result.output.splitlines() if message in line]) == 1, result.output
     assert not inputs["OUT"].exists() and sorted(p.name for p in inputs["RUN"].rglob("*")) == before
+
+
+@pytest.fixture(scope="module")
+def run_without_d(tmp_path_factory):
+    """An invariance-only run (--no-adversarial): it trains no D, so it has no "d" layer."""
+    from bigan_repr.config import Config
+    from bigan_repr.train.trainer import train
+
+    out = tmp_path_factory.mktemp("no-d") / "run"
+    cfg = Config().updated({"model": {"hidden": 32, "z_dim": 4, "projector": 16},
+                            "train": {"adversarial": False, "steps": 2, "batch_size": 32, "threads": 1}})
+    train(cfg, out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("command", [
+    ["encode", "{RUN}", "--out", "{OUT}/f.npz"],
+    ["embed", "{RUN}", "{ONE}", "--out", "{OUT}/f.npz"],
+    ["export", "{RUN}", "--format", "safetensors", "--out", "{OUT}/e.safetensors"],
+])
+def test_layer_d_of_a_run_that_trained_no_d_is_refused_by_every_command(inputs, run_without_d, command):
+    args = [a.format(RUN=run_without_d, ONE=inputs["ONE"], OUT=inputs["OUT"]) for a in command]
+    result = CliRunner().invoke(main, [*args, "--layer", "d"])
+    assert result.exit_code == 2, result.output
+    assert "layer 'd' is not valid for this run (the run trained no D" in result.output
+    assert not inputs["OUT"].exists()
+    assert CliRunner().invoke(main, args).exit_code == 0  # its own layer is fine
+    shutil.rmtree(inputs["OUT"])

@@ -2,5 +2,6 @@
 (N, C, H, W) with labels and ids, whole (:class:`image_set.ImageSet`) or a block of rows at a time
 (:mod:`rows`), and served to training as batches (:mod:`batches`).
 
-May import: ``errors`` and ``eval.validation`` (the one label rule). Nothing else of the package.
+May import: ``errors``, ``eval.validation`` (the one label rule) and ``config`` (the readers take a
+``DataConfig``). ``catalog`` imports nothing: ``config`` reads its source names from there.
 """

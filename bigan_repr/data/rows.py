@@ -1,10 +1,10 @@
 """Images read a block of rows at a time, for encoding datasets larger than memory.
 
-Every source gives the same thing as ``data.load_images`` would, block by block: uint8 images
+Every source gives the same thing as ``sources.load_images`` would, block by block: uint8 images
 (n, C, H, W) already in the run's channels and size, their labels and ids. Image files are decoded
-file by file (:class:`FileRows`); ``npz:`` arrays are memory-mapped (``image_npz.NpzRows``); the
+file by file (:class:`FileRows`); ``npz:`` arrays are memory-mapped (``npz_source.NpzRows``); the
 named datasets, which are loaded whole anyway, are sliced in memory (:class:`ArrayRows`).
-``data.open_rows`` picks the reader of a configured source.
+``sources.open_rows`` picks the reader of a configured source.
 """
 
 from __future__ import annotations

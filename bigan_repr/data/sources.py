@@ -19,6 +19,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from . import catalog
 from .folder import FolderDataset, folder_rows, load_folder
 from .image_files import conform
 from .image_set import SPLITS, ImageSet
@@ -156,36 +157,25 @@ FILE_SOURCES: dict[str, FileSource] = {
     "folder": FileSource(load_folder, folder_rows, lazy=FolderDataset),
     "npz": FileSource(load_npz, npz_rows),
 }
+# the catalog names every source once; each name has its reader here, and nothing more
+assert tuple(SOURCES) == catalog.NAMED_SOURCES
+assert {name: s.lazy is not None for name, s in FILE_SOURCES.items()} == catalog.FILE_SOURCES
 
 
-def file_source(source: str) -> FileSource | None:
-    """The entry of a ``NAME:PATH`` file source; None for a named dataset."""
-    name, colon, _ = source.partition(":")
-    return FILE_SOURCES.get(name) if colon else None
+def _file_source(source: str) -> FileSource | None:
+    name = catalog.file_source(source)
+    return None if name is None else FILE_SOURCES[name]
 
 
-def source_path(source: str) -> Path | None:
-    """The file or folder of a ``NAME:PATH`` file source; None for a named dataset."""
-    return Path(source.partition(":")[2]).expanduser() if file_source(source) else None
-
-
-def source_name(source: str) -> str:
-    """'folder' for ``folder:PATH``, 'npz' for ``npz:PATH``, a named dataset's own name."""
-    return source.partition(":")[0] if file_source(source) else source
-
-
-def source_names() -> list[str]:
-    """Every valid ``--data`` form: the named datasets, then ``NAME:PATH`` for each file source."""
-    return [*SOURCES, *(f"{name}:PATH" for name in FILE_SOURCES)]
 
 
 def load_images(cfg: DataConfig, split: str = "train") -> ImageSet:
     """Load one split of the configured source, conformed to its channels and image size."""
     if split not in SPLITS:
         raise DataError(f"split {split!r} is not valid; choose one of: {', '.join(SPLITS)}")
-    found = file_source(cfg.source)
+    found = _file_source(cfg.source)
     if found is None and cfg.source not in SOURCES:
-        raise DataError(f"unknown data source {cfg.source!r}; valid: {', '.join(source_names())}")
+        raise DataError(f"unknown data source {cfg.source!r}; valid: {', '.join(catalog.source_names())}")
     data = found.load(cfg, split) if found else SOURCES[cfg.source](cfg, split)
     data.images = conform(data.images, cfg.channels, cfg.image_size)
     return data
@@ -193,10 +183,10 @@ def load_images(cfg: DataConfig, split: str = "train") -> ImageSet:
 
 def open_rows(cfg: DataConfig, split: str = "train") -> ImageRows:
     """One split of ``cfg.source`` as rows; ``cfg.channels`` and ``cfg.image_size`` must be set."""
-    found = file_source(cfg.source)
+    found = _file_source(cfg.source)
     return found.rows(cfg, split) if found else ArrayRows(load_images(cfg, split))
 
 
 def lazy_dataset(cfg: DataConfig, split: str = "train") -> Dataset:
     """One split decoded file by file, for a source that can be (``cfg.lazy``)."""
-    return file_source(cfg.source).lazy(cfg, split)
+    return _file_source(cfg.source).lazy(cfg, split)

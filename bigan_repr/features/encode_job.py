@@ -20,9 +20,10 @@ import numpy as np
 
 from ..data.rows import ImageRows
 from ..errors import UserError
+from ..nets.encoding import encode_in_batches
 from ..runs.progress import phase
 from ..train.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
-from .encoder import LoadedEncoder, encode_in_batches
+from .encoder import LoadedEncoder
 from .files import (
     SHARD_ROWS,
     is_shard_dir,

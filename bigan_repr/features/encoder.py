@@ -2,7 +2,7 @@
 
 The encoder is rebuilt from the config stored in the checkpoint; nobody passes architecture
 flags again. Images are conformed to the run's channels and size exactly as in training.
-Feature files (``feature_files``) are written by ``encode_job``, which streams datasets through
+Feature files (``files``) are written by ``encode_job``, which streams datasets through
 :class:`LoadedEncoder` block by block.
 """
 
@@ -15,27 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import FEATURE_LAYERS, Config, ConfigError, DataConfig
+from ..config import Config, DataConfig, resolve_layer
 from ..data.image_files import IMAGE_SUFFIXES, conform, image_files_in, read_image
-from ..data.image_set import ImageSet, to_model_range
+from ..data.image_set import ImageSet
 from ..data.rows import ImageRows
 from ..data.sources import load_images, open_rows
 from ..errors import DataError
-from ..nets.bigan import Encoder, JointDiscriminator, build_bigan, layer_features
+from ..nets.bigan import Encoder, JointDiscriminator, layer_features
+from ..nets.encoding import encode_in_batches
 from ..train.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, model_from_checkpoint
+from ..train.networks import networks_for
 from ..train.runtime import resolve_device
-
-
-@torch.inference_mode()
-def encode_in_batches(features: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, device,
-                      batch_size: int = 1024) -> np.ndarray:
-    """float32 ``features(x)`` of uint8 images (N, C, H, W) already in the model's format; memory
-    stays bounded by the batch."""
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = to_model_range(torch.from_numpy(images[start : start + batch_size]).to(device))
-        out.append(features(x).float().cpu().numpy())
-    return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 
 
 @dataclass
@@ -59,9 +49,7 @@ class LoadedEncoder:
     @torch.inference_mode()
     def encode(self, images: np.ndarray, *, layer: str | None = None, batch_size: int = 1024) -> np.ndarray:
         """Features of uint8 images (N, C, H, W), in batches so memory stays bounded."""
-        layer = layer or self.config.model.features
-        if layer not in FEATURE_LAYERS:
-            raise ConfigError(f"layer={layer!r} is not valid; choose one of: {', '.join(FEATURE_LAYERS)}")
+        layer = resolve_layer(self.config, layer)
         images = self.conform(np.asarray(images))
         if len(images) == 0:
             return np.zeros((0, self.dim(layer)), dtype=np.float32)
@@ -102,7 +90,7 @@ def random_encoder_like(loaded: LoadedEncoder, seed: int = 0) -> LoadedEncoder:
     """Untrained networks of the same architecture: the random-features baseline."""
     torch.manual_seed(seed)
     # built the way training builds it, so the initialization is the trained model's starting point
-    model = build_bigan(loaded.config, loaded.image_shape).to(loaded.device).eval()
+    model = networks_for(loaded.config, loaded.image_shape).to(loaded.device).eval()
     return LoadedEncoder(model.encoder, model.discriminator, loaded.config, loaded.image_shape, 0,
                          "random-init", loaded.device)
 

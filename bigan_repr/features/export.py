@@ -23,11 +23,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from ..config import FEATURE_LAYERS, Config, ConfigError
+from ..config import Config, ConfigError, resolve_layer
 from ..data.image_set import to_model_range
 from ..errors import UserError
-from ..nets.bigan import build_bigan, layer_features
+from ..nets.bigan import layer_features
 from ..runs.atomic import atomic_path, atomic_write
+from ..train.networks import networks_for
 from .encoder import LoadedEncoder, load_encoder
 
 EXPORT_FORMATS = ("torchscript", "onnx", "safetensors")
@@ -70,10 +71,9 @@ def check_export_packages(fmt: str) -> None:
         raise UserError(f"--format {fmt} needs {', '.join(missing)}: pip install 'bigan-repr[export]'")
 
 
-def feature_net(loaded: LoadedEncoder, layer: str) -> FeatureNet:
-    if layer not in FEATURE_LAYERS:
-        raise ConfigError(f"layer={layer!r} is not valid; choose one of: {', '.join(FEATURE_LAYERS)}")
-    return FeatureNet(loaded.encoder, loaded.discriminator, layer).cpu().eval()
+def feature_net(loaded: LoadedEncoder, layer: str | None) -> FeatureNet:
+    """The exported network of ``layer`` (None: the run's own), refused where the run did not learn it."""
+    return FeatureNet(loaded.encoder, loaded.discriminator, resolve_layer(loaded.config, layer)).cpu().eval()
 
 
 def _folded(net: FeatureNet) -> FeatureNet:
@@ -129,7 +129,7 @@ def export_encoder(run: str | Path, fmt: str, out: str | Path, *, layer: str | N
     """Write the run's encoder (its exported layer, or ``layer``) to ``out`` in format ``fmt``."""
     check_export_packages(fmt)
     loaded = load_encoder(run, device="cpu", checkpoint=checkpoint)
-    net = feature_net(loaded, layer or loaded.config.model.features)
+    net = feature_net(loaded, layer)
     _WRITERS[fmt](net, loaded, Path(out))
     return Path(out)
 
@@ -148,7 +148,7 @@ def load_safetensors(path: str | Path) -> FeatureNet:
     if meta.get("format") != FORMAT:
         raise UserError(f"{path}: not an encoder exported by bigan-repr (expected format {FORMAT})")
     cfg = Config.from_stored(json.loads(meta["config"]), where=f"config stored in {path}")
-    model = build_bigan(cfg, tuple(json.loads(meta["image_shape"])))
+    model = networks_for(cfg, tuple(json.loads(meta["image_shape"])))
     net = FeatureNet(model.encoder, model.discriminator, meta["layer"])
     net.load_state_dict(tensors)
     return net.eval()

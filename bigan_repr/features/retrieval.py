@@ -18,6 +18,7 @@ import numpy as np
 from eval.knn_index import DEFAULT_INDEX
 from eval.neighbors import neighbor_png, neighbor_search
 
+from ..config import resolve_layer
 from ..data.rows import ArrayRows, FileRows, ImageRows
 from ..data.sources import open_rows
 from ..errors import UserError
@@ -109,7 +110,7 @@ def _from_feature_file(path: Path, device: str) -> Database:
 
 def _from_run(run: Path, device: str) -> Database:
     loaded = load_encoder(run, device=device)
-    layer = loaded.config.model.features
+    layer = resolve_layer(loaded.config, None)
     data = dataset_for(loaded, None, "train")
     return Database(loaded.encode(data.images, layer=layer), data.labels, data.ids, loaded, layer,
                     ArrayRows(data), str(run))

@@ -1,7 +1,7 @@
 """Network families, one builder per architecture in one registry that config, CLI and models read.
 
 An architecture builds, for an image shape (C, H, W), the three parts that differ between
-families; ``models.py`` puts the shared heads on top (E's map to z, D's joint with z):
+families; ``bigan.py`` puts the shared heads on top (E's map to z, D's joint with z):
 - E's body: x -> the penultimate layer (B, F);
 - G: z -> x in [-1, 1];
 - D's image pathway: x -> (B, F') before the linear map where z joins.

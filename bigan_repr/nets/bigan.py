@@ -16,9 +16,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..config import FEATURE_LAYERS, Config, ConfigError, ModelConfig
-from ..losses.objectives import get_objective
+from ..config import FEATURE_LAYERS, ModelConfig
+from ..losses.invariance import InvarianceSpec
 from .architectures import ARCHITECTURES, Architecture, norm_layer
+from .invariance_head import InvarianceHead
 
 
 def sample_prior(n: int, z_dim: int, prior: str, device, generator: torch.Generator | None) -> Tensor:
@@ -95,21 +96,13 @@ class JointDiscriminator(nn.Module):
         return torch.cat([s_xz, s_x, s_z], dim=1)  # (B, 3)
 
 
-def projector(in_dim: int, width: int) -> nn.Sequential:
-    """The invariance term's head on E's penultimate layer (VICReg's expander, narrower)."""
-    return nn.Sequential(
-        nn.Linear(in_dim, width), nn.BatchNorm1d(width), nn.ReLU(),
-        nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
-        nn.Linear(width, width),
-    )  # (B, width)
-
-
 class BiGAN(nn.Module):
-    """The three networks together (plus the invariance projector when one is trained), so one
-    state dict and one ``.to()`` cover them."""
+    """The three networks together (plus E's invariance head when the run has the term), so one
+    state dict and one ``.to()`` cover them. ``d_norm`` and ``invariance`` are decided from the
+    training recipe by ``train.networks.networks_for``."""
 
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], d_norm: str,
-                 with_projector: bool = False):
+                 invariance: InvarianceSpec | None = None):
         super().__init__()
         self.cfg, self.image_shape = cfg, tuple(image_shape)
         self.generator = Generator(cfg, self.image_shape)
@@ -118,9 +111,9 @@ class BiGAN(nn.Module):
         init = ARCHITECTURES[cfg.arch].init
         if init is not None:
             self.apply(init)
-        self.projector = None
-        if with_projector:  # built last, so the three networks start from the same weights either way
-            self.projector = projector(self.encoder.feature_dim, cfg.projector)
+        self.projector = None  # E's invariance head (the name checkpoints store its weights under)
+        if invariance is not None:  # built last, so the three networks start from the same weights either way
+            self.projector = InvarianceHead(self.encoder.feature_dim, invariance)
 
 
 _LAYERS = {
@@ -135,23 +128,3 @@ def layer_features(encoder: Encoder, discriminator: JointDiscriminator, x: Tenso
     """The representation of x exported at ``layer`` (one of config.FEATURE_LAYERS); the encoder
     is passed apart from D because a run with --ema exports an averaged copy of it."""
     return _LAYERS[layer](encoder, discriminator, x)
-
-
-def build_bigan(cfg: Config, image_shape: tuple[int, int, int]) -> BiGAN:
-    """The networks a config trains: D's normalization resolved, the projector when E has an
-    invariance term. Training, checkpoint loading and the random baseline all build through here."""
-    d_norm = resolve_d_norm(cfg.model, bool(get_objective(cfg.train.objective).gradient_penalty))
-    return BiGAN(cfg.model, image_shape, d_norm, with_projector=cfg.train.invariance != "none")
-
-
-def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:
-    """D's normalization: batch norm by default, layer norm under a gradient penalty.
-
-    Batch norm makes each sample's score depend on the batch, which breaks the per-sample
-    gradient that a gradient penalty constrains.
-    """
-    if cfg.d_norm == "auto":
-        return "layer" if gradient_penalty else "batch"
-    if cfg.d_norm == "batch" and gradient_penalty:
-        raise ConfigError("model.d_norm='batch' cannot be used with a gradient penalty; use layer, spectral or none")
-    return cfg.d_norm

@@ -1,5 +1,5 @@
 """report/: the evaluation of a trained run beside its baselines and the files that show it
-(:mod:`run_report`, :mod:`pictures`, :mod:`files`), the main job train → report (:mod:`pipeline`),
+(:mod:`run_report`, :mod:`pictures`, :mod:`outputs`), the main job train → report (:mod:`pipeline`),
 and several runs compared (:mod:`compare_runs`).
 
 The top of the package: may import everything in it and ``eval/``; nothing imports it but the CLI.

@@ -21,7 +21,9 @@ from ..errors import UserError
 from ..runs.atomic import atomic_write_text
 from ..runs.curves import validation_overlay
 from ..runs.run_dir import RunDir
-from ..train.checkpoint import CHECKPOINT_DIR, RESUMABLE_CHANGES, step_checkpoints
+from ..train.checkpoint import CHECKPOINT_DIR, step_checkpoints
+from ..train.state import RESUMABLE_CHANGES
+from .run_report import evaluate_run
 
 # config keys that are not recipe: bookkeeping (what may change on resume, and where data lives),
 # and what has a column of its own (data source, objective, arch)
@@ -79,8 +81,6 @@ def compare_runs(runs: list[str | Path], *, html: str | Path | None = None, **re
     Runs without report.json get one first (``report_kwargs`` go to `evaluate_run`); ``html``
     also writes the comparison as one self-contained page with the validation curves overlaid.
     """
-    from .pipeline import evaluate_run
-
     labels = _labels([Path(run) for run in runs])
     if len(labels) != len(runs):
         raise UserError("the same run is given twice")

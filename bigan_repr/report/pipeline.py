@@ -1,10 +1,4 @@
-"""The main job: train, encode both splits, evaluate beside the baselines, write the report.
-
-Baselines always sit beside the model, computed by the same functions on the same split:
-raw pixels and a random-init encoder of the same architecture. The report is report.json,
-report.md and a self-contained report.html with the run's grids and curves, an embedding
-plot and a nearest-neighbour grid; each phase prints one line with its time on stderr.
-"""
+"""The main job: train a run, then report it beside its baselines (``run_report``)."""
 
 from __future__ import annotations
 
@@ -12,113 +6,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from eval import evaluate, report_payload
 from eval.embedding import DEFAULT_EMBEDDING, check_method
-from eval.html import render_report_html
-from eval.report import MODEL, split_method
 
-from ..config import FEATURE_LAYERS, Config
-from ..errors import DataError
-from ..features.encoder import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
-from ..runs.progress import phase
-from ..runs.run_dir import RunDir
+from ..config import Config
 from ..train.trainer import train
-from .files import write_report
-from .pictures import embedding_picture, neighbors_picture, run_pictures
+from .run_report import evaluate_run
 
 
-def feature_sets(loaded: LoadedEncoder, train_images: np.ndarray, test_images: np.ndarray, *, seed: int = 0,
-                 layers: tuple[str, ...] = FEATURE_LAYERS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{method: (train features, test features)}: the model and the random-init networks at each
-    layer (config.FEATURE_LAYERS), and raw pixels."""
-    random_init = random_encoder_like(loaded, seed=seed)
-    sets = {}
-    for name, encoder in ((MODEL, loaded), ("random encoder", random_init)):
-        for layer in layers:
-            with phase(f"encode {name} ({layer}): {len(train_images)} train + {len(test_images)} test images"):
-                sets[f"{name} ({layer})"] = (encoder.encode(train_images, layer=layer),
-                                             encoder.encode(test_images, layer=layer))
-    sets["raw pixels"] = (raw_pixels(train_images), raw_pixels(test_images))
-    return sets
-
-
-def evaluate_sets(methods: dict[str, tuple[np.ndarray, np.ndarray]], train_y: np.ndarray, test_y: np.ndarray,
-                  **eval_kwargs) -> dict[str, dict]:
-    """`eval.evaluate` on each feature set, one progress line per set."""
-    results = {}
-    for name, (train_x, test_x) in methods.items():
-        with phase(f"eval {name}") as p:
-            results[name] = r = evaluate(train_x, train_y, test_x, test_y, **eval_kwargs)
-            p.note = f"k-NN {100 * r['knn_acc']:.1f}, linear {100 * r['linear_acc']:.1f}"
-    return results
-
-
-def _meta_and_notes(loaded: LoadedEncoder, run_dir: Path, train_n: int, test_n: int,
-                    classes: list[str] | None) -> tuple[dict, list[str]]:
-    cfg = loaded.config
-    meta = {"run": str(run_dir), "step": loaded.step, "data": cfg.data.source, "layer": cfg.model.features,
-            "objective": cfg.train.objective, "arch": cfg.model.arch, "classes": classes, "config": cfg.to_dict()}
-    notes = [
-        f"{cfg.data.source}: {train_n} train / {test_n} test images; checkpoint step {loaded.step}; "
-        f"(z) = E(x), (penultimate) = the encoder's layer below z, (d) = D's image pathway; the run exports "
-        f"{cfg.model.features}.",
-        f"objective {cfg.train.objective}, arch {cfg.model.arch}, z_dim {cfg.model.z_dim}, prior {cfg.model.prior}.",
-        "k-means on the test features; linear probe C chosen on a held-out part of the training set.",
-    ]
-    return meta, notes
-
-
-def evaluate_run(run_dir: str | Path, *, budgets=(10, 1.0), seeds=(0, 1, 2, 3, 4), restarts: int = 10,
-                 checkpoint: str | Path | None = None, plot: bool = True,
-                 embedding: str | None = None, skip_bad: bool | None = None) -> dict[str, Any]:
-    """Encode the run's dataset (train and test splits), evaluate, and write report.json/.md/.html.
-
-    ``embedding``: "tsne" (default, on a subsample) or "pca" (fast); ``plot=False`` leaves the
-    embedding plot and the neighbour grid out.
-    """
-    embedding = check_method(embedding or DEFAULT_EMBEDDING)
-    run_dir = Path(run_dir)
-    loaded = load_encoder(run_dir, checkpoint=checkpoint)
-    train_set, test_set = (dataset_for(loaded, None, split, skip_bad=skip_bad) for split in ("train", "test"))
-    if train_set.labels is None or test_set.labels is None:
-        raise DataError(f"data source {loaded.config.data.source!r} has no labels; evaluation needs them")
-    # the report goes into the run directory: hold its writer lock (a run still training refuses)
-    # from before the first minute of work until the last file is written
-    run = RunDir(run_dir)
-    run.acquire_lock()
-    try:
-        seed = loaded.config.train.seed
-        # D's image pathway is a learned layer only when D was trained
-        layers = tuple(name for name in FEATURE_LAYERS if name != "d" or loaded.config.train.adversarial)
-        methods = feature_sets(loaded, train_set.images, test_set.images, seed=seed, layers=layers)
-        results = evaluate_sets(methods, train_set.labels, test_set.labels, budgets=budgets, seeds=seeds,
-                                restarts=restarts)
-        meta, notes = _meta_and_notes(loaded, run_dir, len(train_set), len(test_set), test_set.classes)
-        payload = report_payload(results, title=f"bigan-repr report: {run_dir.name}", meta=meta, notes=notes)
-        pictures = run_pictures(run_dir)
-        if plot:
-            label = _exported(methods, loaded.config.model.features)
-            train_f, test_f = methods[label]
-            pictures["embedding"] = embedding_picture(test_f, test_set, label, embedding, seed)
-            pictures["neighbors"] = neighbors_picture(train_f, test_f, train_set, test_set, label, seed)
-        with phase("write report.json, report.md, report.html"):
-            extra = {"embedding.png": pictures["embedding"].png} if plot else {}
-            write_report(run_dir, payload, html=render_report_html(payload, pictures), extra=extra)
-    finally:
-        run.release_lock()
-    return results
-
-
-def _exported(methods: dict, layer: str) -> str:
-    """The model's feature set at the run's exported layer (else its first one)."""
-    label = f"{MODEL} ({layer})"
-    return label if label in methods else next(m for m in methods if split_method(m)[0] == MODEL)
-
-
-def run_pipeline(cfg: Config, out: str | Path, *, progress: bool = True, **eval_kwargs) -> dict[str, Any]:
-    check_method(eval_kwargs.get("embedding") or DEFAULT_EMBEDDING)  # refused before training, not after
+def run_pipeline(cfg: Config, out: str | Path, *, progress: bool = True, **report_kwargs) -> dict[str, Any]:
+    """Train ``cfg`` into ``out``, then ``evaluate_run`` it (``report_kwargs``: its options)."""
+    check_method(report_kwargs.get("embedding") or DEFAULT_EMBEDDING)  # refused before training, not after
     result = train(cfg, out, progress=progress)
     print(f"training {result.stopped} at step {result.step}", file=sys.stderr, flush=True)
-    return evaluate_run(result.run_dir, **eval_kwargs)
+    return evaluate_run(result.run_dir, **report_kwargs)

@@ -1,8 +1,8 @@
 """Building a training run from its config: the processes, the data stream, the networks and their
 optimizers, the fixed diagnostic inputs, the validation probe and the step context.
 
-Nothing here reads or writes the run directory: ``train.py`` locks it and runs what this builds,
-and ``checkpoint.py`` saves and restores its state. Device, precision and distribution are
+Nothing here reads or writes the run directory: ``trainer.py`` locks it and runs what this builds,
+and ``state.py`` captures and restores its state. Device, precision and distribution are
 decided here, once.
 """
 
@@ -20,11 +20,11 @@ from ..data.folder import FolderDataset
 from ..data.image_set import ImageSet, to_model_range
 from ..data.sources import lazy_dataset, load_images
 from ..losses.augment import POLICIES
-from ..losses.invariance import INVARIANCE
 from ..losses.objectives import Objective, get_objective
-from ..nets.bigan import BiGAN, build_bigan, sample_prior
+from ..nets.bigan import BiGAN, sample_prior
 from .distributed import DistContext, init_distributed, wrap
 from .ema import EncoderEMA
+from .networks import networks_for
 from .runtime import autocast_for, resolve_device, set_threads
 from .step import CriticPair, GeneratorEncoderPair, StepContext
 from .validation_probe import ValidationProbe
@@ -133,8 +133,7 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
         objective=objective, opt_d=optimizers[0], opt_ge=optimizers[1], gen_loss=t.gen_loss,
         recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
         rng=rng, autocast=autocast_for(device, t.precision),
-        d_augment=POLICIES[t.d_augment], invariance=INVARIANCE.get(t.invariance), views=POLICIES[t.augment],
-        invariance_weight=t.invariance_weight, adversarial=t.adversarial,
+        d_augment=POLICIES[t.d_augment], adversarial=t.adversarial,
     )
 
 
@@ -147,7 +146,7 @@ def assemble(cfg: Config) -> Assembly:
     n_critic = cfg.train.n_critic or objective.n_critic
     data, stream = _data_stream(cfg, dist, device)
     torch.manual_seed(cfg.train.seed)
-    model = build_bigan(cfg, image_shape(data)).to(device)
+    model = networks_for(cfg, image_shape(data)).to(device)
     _check_batch_norm_batch(model, cfg.train.batch_size)
     if cfg.train.sync_bn and dist.active:
         if device.type != "cuda":

@@ -14,6 +14,7 @@ import torch
 from torchvision.utils import save_image
 
 from ..nets.bigan import BiGAN
+from ..nets.eval_mode import eval_mode
 from ..runs.atomic import atomic_path
 
 PRIOR_STD = {"uniform": 1 / math.sqrt(3), "normal": 1.0}
@@ -22,9 +23,7 @@ PRIOR_STD = {"uniform": 1 / math.sqrt(3), "normal": 1.0}
 @torch.no_grad()
 def diagnostics(model: BiGAN, x: torch.Tensor) -> dict[str, float]:
     """Reconstruction and latent statistics on a fixed batch ``x`` (floats in [-1, 1])."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         z = model.encoder(x).float()
         x_rec = model.generator(z.to(x.dtype)).float()
         xf = x.float()
@@ -32,8 +31,6 @@ def diagnostics(model: BiGAN, x: torch.Tensor) -> dict[str, float]:
         # pair each image with the reconstruction of its neighbour in the batch
         shuffled = (xf - x_rec.roll(1, dims=0)).flatten(1).norm(dim=1).mean()
         stats = torch.stack([recon, shuffled, z.mean(), z.std()]).tolist()
-    finally:
-        model.train(was_training)
     return {
         "recon": stats[0],
         "recon_shuffled": stats[1],
@@ -46,13 +43,9 @@ def diagnostics(model: BiGAN, x: torch.Tensor) -> dict[str, float]:
 @torch.no_grad()
 def save_grids(model: BiGAN, x: torch.Tensor, z: torch.Tensor, folder) -> None:
     """Write ``samples.png`` (G(z)) and ``reconstructions.png`` (x above G(E(x)), per column)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         samples = model.generator(z).float()
         x_rec = model.generator(model.encoder(x)).float()
-    finally:
-        model.train(was_training)
     n = min(len(x), 16)
     pairs = torch.cat([x[:n].float(), x_rec[:n]])  # row 1: inputs, row 2: reconstructions
     for name, images, nrow in (("samples.png", samples, 8), ("reconstructions.png", pairs, n)):

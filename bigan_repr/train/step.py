@@ -12,9 +12,9 @@ when to read them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from ..losses.augment import AugmentPolicy, augment
 from ..losses.objectives import Objective, joint_gradient_penalty
 from ..nets.bigan import BiGAN, sample_prior
+from ..nets.invariance_head import InvarianceHead
 
 
 class CriticPair(nn.Module):
@@ -43,24 +44,34 @@ class CriticPair(nn.Module):
         return d_real, d_fake, penalty
 
 
+class GEOutputs(NamedTuple):
+    """What G and E compute with gradients in one step; None where the step has no such part."""
+
+    z_real: Tensor | None  # E(x)
+    x_fake: Tensor | None  # G(z)
+    x_rec: Tensor | None  # G(E(x)), for the cycle terms
+    z_rec: Tensor | None  # E(G(z)), likewise
+    h: Tensor | None  # the invariance head's projections of both views, (2B, width)
+
+
 class GeneratorEncoderPair(nn.Module):
     """Everything G and E compute with gradients, in one forward call: E(x) and G(z) (plus the
-    cycle terms' G(E(x)), E(G(z))) when adversarial, the projector's outputs on the views when E
-    has an invariance term. ``generator`` is None when E trains without D and G."""
+    cycle terms' G(E(x)), E(G(z))) when adversarial, the invariance head's outputs on the views when
+    E has that term. ``generator`` is None when E trains without D and G."""
 
-    def __init__(self, generator: nn.Module | None, encoder: nn.Module, projector: nn.Module | None):
+    def __init__(self, generator: nn.Module | None, encoder: nn.Module, head: nn.Module | None):
         super().__init__()
-        self.generator, self.encoder, self.projector = generator, encoder, projector
+        self.generator, self.encoder, self.head = generator, encoder, head
 
-    def forward(self, x: Tensor, z: Tensor, cycles: bool = False, views: Tensor | None = None):
+    def forward(self, x: Tensor, z: Tensor, cycles: bool = False, views: Tensor | None = None) -> GEOutputs:
         z_real = x_fake = x_rec = z_rec = h = None
         if self.generator is not None:
             z_real, x_fake = self.encoder(x), self.generator(z)
             if cycles:
                 x_rec, z_rec = self.generator(z_real), self.encoder(x_fake)
         if views is not None:
-            h = self.projector(self.encoder.features(views))  # (2B, width): both views in one batch
-        return z_real, x_fake, x_rec, z_rec, h
+            h = self.head(self.encoder.features(views))  # (2B, width): both views in one batch
+        return GEOutputs(z_real, x_fake, x_rec, z_rec, h)
 
 
 @dataclass
@@ -79,10 +90,12 @@ class StepContext:
     rng: torch.Generator
     autocast: AbstractContextManager
     d_augment: AugmentPolicy | None = None  # applied to both joints' x inside D's input
-    invariance: Callable[[Tensor, Tensor], Tensor] | None = None  # the two-view loss on E
-    views: AugmentPolicy | None = None  # the policy making its two views
-    invariance_weight: float = 1.0
     adversarial: bool = True  # False: E learns from the invariance term alone
+
+    @property
+    def head(self) -> InvarianceHead | None:
+        """E's invariance head: its views, its loss and their weight (None: no such term)."""
+        return self.model.projector
 
     def for_d(self, x: Tensor) -> Tensor:
         """x as D sees it: augmented with fresh draws when DiffAugment is on."""
@@ -119,17 +132,16 @@ def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Te
     }
 
 
-def _adversarial_loss(ctx: StepContext, x: Tensor, z: Tensor, outputs: tuple) -> Tensor:
-    z_real, x_fake, x_rec, z_rec, _ = outputs
+def _adversarial_loss(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs) -> Tensor:
     D = ctx.model.discriminator
-    loss = ctx.objective.g_loss(D(ctx.for_d(x), z_real), D(ctx.for_d(x_fake), z), ctx.gen_loss)
-    if x_rec is not None:  # ALICE-style cycle terms, off by default
-        loss = loss + ctx.recon_weight * (x_rec - x).float().pow(2).flatten(1).sum(1).mean()
-        loss = loss + ctx.latent_recon_weight * (z_rec - z).float().pow(2).sum(1).mean()
+    loss = ctx.objective.g_loss(D(ctx.for_d(x), out.z_real), D(ctx.for_d(out.x_fake), z), ctx.gen_loss)
+    if out.x_rec is not None:  # ALICE-style cycle terms, off by default
+        loss = loss + ctx.recon_weight * (out.x_rec - x).float().pow(2).flatten(1).sum(1).mean()
+        loss = loss + ctx.latent_recon_weight * (out.z_rec - z).float().pow(2).sum(1).mean()
     return loss
 
 
-def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, outputs: tuple) -> dict[str, Tensor]:
+def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs) -> dict[str, Tensor]:
     # ---- G and E: minimize the G/E loss against the updated D, plus E's invariance term ----
     stats = {}
     D = ctx.model.discriminator
@@ -137,12 +149,11 @@ def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, outputs: tu
     with ctx.autocast:
         loss = torch.zeros((), device=x.device)
         if ctx.adversarial:
-            loss = _adversarial_loss(ctx, x, z, outputs)
+            loss = _adversarial_loss(ctx, x, z, out)
             stats["g_loss"] = loss.detach().float()
-        if outputs[4] is not None:
-            h1, h2 = outputs[4].chunk(2)
-            invariance = ctx.invariance(h1, h2)
-            loss = loss + ctx.invariance_weight * invariance
+        if out.h is not None:
+            invariance = ctx.head.loss(out.h)
+            loss = loss + ctx.head.spec.weight * invariance
             stats["invariance"] = invariance.detach().float()
     ctx.opt_ge.zero_grad(set_to_none=True)
     loss.backward()
@@ -166,12 +177,10 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
             discriminator_update(ctx, x, z_real, x_fake, z)
     x = batches[-1]
     z = _z(ctx, x.shape[0], x.device) if ctx.adversarial else None
-    views = None
-    if ctx.invariance is not None:
-        views = torch.cat([augment(x, ctx.views, ctx.rng), augment(x, ctx.views, ctx.rng)])  # (2B, C, H, W)
+    views = None if ctx.head is None else ctx.head.views(x, ctx.rng)  # (2B, C, H, W)
     with ctx.autocast:
-        outputs = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views)
+        out = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views)
     stats = {}
     if ctx.adversarial:
-        stats = discriminator_update(ctx, x, outputs[0].detach(), outputs[1].detach(), z)
-    return stats | generator_encoder_update(ctx, x, z, outputs)
+        stats = discriminator_update(ctx, x, out.z_real.detach(), out.x_fake.detach(), z)
+    return stats | generator_encoder_update(ctx, x, z, out)

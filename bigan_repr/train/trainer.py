@@ -1,6 +1,6 @@
 """Training a BiGAN: lock the run directory, resume or start, loop over steps, log, checkpoint.
 
-What a run trains with is built by ``assembly.py``; what a checkpoint holds is ``checkpoint.py``'s.
+What a run trains with is built by ``assembly.py``; what a checkpoint holds is ``state.py``'s.
 The loop does not know which objective it runs; the objective's defaults (optimizer, learning
 rate, n_critic, weight clipping, gradient penalty) come from the registry entry and are
 overridable in the config.
@@ -28,18 +28,16 @@ from .assembly import Assembly, assemble
 from .checkpoint import (
     CHECKPOINT_DIR,
     CheckpointError,
-    capture,
-    check_resume_compatible,
     checkpoint_path,
     clean_partial_writes,
     load_checkpoint,
     prune_checkpoints,
-    restore,
     save_checkpoint,
     step_checkpoints,
 )
 from .distributed import average, barrier, shutdown, weights_digest
 from .monitor import diagnostics, save_grids
+from .state import capture, check_resume_compatible, restore
 from .step import train_step
 
 

@@ -12,11 +12,14 @@ from functools import partial
 
 import numpy as np
 
+from eval.protocol import DEFAULT_PROTOCOL
+
 from ..config import ConfigError
 from ..data.folder import FolderDataset
 from ..data.image_set import ImageSet
-from ..features.encoder import encode_in_batches
 from ..nets.bigan import Encoder, JointDiscriminator, layer_features
+from ..nets.encoding import encode_in_batches
+from ..nets.eval_mode import eval_mode
 
 PROBE_TRAIN, PROBE_VAL = 5000, 2000  # at most; small datasets split 70/30
 
@@ -44,17 +47,15 @@ class ValidationProbe:
         return cls(data.images_at(train), data.labels[train], data.images_at(val), data.labels[val], layer)
 
     def evaluate(self, encoder: Encoder, discriminator: JointDiscriminator, device) -> dict[str, float]:
-        """Validation accuracies: 1-NN, weighted k-NN and a linear probe (quick C grid)."""
+        """Validation accuracies: 1-NN, weighted k-NN and a linear probe, by the protocol's quick variant."""
         from eval import knn_eval, linear_probe
 
-        modes = encoder.training, discriminator.training
-        encoder.eval(), discriminator.eval()
-        try:
+        with eval_mode(encoder, discriminator):
             features = partial(layer_features, encoder, discriminator, layer=self.layer)
             train_f = encode_in_batches(features, self.train_images, device)
             val_f = encode_in_batches(features, self.val_images, device)
-        finally:
-            encoder.train(modes[0]), discriminator.train(modes[1])
-        knn = knn_eval(train_f, self.train_labels, val_f, self.val_labels, k=min(20, len(train_f)))
-        linear = linear_probe(train_f, self.train_labels, val_f, self.val_labels, c_grid=(0.1, 1.0), max_iter=300)
+        protocol = DEFAULT_PROTOCOL.quick()
+        knn = knn_eval(train_f, self.train_labels, val_f, self.val_labels, k=min(protocol.k, len(train_f)))
+        linear = linear_probe(train_f, self.train_labels, val_f, self.val_labels, c_grid=protocol.c_grid,
+                              max_iter=protocol.max_iter)
         return {"val_nn1": knn["nn1_acc"], "val_knn": knn["knn_acc"], "val_linear": linear["acc"]}

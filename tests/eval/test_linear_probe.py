@@ -118,7 +118,12 @@ def test_label_budget_probe_spread_is_nonzero_on_hard_data():
     result = label_budget_probe(
         train_x, noisy, test_x, test_y, budgets=(3,), seeds=(0, 1, 2, 3, 4), c_grid=SMALL_GRID
     )
-    assert result["3/class"]["std"] > 0.0
+    accs = result["3/class"]["accs"]
+    assert len(accs) == 5 and len(set(accs)) > 1  # the draws differ, so the spread is real
+    for seed, acc in zip((0, 1, 2, 3, 4), accs, strict=True):  # each one is the probe on its own draw
+        idx = subsample_labels(noisy, 3, seed)
+        assert acc == linear_probe(train_x[idx], noisy[idx], test_x, test_y, seed=seed, c_grid=SMALL_GRID)["acc"]
+    assert result["3/class"]["std"] == pytest.approx(np.std(accs, ddof=1)) and result["3/class"]["std"] > 0.01
 
 
 def test_single_class_is_rejected():

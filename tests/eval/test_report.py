@@ -11,8 +11,11 @@ from PIL import Image
 from sklearn.datasets import make_blobs
 
 from bigan_repr.features.files import FeatureFileError, load_feature_file
-from bigan_repr.report.files import write_report
+from bigan_repr.report.outputs import write_report
 from eval import (
+    DEFAULT_PROTOCOL,
+    EvalInputError,
+    EvalProtocol,
     embedding_png,
     evaluate,
     evaluate_many,
@@ -21,6 +24,7 @@ from eval import (
     render_table_text,
     report_payload,
 )
+from eval.report import Method
 
 RESULTS = {
     "bigan": {
@@ -92,7 +96,7 @@ def test_evaluate_many_scores_every_feature_set(tmp_path):
     x, y = make_blobs(n_samples=400, centers=5, n_features=16, random_state=0)
     noise = np.random.default_rng(0).normal(size=x.shape)
     methods = {"good": (x[:250], x[250:]), "noise": (noise[:250], noise[250:])}
-    results = evaluate_many(methods, y[:250], y[250:], seeds=(0, 1), budgets=(5,), restarts=2)
+    results = evaluate_many(methods, y[:250], y[250:], EvalProtocol(seeds=(0, 1), budgets=(5,), restarts=2))
     assert results["good"]["linear_acc"] == pytest.approx(1.0)
     assert results["good"]["kmeans_ari"] == pytest.approx(1.0)
     assert results["noise"]["knn_acc"] < 0.4
@@ -106,7 +110,7 @@ def test_full_label_budget_matches_a_direct_budget_probe():
     # evaluate() reuses its full-label probe for "100%"; it must equal running the budget.
     x, y = make_blobs(n_samples=300, centers=4, n_features=8, cluster_std=5.0, random_state=0)
     split = (x[:200], y[:200], x[200:], y[200:])
-    result = evaluate(*split, budgets=(3, 1.0), seeds=(0, 1), restarts=1)
+    result = evaluate(*split, EvalProtocol(budgets=(3, 1.0), seeds=(0, 1), restarts=1))
     direct = label_budget_probe(*split, budgets=(3, 1.0), seeds=(0, 1))
     assert list(result["budgets"]) == ["3/class", "100%"]
     assert result["budgets"] == direct
@@ -115,9 +119,24 @@ def test_full_label_budget_matches_a_direct_budget_probe():
 
 def test_quick_evaluation_skips_budgets():
     x, y = make_blobs(n_samples=200, centers=4, n_features=8, random_state=0)
-    results = evaluate_many({"m": (x[:100], x[100:])}, y[:100], y[100:], quick=True)
+    quick = DEFAULT_PROTOCOL.quick()
+    assert (quick.budgets, quick.c_grid, quick.max_iter, quick.restarts) == ((), (0.1, 1.0), 300, 3)
+    results = evaluate_many({"m": (x[:100], x[100:])}, y[:100], y[100:], quick)
     assert results["m"]["budgets"] == {}
     assert results["m"]["knn_acc"] == pytest.approx(1.0)
+
+
+def test_protocol_refuses_unknown_index_backend_and_empty_seeds():
+    for bad in ({"index": "annoy"}, {"probe_backend": "cuml"}, {"seeds": ()}, {"restarts": 0}):
+        with pytest.raises(EvalInputError):
+            EvalProtocol(**bad)
+
+
+def test_method_labels_round_trip():
+    for method in (Method("bigan", "z"), Method("random encoder", "penultimate"), Method("raw pixels")):
+        assert Method.parse(method.label) == method
+    assert Method("bigan", "d").label == "bigan (d)" and Method("bigan", "d").is_model
+    assert not Method.parse("raw pixels").is_model
 
 
 # --- feature files -----------------------------------------------------------------

@@ -73,7 +73,8 @@ def test_embedded_files_are_a_database_too(tiny_run, tmp_path):
                                   tmp_path / "g.png").stdout)
     first = found["queries"][0]["neighbors"][0]
     assert first["id"] == str(folder / "q0100.png") and first["label"] is None and first["distance"] < 1e-5
-    assert (tmp_path / "g.png").stat().st_size > 0
+    grid = Image.open(tmp_path / "g.png")
+    assert grid.format == "PNG" and grid.size[0] > 2 * grid.size[1]  # one row: the query, then 3 neighbours
 
 
 def test_unanswerable_requests_are_refused_in_one_line(tiny_run, tmp_path):

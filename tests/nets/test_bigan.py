@@ -6,11 +6,18 @@ from torch import nn
 
 from bigan_repr.config import FEATURE_LAYERS, Config, ConfigError
 from bigan_repr.nets.architectures import ARCHITECTURES, conv_sizes
-from bigan_repr.nets.bigan import build_bigan, layer_features
+from bigan_repr.nets.bigan import layer_features
+from bigan_repr.train.networks import networks_for as build_bigan
 
 
 def _cfg(arch, **model):
     return Config().updated({"model": {"arch": arch, "hidden": 32, "width": 8, "z_dim": 5} | model})
+
+
+# E's penultimate width: the MLP's hidden width; conv: the last stage's channels (width 8, doubled per stage)
+# times the last stage's area, e.g. 28 -> 14 -> 7 -> 4 px: 8 * 2**2 channels * 4 * 4 = 512
+PENULTIMATE = {"mlp": {8: 32, 28: 32, 12: 32, 32: 32}, "conv": {8: 8 * 4 * 4, 28: 32 * 4 * 4, 12: 16 * 3 * 3,
+                                                                  32: 32 * 4 * 4}}
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -25,8 +32,10 @@ def test_every_architecture_maps_between_images_and_codes(arch, shape):
     x_fake = m.generator(z)
     assert x_fake.shape == x.shape and x_fake.abs().max() <= 1
     assert m.discriminator(x, z).shape == (4, 3)  # joint score plus the two unary ones
+    widths = {"z": 5, "penultimate": PENULTIMATE[arch][shape[1]], "d": 32}  # d: D's hidden width, before z joins
+    assert tuple(widths) == FEATURE_LAYERS and m.encoder.feature_dim == widths["penultimate"]
     for layer in FEATURE_LAYERS:
-        assert layer_features(m.encoder, m.discriminator, x, layer).shape[0] == 4
+        assert layer_features(m.encoder, m.discriminator, x, layer).shape == (4, widths[layer])
 
 
 def test_conv_halves_down_to_four_pixels_with_dcgan_kernels_on_powers_of_two():

@@ -8,16 +8,8 @@ import torch
 
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.train.assembly import assemble
-from bigan_repr.train.checkpoint import (
-    FORMAT,
-    RESUMABLE_CHANGES,
-    CheckpointError,
-    capture,
-    check_resume_compatible,
-    load_checkpoint,
-    restore,
-    save_checkpoint,
-)
+from bigan_repr.train.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from bigan_repr.train.state import RESUMABLE_CHANGES, capture, check_resume_compatible, restore
 from bigan_repr.train.step import train_step
 
 CFG = Config().updated({"model": {"hidden": 32, "z_dim": 4},

@@ -10,11 +10,12 @@ from click.testing import CliRunner
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.errors import UserError
 from bigan_repr.losses.objectives import OBJECTIVES
-from bigan_repr.nets.bigan import build_bigan
-from bigan_repr.report.pipeline import evaluate_run
+from bigan_repr.report.run_report import evaluate_run
 from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
+from bigan_repr.train.networks import networks_for
 from bigan_repr.train.trainer import Trainer, train
 from cli import main
+from eval import EvalProtocol
 from tests.conftest import SMALL
 
 METRIC_KEYS = {"step", "epoch", "d_loss", "g_loss", "bound", "d_real", "d_fake", "d_acc", "recon",
@@ -86,7 +87,7 @@ def test_invariance_alone_trains_only_the_encoder_and_lowers_its_loss(tmp_path):
     cfg = _cfg(steps=40, adversarial=False, invariance="vicreg", augment="light", lr=1e-3)
     train(cfg, tmp_path / "run", progress=False)
     torch.manual_seed(cfg.train.seed)  # the trainer's initialization
-    initial = build_bigan(cfg, (1, 8, 8)).state_dict()
+    initial = networks_for(cfg, (1, 8, 8)).state_dict()
     trained = _weights(tmp_path / "run")
     for key, value in trained.items():
         moved = not torch.equal(value, initial[key])
@@ -98,7 +99,7 @@ def test_invariance_alone_trains_only_the_encoder_and_lowers_its_loss(tmp_path):
     assert "d_loss" not in rows[-1]
     assert rows[-1]["invariance"] < 0.97 * rows[0]["invariance"]  # measured 0.94 on 3 seeds, 2 kernel sets
     # its report leaves out D's image pathway: an untrained layer is no result of the run
-    results = evaluate_run(tmp_path / "run", budgets=(), seeds=(0,), restarts=1, plot=False)
+    results = evaluate_run(tmp_path / "run", protocol=EvalProtocol(budgets=(), seeds=(0,), restarts=1), plot=False)
     assert sorted(results) == ["bigan (penultimate)", "bigan (z)", "random encoder (penultimate)",
                                "random encoder (z)", "raw pixels"]
 
@@ -166,6 +167,6 @@ def test_invalid_values_name_the_field():
     with pytest.raises(ConfigError, match="train.batch_size"):
         Config().updated({"train": {"batch_size": 0}})
     with pytest.raises(ConfigError, match="gradient penalty"):
-        from bigan_repr.nets.bigan import resolve_d_norm
+        from bigan_repr.train.networks import resolve_d_norm
 
         resolve_d_norm(Config().updated({"model": {"d_norm": "batch"}}).model, gradient_penalty=True)

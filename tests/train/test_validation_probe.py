@@ -53,9 +53,14 @@ def test_each_preset_loads_and_trains_one_step(tmp_path, name):
     if PRESETS[name]["data"]["source"] == "fashion-mnist" and not DEBIAN_FASHION_MNIST.is_dir():
         pytest.skip("Fashion-MNIST files absent (apt-get install dataset-fashion-mnist)")
     trainer = Trainer(_preset_config(name, tmp_path), tmp_path / "run", progress=False)
+    before = {k: p.detach().clone() for k, p in trainer.parts.model.named_parameters()}
     result = trainer.run()
-    assert result.step == 1 and np.isfinite(result.metrics["g_loss"])
-    assert all(torch.isfinite(p).all() for p in trainer.parts.model.parameters())
+    assert result.step == 1 and np.isfinite(result.metrics["g_loss"]) and np.isfinite(result.metrics["d_loss"])
+    after = dict(trainer.parts.model.named_parameters())
+    for net in ("generator", "encoder", "discriminator"):  # the one step moved every network, to finite values
+        params = [k for k in before if k.startswith(f"{net}.")]
+        assert any(not torch.equal(before[k], after[k]) for k in params), net
+        assert all(torch.isfinite(after[k]).all() for k in params), net
 
 
 def test_ema_encoder_is_exported_and_resumes_exactly(tmp_path):

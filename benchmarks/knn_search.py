@@ -14,7 +14,7 @@ isotropic noise of std 0.1, and holds two classes shifted +-0.8 along a random d
 (exact search: 1-NN accuracy 71.7%, weighted k-NN 84.4%). A few thousand queries are searched against the 1M
 database: enough to time a search, while exact search of 1M queries would take hours here.
 
-    python benchmarks/knn_index.py --n 1000000 --queries 2000 --threads 2
+    python benchmarks/knn_search.py --n 1000000 --queries 2000 --threads 2
 """
 
 from __future__ import annotations

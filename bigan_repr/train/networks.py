@@ -1,0 +1,32 @@
+"""The networks a config trains: the recipe's choices that shape them, resolved into ``nets/``'s terms.
+
+D's normalization depends on the objective (a gradient penalty rules batch norm out) and the
+projector on the invariance term, both train-section choices; ``nets/`` is handed the answers and
+never reads the train section. Training, checkpoint loading, export and the random-init baseline
+all build through :func:`networks_for`, so the same config always gives the same networks.
+"""
+
+from __future__ import annotations
+
+from ..config import Config, ConfigError, ModelConfig
+from ..losses.objectives import get_objective
+from ..nets.bigan import BiGAN
+
+
+def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:
+    """D's normalization: batch norm by default, layer norm under a gradient penalty.
+
+    Batch norm makes each sample's score depend on the batch, which breaks the per-sample
+    gradient that a gradient penalty constrains.
+    """
+    if cfg.d_norm == "auto":
+        return "layer" if gradient_penalty else "batch"
+    if cfg.d_norm == "batch" and gradient_penalty:
+        raise ConfigError("model.d_norm='batch' cannot be used with a gradient penalty; use layer, spectral or none")
+    return cfg.d_norm
+
+
+def networks_for(cfg: Config, image_shape: tuple[int, int, int]) -> BiGAN:
+    """G, E and D (and the invariance head when E has the term) for ``cfg``, freshly initialized."""
+    d_norm = resolve_d_norm(cfg.model, bool(get_objective(cfg.train.objective).gradient_penalty))
+    return BiGAN(cfg.model, image_shape, d_norm, invariance=cfg.invariance_spec)

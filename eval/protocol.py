@@ -1,0 +1,39 @@
+"""The evaluation protocol: every default of the suite in one place, shared by the CLI, the pipeline,
+the reports and the validation probe that chooses checkpoints during training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from eval.knn_index import DEFAULT_INDEX, parse_index
+from eval.logreg import DEFAULT_BACKEND, check_backend
+from eval.validation import EvalInputError
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    budgets: tuple[int | float, ...] = (10, 1.0)  # linear-probe label budgets: ints per class, floats a share
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # label draws per budget (the first also seeds k-means)
+    restarts: int = 10  # k-means restarts, the lowest inertia kept
+    k: int = 20  # neighbours of the weighted k-NN vote (DINO's)
+    c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)  # the probe's C values, chosen on held-out labels
+    max_iter: int = 1000  # the probe solver's iterations
+    index: str = DEFAULT_INDEX  # eval.knn_index
+    probe_backend: str = DEFAULT_BACKEND  # eval.logreg
+
+    def __post_init__(self) -> None:
+        parse_index(self.index)
+        check_backend(self.probe_backend)
+        if not self.seeds:
+            raise EvalInputError("the protocol needs at least one seed")
+        if self.restarts < 1 or self.k < 1 or self.max_iter < 1:
+            raise EvalInputError(f"restarts, k and max_iter must be at least 1, got {self.restarts}, {self.k}, "
+                                 f"{self.max_iter}")
+
+    def quick(self) -> EvalProtocol:
+        """The cheap variant monitoring uses during training: two C values, 300 iterations, 3 restarts,
+        no label budgets."""
+        return replace(self, budgets=(), c_grid=(0.1, 1.0), max_iter=300, restarts=min(self.restarts, 3))
+
+
+DEFAULT_PROTOCOL = EvalProtocol()
