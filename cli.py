@@ -115,6 +115,15 @@ def _print_results(results: dict, as_json: bool) -> None:
         click.echo(render_table_text(results))
 
 
+def _print_report(report: dict, as_json: bool) -> None:
+    """A run's report: the table (or its rows as JSON), and a semi-supervised run's classifier."""
+    _print_results(report["results"], as_json)
+    if "classifier" in report:
+        c = report["classifier"]
+        click.echo(f"classifier: test accuracy {c['test_accuracy']:.1f}% from {c['labeled']} labelled images "
+                   f"({c['labels_per_class']} per class, label seed {c['label_seed']})", err=True)
+
+
 eval_options = [
     click.option("--budgets", default=",".join(map(str, DEFAULT_PROTOCOL.budgets)), show_default=True,
                  help="label budgets for the linear probe: integers = labels per class, fractions = share"),
@@ -156,9 +165,9 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or _default_out(cfg)
-    results = run_pipeline(cfg, out, progress=not quiet, protocol=_protocol(budgets, n_seeds, restarts),
-                           embedding=embedding)
-    _print_results(results, as_json)
+    report = run_pipeline(cfg, out, progress=not quiet, protocol=_protocol(budgets, n_seeds, restarts),
+                          embedding=embedding)
+    _print_report(report, as_json)
     click.echo(f"report: {Path(out) / 'report.html'}", err=True)
 
 
@@ -179,9 +188,9 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embed
     _set_threads(n_threads)
     from bigan_repr.report.run_report import evaluate_run
 
-    results = evaluate_run(run, checkpoint=checkpoint, protocol=_protocol(budgets, n_seeds, restarts),
-                           embedding=embedding, skip_bad=skip_bad)
-    _print_results(results, as_json)
+    report = evaluate_run(run, checkpoint=checkpoint, protocol=_protocol(budgets, n_seeds, restarts),
+                          embedding=embedding, skip_bad=skip_bad)
+    _print_report(report, as_json)
     click.echo(f"report: {Path(run) / 'report.html'}", err=True)
 
 
@@ -281,12 +290,34 @@ def embed(run, inputs, layer, device, out, shard_size, n_threads):
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="print a list of {file, class, probability} on stdout")
+@click.option("--device", default="auto", show_default=True)
+@threads_option
+def predict(run, inputs, as_json, device, n_threads):
+    """The class of each image file by a semi-supervised run's classifier, with its probability.
+
+    Files and folders are read as `bigan embed` reads them; the run must have been trained with
+    --labels-per-class.
+    """
+    _set_threads(n_threads)
+    from bigan_repr.features.encoder import load_encoder
+    from bigan_repr.features.predict import as_text, predict_files
+
+    predictions = predict_files(load_encoder(run, device=device), list(inputs))
+    click.echo(json.dumps(predictions, indent=2) if as_json else as_text(predictions))
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
               help="torchscript or onnx: the network; safetensors: its weights, the config as metadata")
 @layer_option
 @click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: best)")
+@click.option("--classifier", is_flag=True, help="export a semi-supervised run's classifier: class probabilities "
+                                                 "(N, K) instead of features")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the file to write")
-def export(run, fmt, layer, checkpoint, out):
+def export(run, fmt, layer, checkpoint, classifier, out):
     """Export the encoder for programs that do not import this package.
 
     The network takes uint8 images (N, C, H, W) in the run's channels and size, converts them as
@@ -294,8 +325,8 @@ def export(run, fmt, layer, checkpoint, out):
     """
     from bigan_repr.features.export import export_encoder
 
-    export_encoder(run, fmt, out, layer=layer, checkpoint=checkpoint)
-    click.echo(f"wrote {fmt} encoder to {out}", err=True)
+    export_encoder(run, fmt, out, layer=layer, checkpoint=checkpoint, classifier=classifier)
+    click.echo(f"wrote {fmt} {'classifier' if classifier else 'encoder'} to {out}", err=True)
 
 
 index_option = click.option(

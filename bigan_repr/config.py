@@ -78,6 +78,10 @@ class DataConfig:
     stream: str = option("auto", "memory: one uint8 tensor on the device; loader: a DataLoader decoding "
                          "files lazily (folders); auto: loader for folders unless --skip-bad", choices=STREAMS)
     workers: int = option(2, "DataLoader worker processes (loader stream)")
+    # semi-supervised: a class-balanced draw of the training split keeps its labels (data/label_split.py)
+    labels_per_class: int | None = option(None, "semi-supervised: train a classifier on this many labelled "
+                                          "images per class; every other training image is used without its label")
+    label_seed: int = option(0, "the seed of the labelled images' draw")
 
     @property
     def path(self) -> Path | None:
@@ -103,6 +107,9 @@ class DataConfig:
             raise ConfigError("data.skip_bad needs data.stream 'memory' or 'auto': the loader reads files lazily")
         if self.workers < 0:
             raise ConfigError(f"data.workers must be 0 or more, got {self.workers}")
+        _positive("data.labels_per_class", self.labels_per_class, allow_none=True)
+        if not 0 <= self.label_seed < 2**32:
+            raise ConfigError(f"data.label_seed must lie in [0, 2**32), got {self.label_seed}")
 
 
 @dataclass
@@ -157,6 +164,8 @@ class TrainConfig:
     adversarial: bool = option(True, "--no-adversarial: train E by the invariance loss alone, without D or G "
                                "(the control)")
     lr_e: float | None = option(None, "E's learning rate (default: --lr)")  # and the projector's
+    # with data.labels_per_class: the labelled cross-entropy and, with D and G, the (K+1)-class terms
+    class_weight: float = option(1.0, "weight of the semi-supervised classifier's losses (default 1)")
     seed: int = option(0, "random seed")
     device: str = option("auto", "where to train", choices=DEVICES)
     threads: int | None = option(None, "CPU threads for torch, faiss and BLAS together")  # None: all cores
@@ -184,8 +193,6 @@ class TrainConfig:
             _positive("train.invariance_weight", self.invariance_weight)
             if POLICIES[self.augment] is None:
                 raise ConfigError("train.invariance needs an augmentation policy (train.augment) to make two views")
-        if not self.adversarial and not self.has_invariance:
-            raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance")
         _positive("train.n_critic", self.n_critic, allow_none=True)
         _positive("train.threads", self.threads, allow_none=True)
         _positive("train.log_every", self.log_every)
@@ -223,9 +230,21 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        if not (self.train.adversarial or self.train.has_invariance or self.semi_supervised):
+            raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance or "
+                              "data.labels_per_class")
+        _positive("train.class_weight", self.train.class_weight)
+        if self.semi_supervised and self.train.select:
+            raise ConfigError("train.select chooses checkpoints on labels beyond data.labels_per_class; a "
+                              "semi-supervised run keeps its last checkpoint (leave train.select unset)")
         if self.model.features not in self.trained_layers:
             raise ConfigError(f"model.features={self.model.features!r} exports D's image pathway, and "
                               "train.adversarial=false trains no D; choose one of: " + ", ".join(self.trained_layers))
+
+    @property
+    def semi_supervised(self) -> bool:
+        """Whether the run also trains a classifier on a labelled part of its training split."""
+        return self.data.labels_per_class is not None
 
     @property
     def trained_layers(self) -> tuple[str, ...]:

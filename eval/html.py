@@ -19,6 +19,7 @@ from eval.report import Column, Method, best_rows, cell_text, cell_value, column
 # (section id, heading), in page order. Picture sections appear when the caller supplies them.
 REPORT_SECTIONS = (
     ("results", "Results"),
+    ("classifier", "Classifier"),
     ("samples", "Samples G(z)"),
     ("reconstructions", "Reconstructions"),
     ("curves", "Learning curves"),
@@ -152,6 +153,14 @@ def _results_section(payload: dict) -> str:
     return section("results", "Results", table + TABLE_LEGEND + (f'<ul class="notes">{notes}</ul>' if notes else ""))
 
 
+def _classifier_section(classifier: dict) -> str:
+    """A semi-supervised run's own classifier, beside the frozen-feature table above it."""
+    text = (f'<p>Test accuracy of the run\'s classifier: <b>{classifier["test_accuracy"]:.1f}%</b>, '
+            f'trained on {classifier["labeled"]} labelled images ({classifier["labels_per_class"]} per class, '
+            f'label seed {classifier["label_seed"]}); every other training image was used without its label.</p>')
+    return section("classifier", "Classifier", text)
+
+
 def _value(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -188,6 +197,8 @@ def render_report_html(payload: dict, pictures: dict[str, Picture] | None = None
     """report.html: the results table with baselines, then each supplied picture, then the config."""
     pictures = pictures or {}
     html = {"results": _results_section(payload)}
+    if payload.get("classifier"):
+        html["classifier"] = _classifier_section(payload["classifier"])
     for section_id, heading in REPORT_SECTIONS:
         if section_id in pictures:
             html[section_id] = picture_section(section_id, heading, pictures[section_id])

@@ -118,7 +118,9 @@ class FolderDataset(Dataset):
     def __init__(self, cfg: DataConfig, split: str = "train"):
         _, files, classes = folder_listing(cfg.path, split)
         self.files = [f for f, _ in files]
+        self.ids = np.array([str(f) for f in self.files])  # as ImageSet's: the file paths
         self.labels = np.array([label for _, label in files], dtype=np.int64) if classes else None
+        self.classes = classes or None
         first = read_image(self.files[0], cfg.channels, cfg.image_size)
         self.shape: tuple[int, int, int] = tuple(first.shape)
         self.size = cfg.image_size

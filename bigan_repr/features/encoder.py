@@ -14,13 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..config import Config, DataConfig, resolve_layer
 from ..data.image_files import IMAGE_SUFFIXES, conform, image_files_in, read_image
 from ..data.image_set import ImageSet
 from ..data.rows import ImageRows
 from ..data.sources import load_images, open_rows
-from ..errors import DataError
+from ..errors import DataError, UserError
+from ..losses.semisup import class_probabilities
 from ..nets.bigan import Encoder, JointDiscriminator, layer_features
 from ..nets.encoding import encode_in_batches
 from ..train.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, model_from_checkpoint
@@ -30,8 +32,8 @@ from ..train.runtime import resolve_device
 
 @dataclass
 class LoadedEncoder:
-    """A frozen encoder (and D, whose image pathway is the "d" layer) plus what is needed to feed
-    them: the run's image shape and config."""
+    """A frozen encoder (and D, whose image pathway is the "d" layer; and a semi-supervised run's
+    classifier) plus what is needed to feed them: the run's image shape and config."""
 
     encoder: Encoder
     discriminator: JointDiscriminator
@@ -40,6 +42,24 @@ class LoadedEncoder:
     step: int
     run: str
     device: torch.device
+    classifier: nn.Module | None = None  # K class logits on E's penultimate layer
+    classes: list[int] | None = None  # the label value of each of the K outputs
+    class_names: list[str] | None = None  # the source's class names by label value, where it has them
+
+    def class_probabilities(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """float32 (N, K): p(class k | x) for uint8 images (N, C, H, W), by the run's classifier."""
+        if self.classifier is None:
+            raise UserError(f"run {self.run} has no classifier: train one with --labels-per-class N")
+        images = self.conform(np.asarray(images))
+        if len(images) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        net = lambda x: class_probabilities(self.classifier(self.encoder.features(x)))  # noqa: E731
+        return encode_in_batches(net, images, self.device, batch_size)
+
+    def class_name(self, k: int) -> str | int:
+        """Output ``k``'s class: its name where the source has names, else its label value."""
+        label = self.classes[k]
+        return self.class_names[label] if self.class_names and 0 <= label < len(self.class_names) else label
 
     def conform(self, images: np.ndarray) -> np.ndarray:
         """uint8 (N, C, H, W) of any size or channel count -> the run's channels and size."""
@@ -83,14 +103,15 @@ def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Pat
         model.encoder.load_state_dict(ckpt["ema_encoder"])
     model.to(dev).eval()
     return LoadedEncoder(model.encoder, model.discriminator, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]),
-                         str(run), dev)
+                         str(run), dev, model.classifier, ckpt.get("classes"), ckpt.get("class_names"))
 
 
 def random_encoder_like(loaded: LoadedEncoder, seed: int = 0) -> LoadedEncoder:
     """Untrained networks of the same architecture: the random-features baseline."""
     torch.manual_seed(seed)
     # built the way training builds it, so the initialization is the trained model's starting point
-    model = networks_for(loaded.config, loaded.image_shape).to(loaded.device).eval()
+    n_classes = None if loaded.classes is None else len(loaded.classes)
+    model = networks_for(loaded.config, loaded.image_shape, n_classes).to(loaded.device).eval()
     return LoadedEncoder(model.encoder, model.discriminator, loaded.config, loaded.image_shape, 0,
                          "random-init", loaded.device)
 

@@ -26,6 +26,7 @@ from torch.nn.utils import parametrize
 from ..config import Config, ConfigError, resolve_layer
 from ..data.image_set import to_model_range
 from ..errors import UserError
+from ..losses.semisup import class_probabilities
 from ..nets.bigan import layer_features
 from ..runs.atomic import atomic_path, atomic_write
 from ..train.networks import networks_for
@@ -36,18 +37,26 @@ FORMAT = "bigan-repr-encoder/1"
 _PACKAGES = {"torchscript": (), "onnx": ("onnx", "onnxscript"), "safetensors": ("safetensors",)}
 
 
-class FeatureNet(nn.Module):
-    """uint8 images (N, C, H, W) -> float32 features (N, d) at ``layer``, preprocessing included."""
+CLASSIFIER = "classifier"  # exported instead of a layer: a semi-supervised run's class probabilities
 
-    def __init__(self, encoder: nn.Module, discriminator: nn.Module, layer: str):
+
+class FeatureNet(nn.Module):
+    """uint8 images (N, C, H, W) -> float32 features (N, d) at ``layer``, preprocessing included; or, with
+    ``layer`` "classifier", the class probabilities (N, K) of a semi-supervised run's classifier."""
+
+    def __init__(self, encoder: nn.Module, discriminator: nn.Module, layer: str, classifier: nn.Module | None = None):
         super().__init__()
         self.layer = layer
-        # only the network the layer reads, so an exported file holds no unused weights
+        # only the networks the output reads, so an exported file holds no unused weights
         self.encoder = None if layer == "d" else encoder
         self.discriminator = _image_pathway(discriminator) if layer == "d" else None
+        self.classifier = classifier if layer == CLASSIFIER else None
 
     def forward(self, images: Tensor) -> Tensor:
-        return layer_features(self.encoder, self.discriminator, to_model_range(images), self.layer).float()
+        x = to_model_range(images)
+        if self.classifier is not None:
+            return class_probabilities(self.classifier(self.encoder.features(x)))
+        return layer_features(self.encoder, self.discriminator, x, self.layer).float()
 
 
 def _image_pathway(discriminator: nn.Module) -> nn.Module:
@@ -71,8 +80,13 @@ def check_export_packages(fmt: str) -> None:
         raise UserError(f"--format {fmt} needs {', '.join(missing)}: pip install 'bigan-repr[export]'")
 
 
-def feature_net(loaded: LoadedEncoder, layer: str | None) -> FeatureNet:
-    """The exported network of ``layer`` (None: the run's own), refused where the run did not learn it."""
+def feature_net(loaded: LoadedEncoder, layer: str | None, classifier: bool = False) -> FeatureNet:
+    """The exported network of ``layer`` (None: the run's own), refused where the run did not learn it; with
+    ``classifier``, the run's classifier instead (refused where it has none)."""
+    if classifier:
+        if loaded.classifier is None:
+            raise UserError(f"--classifier: run {loaded.run} has no classifier (train one with --labels-per-class N)")
+        return FeatureNet(loaded.encoder, loaded.discriminator, CLASSIFIER, loaded.classifier).cpu().eval()
     return FeatureNet(loaded.encoder, loaded.discriminator, resolve_layer(loaded.config, layer)).cpu().eval()
 
 
@@ -103,8 +117,9 @@ def _torchscript(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
 def _onnx(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
     batch = torch.export.Dim("batch")
     with atomic_path(out, suffix=".onnx") as tmp:
+        output = "probabilities" if net.layer == CLASSIFIER else "features"
         torch.onnx.export(_folded(net), (_example(loaded),), tmp, input_names=["images"],
-                          output_names=["features"], dynamic_shapes={"images": {0: batch}},
+                          output_names=[output], dynamic_shapes={"images": {0: batch}},
                           external_data=False, verbose=False)
 
 
@@ -114,6 +129,7 @@ def _safetensors(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
     tensors = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
     meta = {"format": FORMAT, "config": json.dumps(loaded.config.to_dict()),
             "image_shape": json.dumps(list(loaded.image_shape)), "layer": net.layer, "step": str(loaded.step),
+            "classes": json.dumps(loaded.classes), "class_names": json.dumps(loaded.class_names),
             "input": "uint8 (N, C, H, W) in the run's channels and size; the network divides by 127.5 and "
                      "subtracts 1"}
     data = save(tensors, metadata=meta)
@@ -125,11 +141,14 @@ assert tuple(_WRITERS) == EXPORT_FORMATS
 
 
 def export_encoder(run: str | Path, fmt: str, out: str | Path, *, layer: str | None = None,
-                   checkpoint: str | Path | None = None) -> Path:
-    """Write the run's encoder (its exported layer, or ``layer``) to ``out`` in format ``fmt``."""
+                   checkpoint: str | Path | None = None, classifier: bool = False) -> Path:
+    """Write the run's encoder (its exported layer, or ``layer``; or with ``classifier`` its classifier's
+    class probabilities) to ``out`` in format ``fmt``."""
     check_export_packages(fmt)
+    if classifier and layer is not None:
+        raise UserError("--classifier exports class probabilities, not a layer: leave --layer out")
     loaded = load_encoder(run, device="cpu", checkpoint=checkpoint)
-    net = feature_net(loaded, layer)
+    net = feature_net(loaded, layer, classifier)
     _WRITERS[fmt](net, loaded, Path(out))
     return Path(out)
 
@@ -148,7 +167,8 @@ def load_safetensors(path: str | Path) -> FeatureNet:
     if meta.get("format") != FORMAT:
         raise UserError(f"{path}: not an encoder exported by bigan-repr (expected format {FORMAT})")
     cfg = Config.from_stored(json.loads(meta["config"]), where=f"config stored in {path}")
-    model = networks_for(cfg, tuple(json.loads(meta["image_shape"])))
-    net = FeatureNet(model.encoder, model.discriminator, meta["layer"])
+    classes = json.loads(meta.get("classes", "null"))  # absent from files exported before classifiers
+    model = networks_for(cfg, tuple(json.loads(meta["image_shape"])), None if classes is None else len(classes))
+    net = FeatureNet(model.encoder, model.discriminator, meta["layer"], model.classifier)
     net.load_state_dict(tensors)
     return net.eval()

@@ -44,10 +44,14 @@ class Encoder(nn.Module):
     def features(self, x: Tensor) -> Tensor:
         return self.body(x)
 
-    def forward(self, x: Tensor) -> Tensor:
-        z = self.head(self.body(x))
+    def code(self, features: Tensor) -> Tensor:
+        """z from the penultimate layer, so a caller that needs both computes the body once."""
+        z = self.head(features)
         # official BiGAN: 2*sigmoid-1 keeps E(x) inside U(-1,1)'s support, else D wins on range
         return 2 * torch.sigmoid(z) - 1 if self.squash else z
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.code(self.body(x))
 
 
 class Generator(nn.Module):
@@ -98,11 +102,16 @@ class JointDiscriminator(nn.Module):
 
 class BiGAN(nn.Module):
     """The three networks together (plus E's invariance head when the run has the term), so one
-    state dict and one ``.to()`` cover them. ``d_norm`` and ``invariance`` are decided from the
-    training recipe by ``train.networks.networks_for``."""
+    state dict and one ``.to()`` cover them. ``d_norm``, ``invariance`` and ``n_classes`` are decided
+    from the training recipe by ``train.networks.networks_for``.
+
+    A semi-supervised run adds ``classifier``: K class logits on E's penultimate layer, the "generated"
+    class holding the fixed logit 0 (``losses/semisup.py``), so labels, the invariance term and the
+    adversarial part all train the one network a user predicts with.
+    """
 
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], d_norm: str,
-                 invariance: InvarianceSpec | None = None):
+                 invariance: InvarianceSpec | None = None, n_classes: int | None = None):
         super().__init__()
         self.cfg, self.image_shape = cfg, tuple(image_shape)
         self.generator = Generator(cfg, self.image_shape)
@@ -114,6 +123,7 @@ class BiGAN(nn.Module):
         self.projector = None  # E's invariance head (the name checkpoints store its weights under)
         if invariance is not None:  # built last, so the three networks start from the same weights either way
             self.projector = InvarianceHead(self.encoder.feature_dim, invariance)
+        self.classifier = None if n_classes is None else nn.Linear(self.encoder.feature_dim, n_classes)  # (B, K)
 
 
 _LAYERS = {

@@ -20,6 +20,7 @@ from eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
 from eval.report import MODEL, Method
 
 from ..config import resolve_layer
+from ..data.image_set import ImageSet
 from ..errors import DataError
 from ..features.encoder import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from ..runs.progress import phase
@@ -72,13 +73,28 @@ def _meta_and_notes(loaded: LoadedEncoder, run_dir: Path, train_n: int, test_n: 
     return meta, notes
 
 
+def classifier_result(loaded: LoadedEncoder, test_set: ImageSet) -> dict[str, Any] | None:
+    """A semi-supervised run's classifier on the test split: report.json's "classifier" object."""
+    if loaded.classifier is None:
+        return None
+    cfg = loaded.config.data
+    with phase(f"classify {len(test_set)} test images") as p:
+        predicted = np.asarray(loaded.classes)[loaded.class_probabilities(test_set.images).argmax(1)]
+        accuracy = round(100 * float(np.mean(predicted == test_set.labels)), 2)
+        p.note = f"accuracy {accuracy:.1f}%"
+    labelled = cfg.labels_per_class * len(loaded.classes)
+    return {"test_accuracy": accuracy, "labels_per_class": cfg.labels_per_class, "label_seed": cfg.label_seed,
+            "labeled": labelled}
+
+
 def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOCOL,
                  checkpoint: str | Path | None = None, plot: bool = True,
                  embedding: str | None = None, skip_bad: bool | None = None) -> dict[str, Any]:
     """Encode the run's dataset (train and test splits), evaluate, and write report.json/.md/.html.
 
-    ``embedding``: "tsne" (default, on a subsample) or "pca" (fast); ``plot=False`` leaves the
-    embedding plot and the neighbour grid out.
+    Returns report.json's content: ``results`` (a row per method), ``meta``, ``notes`` and, for a
+    semi-supervised run, ``classifier``. ``embedding``: "tsne" (default, on a subsample) or "pca" (fast);
+    ``plot=False`` leaves the embedding plot and the neighbour grid out.
     """
     embedding = check_method(embedding or DEFAULT_EMBEDDING)
     run_dir = Path(run_dir)
@@ -96,6 +112,8 @@ def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOC
         results = evaluate_sets(methods, train_set.labels, test_set.labels, protocol)
         meta, notes = _meta_and_notes(loaded, run_dir, len(train_set), len(test_set), test_set.classes)
         payload = report_payload(results, title=f"bigan-repr report: {run_dir.name}", meta=meta, notes=notes)
+        if (classifier := classifier_result(loaded, test_set)) is not None:
+            payload["classifier"] = classifier
         pictures = run_pictures(run_dir)
         if plot:
             exported = Method(MODEL, resolve_layer(loaded.config, None))
@@ -108,4 +126,4 @@ def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOC
             write_report(run_dir, payload, html=render_report_html(payload, pictures), extra=extra)
     finally:
         run.release_lock()
-    return results
+    return payload

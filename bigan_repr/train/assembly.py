@@ -18,12 +18,14 @@ from ..config import Config, ConfigError
 from ..data.batches import BatchStream, LoaderStream
 from ..data.folder import FolderDataset
 from ..data.image_set import ImageSet, to_model_range
+from ..data.label_split import LabelSplit, draw_label_split
 from ..data.sources import lazy_dataset, load_images
 from ..losses.augment import POLICIES
 from ..losses.objectives import Objective, get_objective
 from ..nets.bigan import BiGAN, sample_prior
 from .distributed import DistContext, init_distributed, wrap
 from .ema import EncoderEMA
+from .labelled import LabelledBatches
 from .networks import networks_for
 from .runtime import autocast_for, resolve_device, set_threads
 from .step import CriticPair, GeneratorEncoderPair, StepContext
@@ -53,6 +55,8 @@ class Assembly:
     probe: ValidationProbe | None
     total: int  # the step budget
     ctx: StepContext
+    labels: LabelSplit | None = None  # a semi-supervised run's labelled part
+    class_names: list[str] | None = None  # the source's class names by label value, where it has them
 
     @property
     def exported_encoder(self) -> torch.nn.Module:
@@ -63,7 +67,8 @@ class Assembly:
 def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.optim.Optimizer, ...]:
     lr = cfg.lr or objective.lr
     betas = cfg.betas or objective.betas
-    encoder = [*model.encoder.parameters(), *(model.projector.parameters() if model.projector else [])]
+    encoder = [p for net in (model.encoder, model.projector, model.classifier) if net is not None
+               for p in net.parameters()]
     d_groups = [{"params": list(model.discriminator.parameters()), "lr": cfg.lr_d or lr}]
     ge_groups = [{"params": list(model.generator.parameters()), "lr": lr}, {"params": encoder, "lr": cfg.lr_e or lr}]
     if objective.optimizer == "rmsprop":
@@ -118,10 +123,21 @@ def _maybe_compile(module: torch.nn.Module) -> torch.nn.Module:
         return module
 
 
-def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, rng, dist, device) -> StepContext:
+def _labelled(cfg: Config, data: ImageSet | FolderDataset, device) -> tuple[LabelSplit | None, LabelledBatches | None]:
+    """A semi-supervised run's labelled part, drawn from the training split, and its batches."""
+    if not cfg.semi_supervised:
+        return None, None
+    split = draw_label_split(data.labels, data.ids, cfg.data.labels_per_class, cfg.data.label_seed, cfg.data.source)
+    return split, LabelledBatches.from_split(split, data.images_at(split.positions), cfg.train.batch_size,
+                                             POLICIES[cfg.train.augment], device)
+
+
+def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, rng, dist, device,
+                  labelled: LabelledBatches | None) -> StepContext:
     t = cfg.train
     critic = CriticPair(model.discriminator, objective)
-    gen_enc = GeneratorEncoderPair(model.generator if t.adversarial else None, model.encoder, model.projector)
+    gen_enc = GeneratorEncoderPair(model.generator if t.adversarial else None, model.encoder, model.projector,
+                                   model.classifier)
     if t.compile:
         gen_enc = _maybe_compile(gen_enc)
         if objective.gradient_penalty:  # compiled graphs have no double backward
@@ -133,7 +149,7 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
         objective=objective, opt_d=optimizers[0], opt_ge=optimizers[1], gen_loss=t.gen_loss,
         recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
         rng=rng, autocast=autocast_for(device, t.precision),
-        d_augment=POLICIES[t.d_augment], adversarial=t.adversarial,
+        d_augment=POLICIES[t.d_augment], adversarial=t.adversarial, labelled=labelled, class_weight=t.class_weight,
     )
 
 
@@ -145,8 +161,9 @@ def assemble(cfg: Config) -> Assembly:
     objective = get_objective(cfg.train.objective)
     n_critic = cfg.train.n_critic or objective.n_critic
     data, stream = _data_stream(cfg, dist, device)
+    labels, labelled = _labelled(cfg, data, device)
     torch.manual_seed(cfg.train.seed)
-    model = networks_for(cfg, image_shape(data)).to(device)
+    model = networks_for(cfg, image_shape(data), None if labels is None else len(labels.classes)).to(device)
     _check_batch_norm_batch(model, cfg.train.batch_size)
     if cfg.train.sync_bn and dist.active:
         if device.type != "cuda":
@@ -165,5 +182,6 @@ def assemble(cfg: Config) -> Assembly:
         skipped=list(getattr(data, "skipped", [])), model=model, opt_d=optimizers[0], opt_ge=optimizers[1],
         ema=EncoderEMA(model.encoder, cfg.train.ema) if cfg.train.ema else None, rng=rng,
         fixed_x=fixed_x, fixed_z=fixed_z, probe=probe, total=total_steps(cfg, stream, n_critic),
-        ctx=_step_context(cfg, model, objective, optimizers, rng, dist, device),
+        ctx=_step_context(cfg, model, objective, optimizers, rng, dist, device, labelled),
+        labels=labels, class_names=getattr(data, "classes", None),
     )

@@ -89,6 +89,7 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[BiGAN, Config]:
     """Rebuild the networks from the config stored in the checkpoint and load their weights."""
     cfg = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt.get('path', 'checkpoint')}")
-    model = networks_for(cfg, tuple(ckpt["image_shape"]))
+    classes = ckpt.get("classes")  # a semi-supervised run's, absent from checkpoints before classifiers
+    model = networks_for(cfg, tuple(ckpt["image_shape"]), None if classes is None else len(classes))
     model.load_state_dict(ckpt["model"])
     return model, cfg

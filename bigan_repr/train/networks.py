@@ -26,7 +26,11 @@ def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:
     return cfg.d_norm
 
 
-def networks_for(cfg: Config, image_shape: tuple[int, int, int]) -> BiGAN:
-    """G, E and D (and the invariance head when E has the term) for ``cfg``, freshly initialized."""
+def networks_for(cfg: Config, image_shape: tuple[int, int, int], n_classes: int | None = None) -> BiGAN:
+    """G, E and D (and the invariance head when E has the term, the classifier of a semi-supervised run
+    over ``n_classes``) for ``cfg``, freshly initialized."""
+    if cfg.semi_supervised != (n_classes is not None):
+        raise ConfigError(f"a {'semi-supervised' if cfg.semi_supervised else 'unsupervised'} config needs "
+                          f"{'the number of classes' if cfg.semi_supervised else 'no classes'} to build its networks")
     d_norm = resolve_d_norm(cfg.model, bool(get_objective(cfg.train.objective).gradient_penalty))
-    return BiGAN(cfg.model, image_shape, d_norm, invariance=cfg.invariance_spec)
+    return BiGAN(cfg.model, image_shape, d_norm, invariance=cfg.invariance_spec, n_classes=n_classes)

@@ -34,6 +34,9 @@ def capture(run: Assembly, step: int, best: float | None) -> dict[str, Any]:
         "rng": {"z": gather_rng_states(run.rng, run.dist), "torch": torch.get_rng_state()},
         "best_metric": best,
         "ema_encoder": run.ema.state_dict() if run.ema else None,
+        # a semi-supervised run's classes: the label value of each classifier output, and their names
+        "classes": None if run.labels is None else run.labels.classes.tolist(),
+        "class_names": run.class_names if run.labels is not None else None,
     }
 
 

@@ -21,8 +21,10 @@ from torch import Tensor, nn
 
 from ..losses.augment import AugmentPolicy, augment
 from ..losses.objectives import Objective, joint_gradient_penalty
+from ..losses.semisup import generated_loss, labelled_loss, unlabelled_real_loss
 from ..nets.bigan import BiGAN, sample_prior
 from ..nets.invariance_head import InvarianceHead
+from .labelled import LabelledBatches
 
 
 class CriticPair(nn.Module):
@@ -52,26 +54,38 @@ class GEOutputs(NamedTuple):
     x_rec: Tensor | None  # G(E(x)), for the cycle terms
     z_rec: Tensor | None  # E(G(z)), likewise
     h: Tensor | None  # the invariance head's projections of both views, (2B, width)
+    logits_labelled: Tensor | None = None  # the classifier on the labelled batch, (B_l, K)
+    logits_real: Tensor | None = None  # the classifier on x, whose labels are not used, (B, K)
+    logits_fake: Tensor | None = None  # the classifier on G(z), detached from G: E's (K+1)-class term, (B, K)
 
 
 class GeneratorEncoderPair(nn.Module):
     """Everything G and E compute with gradients, in one forward call: E(x) and G(z) (plus the
     cycle terms' G(E(x)), E(G(z))) when adversarial, the invariance head's outputs on the views when
-    E has that term. ``generator`` is None when E trains without D and G."""
+    E has that term, the classifier's logits in a semi-supervised run. ``generator`` is None when E
+    trains without D and G."""
 
-    def __init__(self, generator: nn.Module | None, encoder: nn.Module, head: nn.Module | None):
+    def __init__(self, generator: nn.Module | None, encoder: nn.Module, head: nn.Module | None,
+                 classifier: nn.Module | None = None):
         super().__init__()
-        self.generator, self.encoder, self.head = generator, encoder, head
+        self.generator, self.encoder, self.head, self.classifier = generator, encoder, head, classifier
 
-    def forward(self, x: Tensor, z: Tensor, cycles: bool = False, views: Tensor | None = None) -> GEOutputs:
-        z_real = x_fake = x_rec = z_rec = h = None
+    def forward(self, x: Tensor, z: Tensor, cycles: bool = False, views: Tensor | None = None,
+                x_labelled: Tensor | None = None) -> GEOutputs:
+        z_real = x_fake = x_rec = z_rec = h = logits_labelled = logits_real = logits_fake = None
+        E, C = self.encoder, self.classifier
         if self.generator is not None:
-            z_real, x_fake = self.encoder(x), self.generator(z)
+            f_real = E.features(x)
+            z_real, x_fake = E.code(f_real), self.generator(z)
             if cycles:
-                x_rec, z_rec = self.generator(z_real), self.encoder(x_fake)
+                x_rec, z_rec = self.generator(z_real), E(x_fake)
+            if C is not None:  # real images (labels unused) and generated ones: the (K+1)-th class
+                logits_real, logits_fake = C(f_real), C(E.features(x_fake.detach()))
         if views is not None:
-            h = self.head(self.encoder.features(views))  # (2B, width): both views in one batch
-        return GEOutputs(z_real, x_fake, x_rec, z_rec, h)
+            h = self.head(E.features(views))  # (2B, width): both views in one batch
+        if x_labelled is not None:
+            logits_labelled = C(E.features(x_labelled))
+        return GEOutputs(z_real, x_fake, x_rec, z_rec, h, logits_labelled, logits_real, logits_fake)
 
 
 @dataclass
@@ -90,7 +104,9 @@ class StepContext:
     rng: torch.Generator
     autocast: AbstractContextManager
     d_augment: AugmentPolicy | None = None  # applied to both joints' x inside D's input
-    adversarial: bool = True  # False: E learns from the invariance term alone
+    adversarial: bool = True  # False: E learns from the invariance term (and labels) alone
+    labelled: LabelledBatches | None = None  # a semi-supervised run's labelled images
+    class_weight: float = 1.0  # the weight of the classifier's losses
 
     @property
     def head(self) -> InvarianceHead | None:
@@ -141,7 +157,22 @@ def _adversarial_loss(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs) ->
     return loss
 
 
-def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs) -> dict[str, Tensor]:
+def _classifier_loss(ctx: StepContext, out: GEOutputs, y_labelled: Tensor | None, stats: dict) -> Tensor:
+    """The semi-supervised classifier's terms: labelled cross-entropy, and with G the (K+1)-class ones."""
+    loss = torch.zeros((), device=ctx.rng.device)
+    if out.logits_labelled is not None:
+        labelled = labelled_loss(out.logits_labelled, y_labelled)
+        loss = loss + ctx.class_weight * labelled
+        stats["class_loss"] = labelled.detach().float()
+    if out.logits_real is not None:
+        real_or_generated = unlabelled_real_loss(out.logits_real) + generated_loss(out.logits_fake)
+        loss = loss + ctx.class_weight * real_or_generated
+        stats["generated_class_loss"] = real_or_generated.detach().float()
+    return loss
+
+
+def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs,
+                             y_labelled: Tensor | None = None) -> dict[str, Tensor]:
     # ---- G and E: minimize the G/E loss against the updated D, plus E's invariance term ----
     stats = {}
     D = ctx.model.discriminator
@@ -155,6 +186,7 @@ def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutp
             invariance = ctx.head.loss(out.h)
             loss = loss + ctx.head.spec.weight * invariance
             stats["invariance"] = invariance.detach().float()
+        loss = loss + _classifier_loss(ctx, out, y_labelled, stats)
     ctx.opt_ge.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_ge.step()
@@ -178,9 +210,10 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
     x = batches[-1]
     z = _z(ctx, x.shape[0], x.device) if ctx.adversarial else None
     views = None if ctx.head is None else ctx.head.views(x, ctx.rng)  # (2B, C, H, W)
+    x_labelled, y_labelled = ctx.labelled.next(ctx.rng) if ctx.labelled is not None else (None, None)
     with ctx.autocast:
-        out = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views)
+        out = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views, x_labelled)
     stats = {}
     if ctx.adversarial:
         stats = discriminator_update(ctx, x, out.z_real.detach(), out.x_fake.detach(), z)
-    return stats | generator_encoder_update(ctx, x, z, out)
+    return stats | generator_encoder_update(ctx, x, z, out, y_labelled)

@@ -20,7 +20,9 @@ import torch
 from tqdm import tqdm
 
 from ..config import Config
+from ..data.label_split import LABELS_FILE, check_same_split
 from ..errors import UserError
+from ..runs.atomic import atomic_write_text
 from ..runs.curves import plot_curves
 from ..runs.run_dir import RunDir
 from ..runs.tensorboard import TENSORBOARD_DIR, TensorBoardSink
@@ -104,6 +106,8 @@ class Trainer:
         ckpt = load_checkpoint(self.run_dir.path, map_location=self.parts.device)
         stored = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt['path']}")
         check_resume_compatible(stored, self.cfg, self.run_dir.path)
+        if self.parts.labels is not None:  # the same labelled images, bit for bit
+            check_same_split(self.parts.labels, self.run_dir.path / LABELS_FILE)
         self.step, self.best = restore(self.parts, ckpt)
 
     def _start_writing(self) -> None:
@@ -112,6 +116,8 @@ class Trainer:
             clean_partial_writes(self.run_dir.path)
             self.run_dir.truncate_metrics(self.step)  # rows after the checkpoint are logged again
         self.run_dir.write_config(self.cfg.to_dict())
+        if self.parts.labels is not None:
+            atomic_write_text(self.run_dir.path / LABELS_FILE, self.parts.labels.to_json())
         if self.parts.skipped:
             self.run_dir.write_skipped(self.parts.skipped)
 
@@ -156,7 +162,8 @@ class Trainer:
             if self.step % t.log_every == 0 or last or stopping.requested:
                 elapsed = time.perf_counter() - tick
                 row = self._log(sums, count, elapsed)
-                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("d_loss", "g_loss", "invariance", "recon") if k in row})
+                shown = ("d_loss", "g_loss", "invariance", "class_loss", "recon")
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in shown if k in row})
                 sums, count, tick = {}, 0, time.perf_counter()
             if self.dist.is_main and (self.step % t.sample_every == 0 or last):
                 save_grids(run.model, run.fixed_x[:16], run.fixed_z, self.run_dir.path)

@@ -99,7 +99,8 @@ def test_invariance_alone_trains_only_the_encoder_and_lowers_its_loss(tmp_path):
     assert "d_loss" not in rows[-1]
     assert rows[-1]["invariance"] < 0.97 * rows[0]["invariance"]  # measured 0.94 on 3 seeds, 2 kernel sets
     # its report leaves out D's image pathway: an untrained layer is no result of the run
-    results = evaluate_run(tmp_path / "run", protocol=EvalProtocol(budgets=(), seeds=(0,), restarts=1), plot=False)
+    results = evaluate_run(tmp_path / "run", protocol=EvalProtocol(budgets=(), seeds=(0,), restarts=1),
+                           plot=False)["results"]
     assert sorted(results) == ["bigan (penultimate)", "bigan (z)", "random encoder (penultimate)",
                                "random encoder (z)", "raw pixels"]
 
