@@ -23,15 +23,8 @@ from ..errors import UserError
 from ..runs.progress import phase
 from ..train.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
 from .encoder import LoadedEncoder, encode_in_batches
-from .files import (
-    SHARD_ROWS,
-    is_shard_dir,
-    new_staging_dir,
-    prepare_shard_dir,
-    publish_shard_dir,
-    write_features,
-    write_shard,
-)
+from .files import SHARD_ROWS, is_shard_dir, publish_shard_dir, write_features, write_shard
+from .publish import check_replaceable, new_staging_dir, output_folder, recover
 
 BATCH_ROWS = 1024  # images decoded and encoded at once
 
@@ -85,7 +78,10 @@ def _encode_to_npz(loaded, rows, layer, out: Path, meta, batch_size) -> Encoded:
 
 
 def _encode_to_shards(loaded, rows, layer, out: Path, meta, batch_size, shard_rows, ctx: DistContext) -> Encoded:
-    prepare_shard_dir(out)  # every rank checks, so a refusal stops them all before any work
+    shown, out = out, output_folder(out)
+    if ctx.is_main:  # what a killed encode left: its moved-aside output back in place, staging folders gone
+        recover(out)
+    check_replaceable(out)  # every rank checks, so a refusal stops them all before any work
     staging = broadcast_object(new_staging_dir(out) if ctx.is_main else None, ctx)
     try:
         starts = range(0, len(rows), shard_rows)
@@ -96,9 +92,9 @@ def _encode_to_shards(loaded, rows, layer, out: Path, meta, batch_size, shard_ro
                 write_shard(staging, i, loaded.dim(layer), _blocks(loaded, rows, layer, start, stop, batch_size))
         barrier(ctx)  # every shard is on disk before the manifest names them
         if not ctx.is_main:
-            return Encoded(0, loaded.dim(layer), out, False)
+            return Encoded(0, loaded.dim(layer), shown, False)
         written = publish_shard_dir(staging, out, meta)
-        return Encoded(written.count, written.dim, out, True)
+        return Encoded(written.count, written.dim, shown, True)
     finally:
         if ctx.is_main and staging.exists():  # left only when something failed
             shutil.rmtree(staging, ignore_errors=True)
