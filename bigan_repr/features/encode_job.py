@@ -63,7 +63,7 @@ def encode_rows(loaded: LoadedEncoder, rows: ImageRows, layer: str, out: str | P
             if ctx.active:
                 raise UserError(f"--out {out}: under torchrun each process writes shards; name a folder (DIR/)")
             return _encode_to_npz(loaded, rows, layer, Path(out), meta, batch_size)
-        return _encode_to_shards(loaded, rows, layer, Path(out), meta, batch_size, shard_rows, ctx)
+        return _encode_to_shards(loaded, rows, layer, out, meta, batch_size, shard_rows, ctx)
     finally:
         shutdown(ctx)
 
@@ -77,8 +77,9 @@ def _encode_to_npz(loaded, rows, layer, out: Path, meta, batch_size) -> Encoded:
     return Encoded(len(features), features.shape[1], out, True)
 
 
-def _encode_to_shards(loaded, rows, layer, out: Path, meta, batch_size, shard_rows, ctx: DistContext) -> Encoded:
-    shown, out = out, output_folder(out)
+def _encode_to_shards(loaded, rows, layer, out: str | Path, meta, batch_size, shard_rows,
+                      ctx: DistContext) -> Encoded:
+    shown, out = Path(out), output_folder(out)  # refused here if it is or holds the current folder
     if ctx.is_main:  # what a killed encode left: its moved-aside output back in place, staging folders gone
         recover(out)
     check_replaceable(out)  # every rank checks, so a refusal stops them all before any work
