@@ -67,13 +67,15 @@ def test_files_added_to_a_feature_folder_make_reencoding_refuse(tiny_run, tmp_pa
     assert read_features(out).count == 360 and sorted(p.name for p in tmp_path.iterdir()) == ["feats"]
 
 
-@pytest.mark.parametrize("out, phrase", [("./", "is the current folder"), (".", "is the current folder"),
-                                         ("..", "is a folder holding the current folder")])
-def test_out_that_is_or_holds_the_current_folder_is_refused(tiny_run, tmp_path, monkeypatch, out, phrase):
-    feats = tmp_path / "project" / "feats"
+@pytest.mark.parametrize("inside, out, phrase", [
+    ("", "./", "is the current folder"), ("", ".", "is the current folder"),
+    ("sub", "..", "is a folder holding the current folder")])
+def test_out_that_is_or_holds_the_current_folder_is_refused(tiny_run, tmp_path, monkeypatch, inside, out, phrase):
+    feats = tmp_path / "feats"
     assert _invoke("encode", tiny_run, "--split", "test", "--out", f"{feats}/").exit_code == 0
+    (feats / inside).mkdir(exist_ok=True)  # "..": run in a folder the user made inside the feature folder
     before = _snapshot(tmp_path)
-    monkeypatch.chdir(feats)
+    monkeypatch.chdir(feats / inside)
     _refused(_invoke("encode", tiny_run, "--split", "test", "--out", out), f"--out {out} {phrase}")
     assert _snapshot(tmp_path) == before
 
