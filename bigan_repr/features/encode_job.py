@@ -24,15 +24,8 @@ from ..nets.encoding import encode_in_batches
 from ..runs.progress import phase
 from ..train.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
 from .encoder import LoadedEncoder
-from .files import (
-    SHARD_ROWS,
-    is_shard_dir,
-    new_staging_dir,
-    prepare_shard_dir,
-    publish_shard_dir,
-    write_features,
-    write_shard,
-)
+from .files import SHARD_ROWS, is_shard_dir, publish_shard_dir, write_features, write_shard
+from .publish import check_replaceable, new_staging_dir, output_folder, recover
 
 BATCH_ROWS = 1024  # images decoded and encoded at once
 
@@ -71,7 +64,7 @@ def encode_rows(loaded: LoadedEncoder, rows: ImageRows, layer: str, out: str | P
             if ctx.active:
                 raise UserError(f"--out {out}: under torchrun each process writes shards; name a folder (DIR/)")
             return _encode_to_npz(loaded, rows, layer, Path(out), meta, batch_size)
-        return _encode_to_shards(loaded, rows, layer, Path(out), meta, batch_size, shard_rows, ctx)
+        return _encode_to_shards(loaded, rows, layer, out, meta, batch_size, shard_rows, ctx)
     finally:
         shutdown(ctx)
 
@@ -85,8 +78,12 @@ def _encode_to_npz(loaded, rows, layer, out: Path, meta, batch_size) -> Encoded:
     return Encoded(len(features), features.shape[1], out, True)
 
 
-def _encode_to_shards(loaded, rows, layer, out: Path, meta, batch_size, shard_rows, ctx: DistContext) -> Encoded:
-    prepare_shard_dir(out)  # every rank checks, so a refusal stops them all before any work
+def _encode_to_shards(loaded, rows, layer, out: str | Path, meta, batch_size, shard_rows,
+                      ctx: DistContext) -> Encoded:
+    shown, out = Path(out), output_folder(out)  # refused here if it is or holds the current folder
+    if ctx.is_main:  # what a killed encode left: its moved-aside output back in place, staging folders gone
+        recover(out)
+    check_replaceable(out)  # every rank checks, so a refusal stops them all before any work
     staging = broadcast_object(new_staging_dir(out) if ctx.is_main else None, ctx)
     try:
         starts = range(0, len(rows), shard_rows)
@@ -97,9 +94,9 @@ def _encode_to_shards(loaded, rows, layer, out: Path, meta, batch_size, shard_ro
                 write_shard(staging, i, loaded.dim(layer), _blocks(loaded, rows, layer, start, stop, batch_size))
         barrier(ctx)  # every shard is on disk before the manifest names them
         if not ctx.is_main:
-            return Encoded(0, loaded.dim(layer), out, False)
+            return Encoded(0, loaded.dim(layer), shown, False)
         written = publish_shard_dir(staging, out, meta)
-        return Encoded(written.count, written.dim, out, True)
+        return Encoded(written.count, written.dim, shown, True)
     finally:
         if ctx.is_main and staging.exists():  # left only when something failed
             shutil.rmtree(staging, ignore_errors=True)

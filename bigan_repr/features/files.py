@@ -5,11 +5,13 @@
 - A shard directory (any size): ``part-00000.npy`` ... (float32, n_i x d, plain .npy any program
   reads), each with ``part-00000.labels.npy`` (when known) and ``part-00000.ids.npy``, and
   ``manifest.json`` written last: format, count, dim, the shards in row order with their counts,
-  and the metadata (layer, run, step, source, split). Shards are read back memory-mapped.
+  and the metadata (layer, run, step, source, split); :mod:`manifest` checks it before use.
+  Shards are read back memory-mapped.
 
 A shard is streamed to disk batch by batch, so writing holds one batch, never the shard or the
-dataset; the directory is filled under a temporary name and renamed into place at the end, so a
-failed or refused encode leaves an existing output as it was. numpy only: no torch here.
+dataset; the directory is filled under a temporary name and moved into place at the end
+(:mod:`publish`), so a failed, refused or killed encode leaves an existing output as it was.
+numpy only: no torch here.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import struct
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +28,13 @@ from typing import Any
 import numpy as np
 
 from ..data.npz_archive import NpzError, read_npz
-from ..errors import UserError
 from ..runs.atomic import atomic_path, atomic_write, atomic_write_text
+from .manifest import FORMAT, MANIFEST, FeatureFileError, read_manifest
+from .publish import move_into_place, restore_interrupted
 
-FORMAT = "bigan-repr-features/1"
-MANIFEST = "manifest.json"
 SHARD_ROWS = 16384  # rows per shard file by default: 64 MB at d = 1024, and a unit of work per rank
 _PART = re.compile(r"^part-(\d{5})\.npy$")
 _HEADER_BYTES = 128  # fixed .npy header size, so a shard's row count can be written after its rows
-
-
-class FeatureFileError(UserError):
-    """A feature file or shard directory is missing, malformed or inconsistent; the message names it."""
 
 
 @dataclass
@@ -137,41 +132,15 @@ def write_shard(folder: Path, index: int, dim: int,
     return rows
 
 
-def prepare_shard_dir(out: str | Path) -> None:
-    """Refuse an output folder that holds anything but an earlier feature directory (it gets replaced)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise FeatureFileError(f"{out} exists and is not a folder; name a new folder for the shards")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise FeatureFileError(f"{out} is a folder that holds other files (no {MANIFEST}); "
-                               "name an empty or new folder for the shards")
-
-
-def new_staging_dir(out: str | Path) -> Path:
-    """A hidden temporary folder beside ``out`` that the shards are written into."""
-    out = Path(str(out).rstrip("/" + os.sep))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as e:
-        raise FeatureFileError(f"cannot write {out}: {e.strerror}") from None
-
-
-def publish_shard_dir(staging: Path, out: str | Path, meta: dict[str, Any]) -> FeatureFile:
-    """Write the manifest (last, after every shard exists) and move the folder into place."""
-    out = Path(str(out).rstrip("/" + os.sep))
+def publish_shard_dir(staging: Path, out: Path, meta: dict[str, Any]) -> FeatureFile:
+    """Write the manifest (last, after every shard exists) and move the folder into place at ``out``
+    (an absolute path that :func:`publish.check_replaceable` accepted)."""
     shards = _shards_on_disk(staging)
     manifest = {"format": FORMAT, "count": sum(s["count"] for s in shards),
                 "dim": _dim_of(staging, shards), **meta, "shards": shards}
     atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1))
     os.chmod(staging, 0o777 & ~_umask())
-    old = None
-    if out.is_dir() and any(out.iterdir()):  # an earlier feature directory (prepare_shard_dir checked)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    move_into_place(staging, out)
     return read_features(out)
 
 
@@ -201,42 +170,41 @@ def _dim_of(folder: Path, shards: list[dict[str, Any]]) -> int:
 
 def _map(path: Path) -> np.ndarray:
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise FeatureFileError(f"{path}: not a readable .npy file ({e})") from None
-
-
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise FeatureFileError(f"{folder}: no {MANIFEST}; not a feature directory (or its encode did not finish)")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise FeatureFileError(f"{path}: not readable JSON ({e})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise FeatureFileError(f"{path}: not a bigan-repr feature manifest (expected format {FORMAT})")
-    return manifest
+    if not isinstance(array, np.ndarray):  # an .npz archive
+        array.close()
+        raise FeatureFileError(f"{path}: not a .npy file (an .npz archive)")
+    return array
 
 
 def _read_shard_dir(folder: Path) -> FeatureFile:
-    manifest = _read_manifest(folder)
+    manifest = read_manifest(folder)
     shards, labels, ids = [], [], []
-    for entry in manifest["shards"]:
-        x = _map(folder / entry["features"])
-        if x.ndim != 2 or x.dtype != np.float32 or len(x) != entry["count"] or x.shape[1] != manifest["dim"]:
-            raise FeatureFileError(f"{folder / entry['features']}: shape {x.shape} {x.dtype}, but the manifest says "
-                                   f"({entry['count']}, {manifest['dim']}) float32")
+    for entry in manifest.shards:
+        x = _map(folder / entry.features)
+        if x.ndim != 2 or x.dtype != np.float32 or len(x) != entry.count or x.shape[1] != manifest.dim:
+            raise FeatureFileError(f"{folder / entry.features}: shape {x.shape} {x.dtype}, but the manifest says "
+                                   f"({entry.count}, {manifest.dim}) float32")
         shards.append(x)
-        for kind, parts in (("labels", labels), ("ids", ids)):
-            if kind in entry:
-                parts.append(_side_file(folder / entry[kind], entry["count"]))
-    meta = {k: v for k, v in manifest.items() if k not in ("format", "count", "dim", "shards")}
-    whole = [np.concatenate(parts) if len(parts) == len(shards) else None for parts in (labels, ids)]
-    if sum(map(len, shards)) != manifest["count"]:
+        for name, parts in ((entry.labels, labels), (entry.ids, ids)):
+            if name is not None:
+                parts.append(_side_file(folder / name, entry.count))
+    if sum(map(len, shards)) != manifest.count:
         raise FeatureFileError(f"{folder}: shards hold {sum(map(len, shards))} rows, the manifest says "
-                               f"{manifest['count']}")
-    return FeatureFile(folder, shards, whole[0], whole[1], meta)
+                               f"{manifest.count}")
+    whole = [_joined(parts, kind, folder) if len(parts) == len(shards) else None
+             for parts, kind in ((labels, "labels"), (ids, "ids"))]
+    return FeatureFile(folder, shards, whole[0], whole[1], manifest.meta)
+
+
+def _joined(parts: list[np.ndarray], kind: str, folder: Path) -> np.ndarray:
+    try:
+        return np.concatenate(parts)
+    except (TypeError, ValueError):
+        types = sorted({str(p.dtype) for p in parts})
+        raise FeatureFileError(f"{folder}: the shards' {kind} files have types that do not join ({types})") from None
 
 
 def _side_file(path: Path, count: int) -> np.ndarray:
@@ -249,7 +217,7 @@ def _side_file(path: Path, count: int) -> np.ndarray:
 def read_features(path: str | Path) -> FeatureFile:
     """Read an .npz feature file or a shard directory (memory-mapped)."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not (path.name and restore_interrupted(path.absolute())):
         raise FeatureFileError(f"feature file not found: {path}")
     return _read_shard_dir(path) if path.is_dir() else _read_npz(path)
 

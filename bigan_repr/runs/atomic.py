@@ -1,6 +1,8 @@
 """Atomic file writes: a temporary file in the target folder, fsynced, then renamed into place.
 
-A reader (or a crash) sees either the old file or the complete new one, never a torn one.
+A reader (or a crash) sees either the old file or the complete new one, never a torn one. The
+temporary's name carries its writer (:mod:`leftovers`), so one left by a killed process is
+removed when the same file is next written.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import IO
 
 from . import fault_injection
 from ..errors import UserError
+from .leftovers import remove_dead_temporaries, temp_prefix
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -25,7 +28,8 @@ def atomic_path(path: str | Path, suffix: str = ""):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+        remove_dead_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=f".tmp{suffix}", dir=path.parent)
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror}") from None
     os.close(fd)
@@ -36,7 +40,7 @@ def atomic_path(path: str | Path, suffix: str = ""):
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -54,7 +58,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make the rename itself durable (POSIX; a no-op where folders cannot be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)

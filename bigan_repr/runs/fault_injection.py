@@ -3,7 +3,9 @@
 Interruption tests name the point instead of racing a clock. ``BIGAN_REPR_TEST_SIGNAL`` holds
 ``SIGNAL@POINT``: ``KILL@metrics:17`` sends SIGKILL once the metrics row of step 17 is written,
 ``INT@metrics:10`` a Ctrl-C there, ``STOP@write:step_00000010.pt`` freezes the process while that
-file's complete temporary copy waits for its rename. It fires once; it is never set in normal use.
+file's complete temporary copy waits for its rename, ``KILL@publish:old-aside`` kills an encode
+between the two renames that move a shard folder into place (``features/publish.py``). It fires
+once; it is never set in normal use.
 """
 
 from __future__ import annotations

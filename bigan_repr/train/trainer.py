@@ -8,6 +8,7 @@ overridable in the config.
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import sys
@@ -19,12 +20,12 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ..config import Config
+from ..config import SECTIONS, Config
 from ..data.label_split import LABELS_FILE, check_same_split
 from ..errors import UserError
 from ..runs.atomic import atomic_write_text
 from ..runs.curves import plot_curves
-from ..runs.run_dir import RunDir
+from ..runs.run_dir import LOCK_FILE, RunDir
 from ..runs.tensorboard import TENSORBOARD_DIR, TensorBoardSink
 from .assembly import Assembly, assemble
 from .checkpoint import (
@@ -85,6 +86,7 @@ class Trainer:
         self.resuming = resume
         if self.dist.is_main:
             if not resume:
+                _refuse_foreign_folder(self.run_dir)
                 self.run_dir.create()
             self.run_dir.acquire_lock()
         try:
@@ -226,6 +228,28 @@ class Trainer:
                     f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
                     f"parameter {name} is not finite; the last good checkpoint is kept"
                 )
+
+
+def _refuse_foreign_folder(run_dir: RunDir) -> None:
+    """Refuse, before anything is written, an --out folder holding files and no run: training would
+    overwrite, prune or append to them. Empty, holding only a lock, or holding a run passes (a run
+    is then refused under its lock, or resumed)."""
+    try:
+        entries = sorted(p.name for p in run_dir.path.iterdir() if p.name != LOCK_FILE)
+    except OSError:  # missing, or not a folder: create() says what is wrong
+        return
+    if entries and not _holds_stored_config(run_dir.config_path):
+        raise UserError(f"--out {run_dir.path} holds files that training did not write (e.g. {entries[0]}) and "
+                        "is not a run directory; name a new or empty folder")
+
+
+def _holds_stored_config(path: Path) -> bool:
+    """Whether ``path`` is a config a run stored: every section, and valid."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return set(SECTIONS) <= set(stored) and bool(Config.from_stored(stored, where=str(path)))
+    except (OSError, ValueError, TypeError, RecursionError):  # ConfigError and JSON errors are ValueErrors
+        return False
 
 
 class _StopFlag:

@@ -15,12 +15,12 @@ from bigan_repr.errors import DataError
 from bigan_repr.features.files import (
     MANIFEST,
     FeatureFileError,
-    new_staging_dir,
     publish_shard_dir,
     read_features,
     write_features,
     write_shard,
 )
+from bigan_repr.features.publish import new_staging_dir
 from cli import main
 
 

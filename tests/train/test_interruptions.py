@@ -194,3 +194,25 @@ def test_second_writer_is_refused_and_a_dead_writers_lock_taken_over(tmp_path):
 def test_unwritable_output_is_a_clear_error():
     result = CliRunner().invoke(main, ["train", "--steps", "1", "--out", "/proc/bigan-run"])
     assert result.exit_code == 2 and "cannot create run directory /proc/bigan-run" in result.output
+
+
+@pytest.mark.parametrize("their_config", [None, '{"project": "mine", "train": {"steps": 3}}'])
+def test_training_into_a_folder_that_is_not_a_run_changes_nothing(tmp_path, their_config):
+    folder = tmp_path / "mine"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "samples.png").write_bytes(b"my picture")
+    for step in (1, 2):  # what --keep 1 would prune
+        (folder / "checkpoints" / f"step_0000000{step}.pt").write_bytes(b"my weights")
+    (folder / "metrics.jsonl").write_text('{"step": 1, "mine": true}\n')
+    if their_config:  # a config.json that is not one a run stored
+        (folder / "config.json").write_text(their_config)
+    before = _snapshot(folder)
+    refused = _bigan("train", *TINY, "--steps", "2", "--keep", "1", "--sample-every", "1", "--out", folder)
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+        f"error: --out {folder} holds files that training did not write (e.g. checkpoints) and is not a run "
+        "directory; name a new or empty folder"], refused.stderr[-2000:]
+    assert _snapshot(folder) == before  # not even a lock file
+    fresh = tmp_path / "fresh"  # a folder holding only a lock (a killed run's, before its config) is fine
+    fresh.mkdir()
+    (fresh / "lock").write_text("12345\n")
+    assert train(Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 2}}), fresh, progress=False).step == 2
