@@ -32,6 +32,22 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
                   "log_every": 100} | _SELECT | {"select": "knn"},
     },
+    # semi-supervised (README: semi-supervised benchmark): the fmnist recipe with 10 labelled images per
+    # class training a classifier on E's penultimate layer, the BiGAN's samples as its (K+1)-th class. No
+    # checkpoint selection: choosing on validation labels would use labels beyond the budget.
+    "fmnist-semisup": {
+        "data": {"source": "fashion-mnist", "labels_per_class": 10},
+        "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
+                  "features": "penultimate", "projector": 512, "d_norm": "layer"},
+        "train": {"objective": "gan", "batch_size": 256, "steps": 3000, "lr": 2e-4, "lr_e": 1e-3,
+                  "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
+                  "log_every": 100, "checkpoint_every": 500, "sample_every": 1000},
+    },
+    # the same on the bundled digits (5 labelled images per class), for a benchmark in minutes
+    "digits-semisup": {
+        "data": {"source": "digits", "labels_per_class": 5},
+        "train": {"steps": 300, "lr_e": 1e-3, "checkpoint_every": 100},
+    },
     # the BiGAN paper's permutation-invariant MNIST setup, on Fashion-MNIST
     "fmnist-mlp": {
         "data": {"source": "fashion-mnist"},

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from . import fault_injection
 from ..errors import UserError
+from . import fault_injection
 from .leftovers import remove_dead_temporaries, temp_prefix
 
 _UMASK = os.umask(0o022)

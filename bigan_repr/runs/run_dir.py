@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from . import fault_injection
 from .atomic import atomic_write_text
-from ..errors import UserError
 
 LOCK_FILE = "lock"
 SKIPPED_FILE = "skipped_files.txt"  # with --skip-bad: the unreadable files training passed over

@@ -1,0 +1,140 @@
+"""Semi-supervised benchmark: four recipes over several fixed label splits, test accuracy mean ± std.
+
+    python benchmarks/semisup.py --preset fmnist-semisup --budgets 10,100 --splits 0,1,2 --threads 2
+    python benchmarks/semisup.py --preset digits-semisup --budgets 5,20 --splits 0,1,2 --threads 2
+
+For each labels-per-class budget N and label split S (``--labels-per-class N --label-seed S``: a
+class-balanced draw of the training split, the evaluation's own label-budget rule) every row is trained at
+the preset's budget and its classifier scored on the test set:
+
+- (a) supervised only: E's body and the class head trained on the N x K labels alone, with the same
+  augmentations (``--no-adversarial --invariance none``);
+- (b) no adversarial part: the labels plus the invariance term on every training image (``--no-adversarial``),
+  the strongest non-GAN control;
+- (c) the full recipe: labels, invariance, the BiGAN, and the (K+1)-class terms on E's classifier;
+- (d) a linear probe on frozen features (the preset's layer) of the unsupervised preset (``--unsupervised``,
+  trained once here), fitted on the same labelled images (the same draw: budget N, seed S).
+
+Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
+resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from bigan_repr.config import Config, resolve_layer
+from bigan_repr.features.encoder import dataset_for, load_encoder
+from bigan_repr.presets import preset
+from bigan_repr.report.run_report import classifier_result
+from bigan_repr.train.runtime import set_threads
+from bigan_repr.train.trainer import train
+from eval import EvalProtocol, label_budget_probe
+
+ROWS = {
+    "a": ("supervised only", {"adversarial": False, "invariance": "none", "d_augment": "none"}),
+    "b": ("labels + invariance (no adversarial part)", {"adversarial": False, "d_augment": "none"}),
+    "c": ("full recipe (BiGAN + invariance + (K+1) classes)", {}),
+    "d": ("linear probe on the unsupervised preset's features", None),
+}
+
+
+def row_config(base: Config, row: str, budget: int, split: int, steps: int | None, threads: int) -> Config:
+    changes = ROWS[row][1] | {"threads": threads} | ({"steps": steps} if steps else {})
+    return base.updated({"data": {"labels_per_class": budget, "label_seed": split}, "train": changes})
+
+
+def trained(cfg: Config, run: Path) -> Path:
+    """Train ``cfg`` into ``run``, resuming a row an earlier invocation left unfinished."""
+    resume = (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("step_*.pt"))
+    train(cfg, run, resume=resume, progress=False)
+    return run
+
+
+def classifier_accuracy(run: Path) -> float:
+    loaded = load_encoder(run)
+    return classifier_result(loaded, dataset_for(loaded, None, "test"))["test_accuracy"]
+
+
+def probe_accuracy(unsup_run: Path, budget: int, split: int, cache: dict) -> float:
+    """Row (d): the evaluation's label-budget probe (its draw is the run's labelled part) on frozen features."""
+    if "features" not in cache:
+        loaded = load_encoder(unsup_run)
+        layer = resolve_layer(loaded.config, None)
+        train_set, test_set = dataset_for(loaded, None, "train"), dataset_for(loaded, None, "test")
+        cache["features"] = (loaded.encode(train_set.images, layer=layer), train_set.labels,
+                             loaded.encode(test_set.images, layer=layer), test_set.labels)
+    train_x, train_y, test_x, test_y = cache["features"]
+    p = EvalProtocol()
+    result = label_budget_probe(train_x, train_y, test_x, test_y, budgets=(budget,), seeds=(split,),
+                                c_grid=p.c_grid, max_iter=p.max_iter)
+    return round(100 * next(iter(result.values()))["mean"], 2)
+
+
+def table(results: dict, budgets: list[int], splits: list[int]) -> str:
+    lines = ["| row | " + " | ".join(f"{b} labels/class" for b in budgets) + " |",
+             "|---" * (len(budgets) + 1) + "|"]
+    for row, (name, _) in ROWS.items():
+        cells = []
+        for b in budgets:
+            accs = [results[key]["test_accuracy"] for s in splits if (key := f"{row}/{b}/{s}") in results]
+            spread = f" ± {statistics.stdev(accs):.1f}" if len(accs) > 1 else ""
+            cells.append(f"{statistics.mean(accs):.1f}{spread} (n={len(accs)})" if accs else "-")
+        lines.append(f"| ({row}) {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="fmnist-semisup")
+    p.add_argument("--unsupervised", default=None, help="the preset of row (d) (default: --preset without labels)")
+    p.add_argument("--budgets", default="10,100")
+    p.add_argument("--splits", default="0,1,2")
+    p.add_argument("--rows", default="a,b,c,d")
+    p.add_argument("--steps", type=int, default=None, help="steps per row (default: the preset's)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/semisup"))
+    args = p.parse_args()
+    set_threads(args.threads)
+    budgets, splits = [int(b) for b in args.budgets.split(",")], [int(s) for s in args.splits.split(",")]
+    base = Config().updated(preset(args.preset))
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "semisup.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    results = state.setdefault("results", {})
+    state |= {"preset": args.preset, "steps": args.steps or base.train.steps}
+    cache: dict = {}
+    for budget in budgets:
+        for split in splits:
+            for row in args.rows.split(","):
+                key = f"{row}/{budget}/{split}"
+                if key in results:
+                    continue
+                start = time.perf_counter()
+                if row == "d":
+                    unsup = Config().updated(preset(args.unsupervised or args.preset)).updated(
+                        {"data": {"labels_per_class": None}, "train": {"threads": args.threads}
+                         | ({"steps": args.steps} if args.steps else {})})
+                    unsup_run = args.out / "runs" / "unsupervised"
+                    if "features" not in cache:
+                        trained(unsup, unsup_run)  # once; a finished run resumes to its end at once
+                    accuracy = probe_accuracy(unsup_run, budget, split, cache)
+                else:
+                    run = args.out / "runs" / f"{row}-{budget}-{split}"
+                    accuracy = classifier_accuracy(trained(row_config(base, row, budget, split, args.steps,
+                                                                      args.threads), run))
+                results[key] = {"test_accuracy": accuracy, "seconds": round(time.perf_counter() - start)}
+                print(f"{key}: {accuracy:.2f}% ({results[key]['seconds']} s)", flush=True)
+                path.write_text(json.dumps(state, indent=1) + "\n")
+    markdown = (f"# Semi-supervised benchmark: preset {args.preset}, test accuracy (%), mean ± std over label "
+                f"splits\n\n" + table(results, budgets, splits) + "\n")
+    (args.out / "semisup.md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

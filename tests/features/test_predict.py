@@ -1,0 +1,89 @@
+"""A semi-supervised run's classifier as a product: the pipeline's report, `bigan predict`, export."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from bigan_repr.config import DataConfig
+from bigan_repr.data.sources import load_images
+from bigan_repr.features.encoder import load_encoder
+from cli import main
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def semisup_run(tmp_path_factory):
+    """`bigan pipeline --data digits --labels-per-class 5 --steps 50`, a small net, a quick evaluation."""
+    out = tmp_path_factory.mktemp("semisup") / "run"
+    result = _invoke("pipeline", "--labels-per-class", 5, "--steps", 50, "--hidden", 64, "--z-dim", 8,
+                     "--projector", 32, "--threads", 1, "--seeds", 1, "--restarts", 1, "--embedding", "pca",
+                     "--lr-e", 3e-3, "--quiet", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def digit_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("digits")
+    data = load_images(DataConfig(), "test")
+    for i in range(6):
+        Image.fromarray(data.images[i, 0]).save(folder / f"{i:02d}-{data.labels[i]}.png")
+    return folder, data
+
+
+def test_the_pipeline_reports_the_classifier(semisup_run):
+    report = json.loads((semisup_run / "report.json").read_text())
+    classifier = report["classifier"]
+    assert classifier["labels_per_class"] == 5 and classifier["label_seed"] == 0 and classifier["labeled"] == 50
+    assert 30 < classifier["test_accuracy"] <= 100  # percent; ten classes give 10 by chance
+    html = (semisup_run / "report.html").read_text()
+    assert "Test accuracy of the run's classifier" in html and f"{classifier['test_accuracy']:.1f}%" in html
+    # the number is the classifier's on the test split
+    loaded = load_encoder(semisup_run)
+    test = load_images(DataConfig(), "test")
+    predicted = np.asarray(loaded.classes)[loaded.class_probabilities(test.images).argmax(1)]
+    assert classifier["test_accuracy"] == pytest.approx(100 * np.mean(predicted == test.labels), abs=0.01)
+
+
+def test_predict_prints_class_and_probability_per_file(semisup_run, digit_files):
+    folder, data = digit_files
+    text = _invoke("predict", semisup_run, folder)
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.strip().splitlines()
+    as_json = json.loads(_invoke("predict", semisup_run, folder, "--json").stdout)
+    assert len(lines) == len(as_json) == 6
+    probabilities = load_encoder(semisup_run).class_probabilities(data.images[:6])
+    for line, row, p in zip(lines, as_json, probabilities, strict=True):
+        assert set(row) == {"file", "class", "probability"}
+        assert line.split("\t") == [row["file"], str(row["class"]), f"{row['probability']:.4f}"]
+        assert row["class"] == str(int(p.argmax())) and row["probability"] == pytest.approx(float(p.max()), abs=1e-6)
+
+
+def test_predict_follows_embeds_rules_and_needs_a_classifier(semisup_run, tiny_run, tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    bad = _invoke("predict", semisup_run, tmp_path / "bad.png")
+    assert bad.exit_code == 2 and "cannot read image" in bad.output and "Traceback" not in bad.output
+    none = _invoke("predict", tiny_run, tmp_path / "bad.png")
+    assert none.exit_code == 2 and "has no classifier: train one with --labels-per-class N" in none.output
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "safetensors"])
+def test_export_includes_the_classifier(semisup_run, digit_files, tmp_path, fmt):
+    from bigan_repr.features.export import load_safetensors
+
+    _, data = digit_files
+    out = tmp_path / f"c.{fmt}"
+    assert _invoke("export", semisup_run, "--format", fmt, "--classifier", "--out", out).exit_code == 0
+    net = torch.jit.load(str(out)) if fmt == "torchscript" else load_safetensors(out)
+    with torch.no_grad():
+        exported = net(torch.from_numpy(data.images[:6])).numpy()
+    expected = load_encoder(semisup_run).class_probabilities(data.images[:6])
+    np.testing.assert_allclose(exported, expected, atol=1e-5)
+    assert exported.shape == (6, 10)
