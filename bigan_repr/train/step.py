@@ -6,6 +6,8 @@ Two optional additions, each measured in the README's ablation:
   random T drawn afresh for every call, so G is never taught to produce augmented images;
 - an invariance term for E: a loss between the projector's outputs on two augmented views of
   each image, added to E's adversarial loss, or alone (no D, no G: the control).
+A semi-supervised run adds the classifier on E's penultimate layer: cross-entropy on an augmented
+labelled batch and, with D and G, the (K+1)-class terms on x and on G(z) (``losses/semisup.py``).
 The step returns detached tensors and never synchronizes with the device; the caller decides
 when to read them.
 """
