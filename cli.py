@@ -75,7 +75,7 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 def info(run):
-    """Print a run's config and its last metrics."""
+    """Print a run's config, its last metrics and, from its report.json, the coupling and generation numbers."""
     from bigan_repr.runs.run_dir import RunDir
     from bigan_repr.train.checkpoint import step_checkpoints
 
@@ -85,6 +85,27 @@ def info(run):
     click.echo(f"checkpoints: {', '.join(p.name for p in step_checkpoints(Path(run))) or 'none'}")
     if rows:
         click.echo("last metrics: " + json.dumps(rows[-1], indent=2))
+    _print_judgement(Path(run) / "report.json")
+
+
+def _print_judgement(report_file: Path) -> None:
+    """The coupling and generation numbers of a run's report.json (computed by `bigan report`, never here)."""
+    from eval.report import judgement_rows
+
+    if not report_file.is_file():
+        click.echo("coupling and generation: no report.json yet (`bigan report RUN` measures them)")
+        return
+    payload = json.loads(report_file.read_text(encoding="utf-8"))
+    rows = judgement_rows(payload)
+    if not rows:
+        click.echo("coupling and generation: not in report.json (a run without G and D, or an older report)")
+        return
+    click.echo("coupling and generation (report.json):")
+    if verdict := payload.get("coupling", {}).get("verdict"):
+        click.echo(f"  {verdict}")
+    width = max(len(what) for what, _ in rows)
+    for what, value in rows:
+        click.echo(f"  {what.ljust(width)}  {value}")
 
 
 def _budgets(text: str) -> tuple:

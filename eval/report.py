@@ -151,6 +151,29 @@ def aligned(rows: list[list[str]], left: int = 1) -> str:
     return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths), *map(fmt, rows[1:])])
 
 
+def judgement_rows(payload: dict) -> list[tuple[str, str]]:
+    """report.json's "coupling" and "generation" objects as (what, value) lines of text, for the report
+    page and ``bigan info``; none when the report has neither."""
+    rows = []
+    if c := payload.get("coupling"):
+        rows += [
+            ("reconstruction ratio ||x - G(E(x))|| / shuffled", f"{c['recon_ratio']:.3f}"),
+            ("latent ratio ||z - E(G(z))|| / shuffled", f"{c['latent_ratio']:.3f}"),
+            ("D's accuracy (real pairs ranked above fake)", f"{100 * c['d_accuracy']:.1f}%"),
+            ("code scale (std of E(x) / the prior's)", f"{c['code_scale']:.3g}"),
+            ("class kept by G(E(x)) (ceiling x, floor shuffled)",
+             f"{c['class_kept']:.1f}% ({c['class_kept_ceiling']:.1f}%, {c['class_kept_floor']:.1f}%)"),
+        ]
+    if g := payload.get("generation"):
+        rows += [
+            (f"precision / recall of G(z) (k = {g['k']}, {g['samples']} samples)",
+             f"{g['precision']:.3f} / {g['recall']:.3f}"),
+            (f"classes covered by G(z) (>= {100 * g['min_class_share']:g}% of samples each)",
+             f"{g['classes_covered']} of {g['n_classes']}"),
+        ]
+    return rows
+
+
 def _json_default(obj):
     # numpy scalars and arrays sneak into metric dicts; JSON wants plain Python.
     if isinstance(obj, (np.generic, np.ndarray)):
