@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-# (result key, column header), in reading order: neighbours, linear, clustering.
+# (result key, column header), in reading order: neighbours, linear, clustering (plain, then in other spaces).
 _METRIC_COLUMNS = (
     ("nn1_acc", "1-NN"),
     ("knn_acc", "k-NN"),
@@ -24,6 +24,8 @@ _METRIC_COLUMNS = (
     ("kmeans_acc", "k-means acc"),
     ("kmeans_nmi", "NMI"),
     ("kmeans_ari", "ARI"),
+    ("kmeans_l2_acc", "k-means L2"),  # eval.cluster_spaces: L2-normalised features
+    ("kmeans_pcaw_acc", "k-means PCA-w"),  # PCA-whitened + L2 (DeepCluster)
 )
 _MISSING = "-"
 # Rows of the MODEL family are the trained model; the others ("random encoder", "raw pixels") are baselines.
@@ -122,7 +124,8 @@ def render_markdown(results: dict[str, dict], *, title: str, notes: list[str] | 
     lines = [
         f"# {title}",
         "",
-        "All numbers are percentages (NMI and ARI x 100); budgets are mean ± std over seeds.",
+        "All numbers are percentages (NMI and ARI x 100); budgets are mean ± std over seeds; k-means L2 / PCA-w: "
+        "k-means accuracy on L2-normalised and on PCA-whitened + L2 features.",
         "",
         "| " + " | ".join(cells[0]) + " |",
         "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|",

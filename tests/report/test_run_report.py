@@ -109,7 +109,7 @@ def test_report_html_numbers_are_report_json_numbers(reported):
             assert float(cell["attrs"]["data-value"]) == value
             assert cell["text"].split(" ±")[0] == f"{100 * value:.1f}"
             checked += 1
-    assert checked == len(results) * 8  # 6 metrics and 2 label budgets per method
+    assert checked == len(results) * 10  # 6 metrics, k-means in 2 more spaces and 2 label budgets per method
     # the k-NN column marks exactly the rows holding its highest value
     knn = {m: r["knn_acc"] for m, r in results.items()}
     marked = {m for m, cells in table.items() for c in cells
