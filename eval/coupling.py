@@ -11,7 +11,7 @@ Owns the metrics of report.json's "coupling" object and the one line that reads 
 - ``class_kept``: how often a fixed classifier gives G(E(x)) the label of x, beside the same classifier
   on x itself (the ceiling) and on shuffled reconstructions G(E(x')) (the floor), in percent.
 
-The model-side passes that produce these arrays live in ``bigan_repr/report/coupling.py``.
+The model-side passes that produce these arrays live in ``bigan_repr/report/generative_check.py``.
 """
 
 from __future__ import annotations

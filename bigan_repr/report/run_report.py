@@ -25,7 +25,7 @@ from ..errors import DataError
 from ..features.encoder import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from ..runs.progress import phase
 from ..runs.run_dir import RunDir
-from .coupling import coupling_and_generation
+from .generative_check import coupling_and_generation
 from .outputs import write_report
 from .pictures import embedding_picture, neighbors_picture, run_pictures
 
@@ -109,7 +109,7 @@ def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOC
     """Encode the run's dataset (train and test splits), evaluate, and write report.json/.md/.html.
 
     Returns report.json's content: ``results`` (a row per method), ``meta``, ``notes``, for a run with
-    G and D ``coupling`` and ``generation`` (report/coupling.py) and, for a semi-supervised run,
+    G and D ``coupling`` and ``generation`` (report/generative_check.py) and, for a semi-supervised run,
     ``classifier``. ``embedding``: "tsne" (default, on a subsample) or "pca" (fast);
     ``plot=False`` leaves the embedding plot and the neighbour grid out.
     """

@@ -8,7 +8,7 @@ from torch import nn
 
 from bigan_repr.config import Config
 from bigan_repr.features.encoder import LoadedEncoder, dataset_for, load_encoder
-from bigan_repr.report.coupling import coupling_and_generation
+from bigan_repr.report.generative_check import coupling_and_generation
 from bigan_repr.train.trainer import train
 
 
