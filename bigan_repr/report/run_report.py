@@ -88,9 +88,11 @@ def classifier_result(loaded: LoadedEncoder, test_set: ImageSet) -> dict[str, An
             "labeled": labelled}
 
 
-def judge_bigan(loaded: LoadedEncoder, train_set: ImageSet, test_set: ImageSet, payload: dict) -> None:
-    """Add report.json's "coupling" and "generation" objects, and the coupling verdict to the notes; a run
-    without G and D gets a note instead."""
+def add_model_objects(loaded: LoadedEncoder, train_set: ImageSet, test_set: ImageSet, payload: dict) -> None:
+    """Add what the run's networks do beyond features: a semi-supervised run's "classifier"; the "coupling"
+    and "generation" objects, with the coupling verdict in the notes (a run without G and D: a note)."""
+    if (classifier := classifier_result(loaded, test_set)) is not None:
+        payload["classifier"] = classifier
     with phase("coupling and generation: G, E and D on test images and prior draws") as p:
         judged = coupling_and_generation(loaded, train_set, test_set, seed=loaded.config.train.seed)
         if judged is None:
@@ -129,9 +131,7 @@ def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOC
         results = evaluate_sets(methods, train_set.labels, test_set.labels, protocol)
         meta, notes = _meta_and_notes(loaded, run_dir, len(train_set), len(test_set), test_set.classes)
         payload = report_payload(results, title=f"bigan-repr report: {run_dir.name}", meta=meta, notes=notes)
-        if (classifier := classifier_result(loaded, test_set)) is not None:
-            payload["classifier"] = classifier
-        judge_bigan(loaded, train_set, test_set, payload)
+        add_model_objects(loaded, train_set, test_set, payload)
         pictures = run_pictures(run_dir)
         if plot:
             exported = Method(MODEL, resolve_layer(loaded.config, None))
