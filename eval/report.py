@@ -171,8 +171,8 @@ def judgement_rows(payload: dict) -> list[tuple[str, str]]:
         rows += [
             (f"precision / recall of G(z) (k = {g['k']}, {g['samples']} samples)",
              f"{g['precision']:.3f} / {g['recall']:.3f}"),
-            (f"classes covered by G(z) (>= {100 * g['min_class_share']:g}% of samples each)",
-             f"{g['classes_covered']} of {g['n_classes']}"),
+            (f"classes covered by G(z) (>= {100 * g['min_class_share']:g}% of samples each), by realistic ones",
+             f"{g['classes_covered']} of {g['n_classes']}, {g['classes_covered_realistic']}"),
         ]
     return rows
 

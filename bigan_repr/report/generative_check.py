@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from eval.coupling import class_kept, code_scale, coupling_verdict, distance_ratio, ranking_accuracy, shuffled_partners
-from eval.generation import classes_covered, precision_recall
+from eval.generation import classes_covered, precision_recall, realistic
 from eval.pixel_reference import PCA_DIMS, PixelReference
 
 from ..data.image_set import ImageSet, to_model_range
@@ -98,8 +98,9 @@ def coupling_and_generation(loaded: LoadedEncoder, train_set: ImageSet, test_set
     flat = reference.classify(np.concatenate(list(queries.values())))  # one index for every query
     predicted = dict(zip(queries, np.split(flat, np.cumsum([len(q) for q in queries.values()])[:-1]), strict=True))
     coupling = _coupling(p, labels, predicted, PRIOR_STD[loaded.config.model.prior], partner)
-    generation = precision_recall(reference.project(queries["x"]), reference.project(queries["fake"]))
-    generation |= classes_covered(predicted["fake"], reference.classes)
+    real, fake = reference.project(queries["x"]), reference.project(queries["fake"])
+    generation = precision_recall(real, fake)
+    generation |= classes_covered(predicted["fake"], reference.classes, realistic_mask=realistic(real, fake))
     generation |= {"samples": len(images), "feature_space": f"PCA of the training pixels to "
                    f"{reference.basis.shape[1]} dims (at most {PCA_DIMS})",
                    "classifier": "weighted k-NN (k = 20, cosine) on the raw training pixels"}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from eval.generation import MIN_CLASS_SHARE, classes_covered, precision_recall
+from eval.generation import MIN_CLASS_SHARE, classes_covered, precision_recall, realistic
 from eval.pixel_reference import PixelReference, pca_basis
 from eval.validation import EvalInputError
 
@@ -45,6 +45,18 @@ def test_classes_covered_counts_classes_holding_at_least_the_minimum_share():
     assert covered["class_shares"] == {"0": 0.5, "1": 0.495, "2": 0.005, "3": 0.0}
     assert classes_covered(predicted, [0, 1, 2, 3], min_share=0.005)["classes_covered"] == 3
     assert classes_covered(np.arange(10).repeat(3), range(10))["classes_covered"] == 10
+    # realistic samples alone: the noise among them may be classified anywhere, it covers nothing
+    realistic = np.array([True] * 500 + [False] * 495 + [True] * 5)
+    covered = classes_covered(predicted, [0, 1, 2, 3], realistic_mask=realistic)
+    assert covered["classes_covered"] == 2 and covered["classes_covered_realistic"] == 1
+
+
+def test_realistic_samples_are_those_inside_the_real_support():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 4))
+    fake = np.concatenate([real[:100] + 1e-3, real[:50] + 100.0])
+    mask = realistic(real, fake)
+    assert mask[:100].all() and not mask[100:].any()
 
 
 def test_the_pca_space_is_fixed_by_the_data_and_finds_its_axes():

@@ -144,7 +144,7 @@ def test_report_json_page_and_info_carry_coupling_and_generation(reported):
     assert c["verdict"] in (run / "report.md").read_text()
     info = CliRunner().invoke(main, ["info", str(run)])
     assert info.exit_code == 0 and c["verdict"] in info.output
-    assert f"{g['classes_covered']} of 10" in info.output
+    assert f"{g['classes_covered']} of 10, {g['classes_covered_realistic']}" in info.output
 
 
 def test_report_records_class_names(reported):
