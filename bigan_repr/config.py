@@ -153,8 +153,8 @@ class TrainConfig:
     # off: biases and normalization weights (every parameter of at most one dimension) are not decayed
     decay_norms_biases: bool = option(True, "weight decay on biases and normalization weights too "
                                       "(--no-decay-norms-biases: on weight matrices and kernels only)")
-    lr_schedule: str = option("constant", "learning-rate schedule: constant, or cosine decay to 0 at the last "
-                              "step (both after --warmup-steps)", choices=LR_SCHEDULES)
+    lr_schedule: str = option("constant", "learning-rate schedule: constant, or cosine decay towards 0 at the "
+                              "end of the run (both after --warmup-steps)", choices=LR_SCHEDULES)
     warmup_steps: int = option(0, "steps of linear learning-rate warmup from 0")
     n_critic: int | None = option(None, "D updates per G/E update (default: the objective's)")
     ema: float | None = option(None, "decay of an encoder weight average exported instead (e.g. 0.999)")
