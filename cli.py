@@ -75,7 +75,7 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 def info(run):
-    """Print a run's config and its last metrics."""
+    """Print a run's config, its last metrics and, from its report.json, the coupling and generation numbers."""
     from bigan_repr.runs.run_dir import RunDir
     from bigan_repr.train.checkpoint import step_checkpoints
 
@@ -85,6 +85,27 @@ def info(run):
     click.echo(f"checkpoints: {', '.join(p.name for p in step_checkpoints(Path(run))) or 'none'}")
     if rows:
         click.echo("last metrics: " + json.dumps(rows[-1], indent=2))
+    _print_judgement(Path(run) / "report.json")
+
+
+def _print_judgement(report_file: Path) -> None:
+    """The coupling and generation numbers of a run's report.json (computed by `bigan report`, never here)."""
+    from eval.report import judgement_rows
+
+    if not report_file.is_file():
+        click.echo("coupling and generation: no report.json yet (`bigan report RUN` measures them)")
+        return
+    payload = json.loads(report_file.read_text(encoding="utf-8"))
+    rows = judgement_rows(payload)
+    if not rows:
+        click.echo("coupling and generation: not in report.json (a run without G and D, or an older report)")
+        return
+    click.echo("coupling and generation (report.json):")
+    if verdict := payload.get("coupling", {}).get("verdict"):
+        click.echo(f"  {verdict}")
+    width = max(len(what) for what, _ in rows)
+    for what, value in rows:
+        click.echo(f"  {what.ljust(width)}  {value}")
 
 
 def _budgets(text: str) -> tuple:
@@ -95,9 +116,11 @@ def _budgets(text: str) -> tuple:
         raise UserError(f"--budgets {text!r}: expected comma-separated integers or fractions") from None
 
 
-def _protocol(budgets: str, n_seeds: int, restarts: int, **more) -> EvalProtocol:
+def _protocol(budgets: str, n_seeds: int, restarts: int, kmeans_spaces: str, **more) -> EvalProtocol:
     """The evaluation protocol the flags ask for; every other setting is the protocol's default."""
-    return EvalProtocol(budgets=_budgets(budgets), seeds=tuple(range(n_seeds)), restarts=restarts, **more)
+    spaces = tuple(s.strip() for s in kmeans_spaces.split(",") if s.strip())
+    return EvalProtocol(budgets=_budgets(budgets), seeds=tuple(range(n_seeds)), restarts=restarts,
+                        kmeans_spaces=spaces, **more)
 
 
 def _set_threads(n: int | None) -> None:
@@ -131,6 +154,9 @@ eval_options = [
                  show_default=True, help="seeds per label budget"),
     click.option("--restarts", type=click.IntRange(min=1), default=DEFAULT_PROTOCOL.restarts, show_default=True,
                  help="k-means restarts"),
+    click.option("--kmeans-spaces", default=",".join(DEFAULT_PROTOCOL.kmeans_spaces), show_default=True,
+                 help="k-means also on these transforms of the features: l2 (L2-normalised), pcaw (PCA-whitened "
+                      "to min(256, d) dims, then L2; DeepCluster's); empty: plain k-means only"),
     click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
 ]
 threads_option = click.option("--threads", "n_threads", type=click.IntRange(min=1), default=None,
@@ -156,7 +182,8 @@ def with_eval_options(f):
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @with_eval_options
 @embedding_option
-def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_json, embedding, **kwargs):
+def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, kmeans_spaces, as_json, embedding,
+             **kwargs):
     """Train, encode, evaluate with baselines, report.
 
     The baselines are raw pixels and a random-init encoder of the same architecture.
@@ -165,7 +192,7 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or _default_out(cfg)
-    report = run_pipeline(cfg, out, progress=not quiet, protocol=_protocol(budgets, n_seeds, restarts),
+    report = run_pipeline(cfg, out, progress=not quiet, protocol=_protocol(budgets, n_seeds, restarts, kmeans_spaces),
                           embedding=embedding)
     _print_report(report, as_json)
     click.echo(f"report: {Path(out) / 'report.html'}", err=True)
@@ -179,7 +206,7 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, as_jso
 @with_eval_options
 @embedding_option
 @threads_option
-def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embedding, n_threads):
+def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, kmeans_spaces, as_json, embedding, n_threads):
     """Evaluate a run beside the baselines; write the report.
 
     Writes report.json, report.md, the self-contained report.html and embedding.png into the
@@ -188,7 +215,7 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embed
     _set_threads(n_threads)
     from bigan_repr.report.run_report import evaluate_run
 
-    report = evaluate_run(run, checkpoint=checkpoint, protocol=_protocol(budgets, n_seeds, restarts),
+    report = evaluate_run(run, checkpoint=checkpoint, protocol=_protocol(budgets, n_seeds, restarts, kmeans_spaces),
                           embedding=embedding, skip_bad=skip_bad)
     _print_report(report, as_json)
     click.echo(f"report: {Path(run) / 'report.html'}", err=True)
@@ -199,7 +226,7 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, as_json, embed
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="also write the comparison as one HTML file")
 @with_eval_options
 @threads_option
-def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
+def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, as_json, n_threads):
     """Compare runs' reports in one table, the best value per column marked.
 
     A run without report.json gets one first, as `bigan report RUN` makes it (the evaluation
@@ -209,7 +236,7 @@ def compare(runs, html_file, budgets, n_seeds, restarts, as_json, n_threads):
     from bigan_repr.report.compare_runs import compare_runs
     from eval.compare import render_compare_text
 
-    comparison = compare_runs(runs, html=html_file, protocol=_protocol(budgets, n_seeds, restarts))
+    comparison = compare_runs(runs, html=html_file, protocol=_protocol(budgets, n_seeds, restarts, kmeans_spaces))
     click.echo(json.dumps(comparison, indent=2) if as_json else render_compare_text(comparison))
     if html_file:
         click.echo(f"comparison: {html_file}", err=True)
@@ -376,8 +403,8 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
               help="linear-probe solver (same objective and C selection)")
 @with_eval_options
 @threads_option
-def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets, n_seeds, restarts, as_json,
-                   n_threads):
+def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets, n_seeds, restarts, kmeans_spaces,
+                   as_json, n_threads):
     """Evaluate feature files (.npz or shard folders) alone.
 
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
@@ -389,7 +416,7 @@ def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets,
     from eval import EvalInputError, evaluate, report_payload
 
     try:
-        protocol = _protocol(budgets, n_seeds, restarts, k=k, index=index, probe_backend=probe_backend)
+        protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces, k=k, index=index, probe_backend=probe_backend)
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
         name = Path(train_file).stem
         with phase(f"eval {name}"):

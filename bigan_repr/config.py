@@ -32,6 +32,7 @@ STREAMS = ("auto", "memory", "loader")
 SELECT_METRICS = ("knn", "linear")  # validation metrics a run can keep its best checkpoint by
 FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
 INVARIANCE_CHOICES = ("none", *INVARIANCE)
+LR_SCHEDULES = ("constant", "cosine")  # train/schedule.py
 MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (the MLP's input grows with its square)
 
 
@@ -149,6 +150,12 @@ class TrainConfig:
     lr_d: float | None = option(None, "D's learning rate (default: --lr)")
     betas: tuple[float, float] | None = option(None, "Adam's two betas (default: the objective's)")
     weight_decay: float = option(2.5e-5, "weight decay of every optimizer")  # the paper's value
+    # off: biases and normalization weights (every parameter of at most one dimension) are not decayed
+    decay_norms_biases: bool = option(True, "weight decay on biases and normalization weights too "
+                                      "(--no-decay-norms-biases: on weight matrices and kernels only)")
+    lr_schedule: str = option("constant", "learning-rate schedule: constant, or cosine decay towards 0 at the "
+                              "end of the run (both after --warmup-steps)", choices=LR_SCHEDULES)
+    warmup_steps: int = option(0, "steps of linear learning-rate warmup from 0")
     n_critic: int | None = option(None, "D updates per G/E update (default: the objective's)")
     ema: float | None = option(None, "decay of an encoder weight average exported instead (e.g. 0.999)")
     recon_weight: float = option(0.0, "weight of ||x - G(E(x))||^2 (ALICE; default 0)")
@@ -164,6 +171,10 @@ class TrainConfig:
     adversarial: bool = option(True, "--no-adversarial: train E by the invariance loss alone, without D or G "
                                "(the control)")
     lr_e: float | None = option(None, "E's learning rate (default: --lr)")  # and the projector's
+    # off: each process's invariance loss sees its own batch only (as before the option existed)
+    gather_invariance: bool = option(False, "under torchrun: the invariance loss over every process's batch, "
+                                     "gathered with gradients (VICReg's variance and covariance, InfoNCE's "
+                                     "negatives), not each process's own")
     # with data.labels_per_class: the labelled cross-entropy and, with D and G, the (K+1)-class terms
     class_weight: float = option(1.0, "weight of the semi-supervised classifier's losses (default 1)")
     seed: int = option(0, "random seed")
@@ -203,6 +214,7 @@ class TrainConfig:
         if not isinstance(self.tensorboard, bool):
             raise ConfigError(f"train.tensorboard must be true or false, got {self.tensorboard!r}")
         _not_negative("train.weight_decay", self.weight_decay)
+        _not_negative("train.warmup_steps", self.warmup_steps)
         _not_negative("train.recon_weight", self.recon_weight)
         _not_negative("train.latent_recon_weight", self.latent_recon_weight)
         if not 0 <= self.seed < 2**32:  # numpy refuses negative seeds; derived ones (seed * 1_000_003) must fit int64

@@ -14,12 +14,13 @@ import struct
 from html import escape
 from typing import NamedTuple
 
-from eval.report import Column, Method, best_rows, cell_text, cell_value, columns_for
+from eval.report import Column, Method, best_rows, cell_text, cell_value, columns_for, judgement_rows
 
 # (section id, heading), in page order. Picture sections appear when the caller supplies them.
 REPORT_SECTIONS = (
     ("results", "Results"),
     ("classifier", "Classifier"),
+    ("coupling", "Is the BiGAN doing its job?"),
     ("samples", "Samples G(z)"),
     ("reconstructions", "Reconstructions"),
     ("curves", "Learning curves"),
@@ -73,7 +74,8 @@ img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
 
 
 TABLE_LEGEND = ('<p class="note">Percentages (NMI and ARI × 100); label budgets are mean ± std over seeds. '
-                "The highest value in each column is highlighted; grey rows are baselines.</p>")
+                "k-means L2 / PCA-w: k-means accuracy on L2-normalised features and on PCA-whitened + L2 ones "
+                "(DeepCluster's). The highest value in each column is highlighted; grey rows are baselines.</p>")
 
 
 class Picture(NamedTuple):
@@ -161,6 +163,19 @@ def _classifier_section(classifier: dict) -> str:
     return section("classifier", "Classifier", text)
 
 
+def _coupling_section(payload: dict) -> str:
+    """G and E's coupling and G's samples in numbers (report.json's "coupling" and "generation")."""
+    rows = "".join(f'<tr><td class="label">{escape(what)}</td><td>{escape(value)}</td></tr>'
+                   for what, value in judgement_rows(payload))
+    verdict = payload.get("coupling", {}).get("verdict", "")
+    space = payload.get("generation", {}).get("feature_space", "")
+    note = ("Ratios: 0 = exact inverse, 1 = G ignores E's code. Precision and recall of G(z) against the test "
+            f"images in one fixed space per dataset ({space}); classes by a k-NN classifier on raw pixels.")
+    body = (f"<p><b>{escape(verdict)}</b></p>" if verdict else "") + \
+        f'<table class="metrics">{rows}</table><p class="note">{escape(note)}</p>'
+    return section("coupling", "Is the BiGAN doing its job?", body)
+
+
 def _value(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -199,6 +214,8 @@ def render_report_html(payload: dict, pictures: dict[str, Picture] | None = None
     html = {"results": _results_section(payload)}
     if payload.get("classifier"):
         html["classifier"] = _classifier_section(payload["classifier"])
+    if payload.get("coupling") or payload.get("generation"):
+        html["coupling"] = _coupling_section(payload)
     for section_id, heading in REPORT_SECTIONS:
         if section_id in pictures:
             html[section_id] = picture_section(section_id, heading, pictures[section_id])

@@ -88,6 +88,16 @@ def nn1_predict(
     return _nn1_labels(train_x, train_y, test_x, spec, batch_size)
 
 
+def weighted_knn_predict(
+    train_x, train_y, test_x, *, k: int = 20, temperature: float = 0.07, index: str = DEFAULT_INDEX
+) -> np.ndarray:
+    """Weighted k-NN labels alone (cosine, vote weight exp(sim / T)): the classifier of knn_classify
+    without its 1-NN pass."""
+    train_x, train_y, test_x, classes = _check_knn_inputs(train_x, train_y, test_x, k)
+    spec = resolve_index(index, train_x.shape[0], k)
+    return _weighted_knn_labels(train_x, train_y, test_x, classes, k, temperature, spec, DEFAULT_BATCH_SIZE)
+
+
 def knn_classify(
     train_x,
     train_y,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from eval.cluster_spaces import CLUSTER_SPACES
 from eval.knn_index import DEFAULT_INDEX, parse_index
 from eval.logreg import DEFAULT_BACKEND, check_backend
 from eval.validation import EvalInputError
@@ -20,10 +21,17 @@ class EvalProtocol:
     max_iter: int = 1000  # the probe solver's iterations
     index: str = DEFAULT_INDEX  # eval.knn_index
     probe_backend: str = DEFAULT_BACKEND  # eval.logreg
+    # k-means also in these spaces (eval.cluster_spaces), beside the plain features: L2-normalised, and
+    # PCA-whitened + L2 (DeepCluster's)
+    kmeans_spaces: tuple[str, ...] = ("l2", "pcaw")
 
     def __post_init__(self) -> None:
         parse_index(self.index)
         check_backend(self.probe_backend)
+        unknown = [s for s in self.kmeans_spaces if s not in CLUSTER_SPACES]
+        if unknown:
+            raise EvalInputError(f"unknown k-means space(s) {', '.join(map(str, unknown))}; choose from: "
+                                 f"{', '.join(CLUSTER_SPACES)}")
         if not self.seeds:
             raise EvalInputError("the protocol needs at least one seed")
         if self.restarts < 1 or self.k < 1 or self.max_iter < 1:
@@ -32,8 +40,9 @@ class EvalProtocol:
 
     def quick(self) -> EvalProtocol:
         """The cheap variant monitoring uses during training: two C values, 300 iterations, 3 restarts,
-        no label budgets."""
-        return replace(self, budgets=(), c_grid=(0.1, 1.0), max_iter=300, restarts=min(self.restarts, 3))
+        no label budgets, k-means on the plain features only."""
+        return replace(self, budgets=(), c_grid=(0.1, 1.0), max_iter=300, restarts=min(self.restarts, 3),
+                       kmeans_spaces=())
 
 
 DEFAULT_PROTOCOL = EvalProtocol()

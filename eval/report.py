@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-# (result key, column header), in reading order: neighbours, linear, clustering.
+# (result key, column header), in reading order: neighbours, linear, clustering (plain, then in other spaces).
 _METRIC_COLUMNS = (
     ("nn1_acc", "1-NN"),
     ("knn_acc", "k-NN"),
@@ -24,6 +24,8 @@ _METRIC_COLUMNS = (
     ("kmeans_acc", "k-means acc"),
     ("kmeans_nmi", "NMI"),
     ("kmeans_ari", "ARI"),
+    ("kmeans_l2_acc", "k-means L2"),  # eval.cluster_spaces: L2-normalised features
+    ("kmeans_pcaw_acc", "k-means PCA-w"),  # PCA-whitened + L2 (DeepCluster)
 )
 _MISSING = "-"
 # Rows of the MODEL family are the trained model; the others ("random encoder", "raw pixels") are baselines.
@@ -122,7 +124,8 @@ def render_markdown(results: dict[str, dict], *, title: str, notes: list[str] | 
     lines = [
         f"# {title}",
         "",
-        "All numbers are percentages (NMI and ARI x 100); budgets are mean ± std over seeds.",
+        "All numbers are percentages (NMI and ARI x 100); budgets are mean ± std over seeds; k-means L2 / PCA-w: "
+        "k-means accuracy on L2-normalised and on PCA-whitened + L2 features.",
         "",
         "| " + " | ".join(cells[0]) + " |",
         "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|",
@@ -149,6 +152,29 @@ def aligned(rows: list[list[str]], left: int = 1) -> str:
         return "  ".join(cells).rstrip()
 
     return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths), *map(fmt, rows[1:])])
+
+
+def judgement_rows(payload: dict) -> list[tuple[str, str]]:
+    """report.json's "coupling" and "generation" objects as (what, value) lines of text, for the report
+    page and ``bigan info``; none when the report has neither."""
+    rows = []
+    if c := payload.get("coupling"):
+        rows += [
+            ("reconstruction ratio ||x - G(E(x))|| / shuffled", f"{c['recon_ratio']:.3f}"),
+            ("latent ratio ||z - E(G(z))|| / shuffled", f"{c['latent_ratio']:.3f}"),
+            ("D's accuracy (real pairs ranked above fake)", f"{100 * c['d_accuracy']:.1f}%"),
+            ("code scale (std of E(x) / the prior's)", f"{c['code_scale']:.3g}"),
+            ("class kept by G(E(x)) (ceiling x, floor shuffled)",
+             f"{c['class_kept']:.1f}% ({c['class_kept_ceiling']:.1f}%, {c['class_kept_floor']:.1f}%)"),
+        ]
+    if g := payload.get("generation"):
+        rows += [
+            (f"precision / recall of G(z) (k = {g['k']}, {g['samples']} samples)",
+             f"{g['precision']:.3f} / {g['recall']:.3f}"),
+            (f"classes covered by G(z) (>= {100 * g['min_class_share']:g}% of samples each), by realistic ones",
+             f"{g['classes_covered']} of {g['n_classes']}, {g['classes_covered_realistic']}"),
+        ]
+    return rows
 
 
 def _json_default(obj):

@@ -7,6 +7,7 @@ feature sets passed to `evaluate_many`, evaluated on the same labels and protoco
 
 from __future__ import annotations
 
+from eval.cluster_spaces import CLUSTER_SPACES
 from eval.clustering import cluster_eval
 from eval.knn import knn_eval
 from eval.linear_probe import budget_name, label_budget_probe, linear_probe
@@ -34,11 +35,21 @@ def _budget_results(train_x, train_y, test_x, test_y, protocol: EvalProtocol, fu
     return {name: results[name] for name in map(budget_name, budgets)}
 
 
+def _clusters_in_spaces(test_x, test_y, protocol: EvalProtocol) -> dict:
+    """k-means of the test features in each of the protocol's other spaces: kmeans_<space>_acc/_nmi/_ari."""
+    out = {}
+    for space in protocol.kmeans_spaces:
+        r = cluster_eval(CLUSTER_SPACES[space](test_x), test_y, seed=protocol.seeds[0], restarts=protocol.restarts)
+        out |= {f"kmeans_{space}_acc": r["acc"], f"kmeans_{space}_nmi": r["nmi"], f"kmeans_{space}_ari": r["ari"]}
+    return out
+
+
 def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_PROTOCOL) -> dict:
     """Run k-NN, linear probe, label budgets and k-means by ``protocol``; one flat dict of metrics.
 
-    Clustering runs on the test features. ``protocol.quick()`` is the cheap variant for monitoring
-    during training (no budgets, two C values, fewer k-means restarts).
+    Clustering runs on the test features, plain and in each of ``protocol.kmeans_spaces``.
+    ``protocol.quick()`` is the cheap variant for monitoring during training (no budgets, two C values,
+    fewer k-means restarts, plain k-means only).
     """
     train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
@@ -58,6 +69,7 @@ def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_
         "kmeans_acc": clusters["acc"],
         "kmeans_nmi": clusters["nmi"],
         "kmeans_ari": clusters["ari"],
+        **_clusters_in_spaces(test_x, test_y, p),
         "budgets": _budget_results(train_x, train_y, test_x, test_y, p, linear),
         "n_train": int(train_x.shape[0]),
         "n_test": int(test_x.shape[0]),

@@ -32,8 +32,9 @@ from ..train.runtime import resolve_device
 
 @dataclass
 class LoadedEncoder:
-    """A frozen encoder (and D, whose image pathway is the "d" layer; and a semi-supervised run's
-    classifier) plus what is needed to feed them: the run's image shape and config."""
+    """A frozen encoder (and D, whose image pathway is the "d" layer; G, for the report's coupling and
+    generation numbers; and a semi-supervised run's classifier) plus what is needed to feed them: the run's
+    image shape and config."""
 
     encoder: Encoder
     discriminator: JointDiscriminator
@@ -45,6 +46,7 @@ class LoadedEncoder:
     classifier: nn.Module | None = None  # K class logits on E's penultimate layer
     classes: list[int] | None = None  # the label value of each of the K outputs
     class_names: list[str] | None = None  # the source's class names by label value, where it has them
+    generator: nn.Module | None = None  # G, where the run trained one (train.adversarial)
 
     def class_probabilities(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """float32 (N, K): p(class k | x) for uint8 images (N, C, H, W), by the run's classifier."""
@@ -103,7 +105,8 @@ def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Pat
         model.encoder.load_state_dict(ckpt["ema_encoder"])
     model.to(dev).eval()
     return LoadedEncoder(model.encoder, model.discriminator, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]),
-                         str(run), dev, model.classifier, ckpt.get("classes"), ckpt.get("class_names"))
+                         str(run), dev, model.classifier, ckpt.get("classes"), ckpt.get("class_names"),
+                         generator=model.generator if cfg.train.adversarial else None)
 
 
 def random_encoder_like(loaded: LoadedEncoder, seed: int = 0) -> LoadedEncoder:

@@ -25,6 +25,7 @@ from ..errors import DataError
 from ..features.encoder import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from ..runs.progress import phase
 from ..runs.run_dir import RunDir
+from .generative_check import coupling_and_generation
 from .outputs import write_report
 from .pictures import embedding_picture, neighbors_picture, run_pictures
 
@@ -87,13 +88,31 @@ def classifier_result(loaded: LoadedEncoder, test_set: ImageSet) -> dict[str, An
             "labeled": labelled}
 
 
+def add_model_objects(loaded: LoadedEncoder, train_set: ImageSet, test_set: ImageSet, payload: dict) -> None:
+    """Add what the run's networks do beyond features: a semi-supervised run's "classifier"; the "coupling"
+    and "generation" objects, with the coupling verdict in the notes (a run without G and D: a note)."""
+    if (classifier := classifier_result(loaded, test_set)) is not None:
+        payload["classifier"] = classifier
+    with phase("coupling and generation: G, E and D on test images and prior draws") as p:
+        judged = coupling_and_generation(loaded, train_set, test_set, seed=loaded.config.train.seed)
+        if judged is None:
+            payload["notes"].append("no coupling or generation numbers: the run trained E alone "
+                                    "(train.adversarial false), without G or D")
+            return
+        payload |= judged
+        payload["notes"].append(judged["coupling"]["verdict"])
+        c, g = judged["coupling"], judged["generation"]
+        p.note = f"recon ratio {c['recon_ratio']:.2f}, precision {g['precision']:.2f}, recall {g['recall']:.2f}"
+
+
 def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOCOL,
                  checkpoint: str | Path | None = None, plot: bool = True,
                  embedding: str | None = None, skip_bad: bool | None = None) -> dict[str, Any]:
     """Encode the run's dataset (train and test splits), evaluate, and write report.json/.md/.html.
 
-    Returns report.json's content: ``results`` (a row per method), ``meta``, ``notes`` and, for a
-    semi-supervised run, ``classifier``. ``embedding``: "tsne" (default, on a subsample) or "pca" (fast);
+    Returns report.json's content: ``results`` (a row per method), ``meta``, ``notes``, for a run with
+    G and D ``coupling`` and ``generation`` (report/generative_check.py) and, for a semi-supervised run,
+    ``classifier``. ``embedding``: "tsne" (default, on a subsample) or "pca" (fast);
     ``plot=False`` leaves the embedding plot and the neighbour grid out.
     """
     embedding = check_method(embedding or DEFAULT_EMBEDDING)
@@ -112,8 +131,7 @@ def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOC
         results = evaluate_sets(methods, train_set.labels, test_set.labels, protocol)
         meta, notes = _meta_and_notes(loaded, run_dir, len(train_set), len(test_set), test_set.classes)
         payload = report_payload(results, title=f"bigan-repr report: {run_dir.name}", meta=meta, notes=notes)
-        if (classifier := classifier_result(loaded, test_set)) is not None:
-            payload["classifier"] = classifier
+        add_model_objects(loaded, train_set, test_set, payload)
         pictures = run_pictures(run_dir)
         if plot:
             exported = Method(MODEL, resolve_layer(loaded.config, None))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -23,11 +24,12 @@ from ..data.sources import lazy_dataset, load_images
 from ..losses.augment import POLICIES
 from ..losses.objectives import Objective, get_objective
 from ..nets.bigan import BiGAN, sample_prior
-from .distributed import DistContext, init_distributed, wrap
+from .distributed import DistContext, gather_views, init_distributed, wrap
 from .ema import EncoderEMA
 from .labelled import LabelledBatches
 from .networks import networks_for
 from .runtime import autocast_for, resolve_device, set_threads
+from .schedule import LRSchedule, lr_schedule
 from .step import CriticPair, GeneratorEncoderPair, StepContext
 from .validation_probe import ValidationProbe
 
@@ -55,6 +57,7 @@ class Assembly:
     probe: ValidationProbe | None
     total: int  # the step budget
     ctx: StepContext
+    schedule: LRSchedule | None = None  # None: constant learning rates, left as the optimizers hold them
     labels: LabelSplit | None = None  # a semi-supervised run's labelled part
     class_names: list[str] | None = None  # the source's class names by label value, where it has them
 
@@ -64,6 +67,18 @@ class Assembly:
         return self.ema.encoder if self.ema else self.model.encoder
 
 
+def decay_groups(groups: list[dict], weight_decay: float) -> list[dict]:
+    """Each group split in two: weight matrices and kernels decayed, biases and normalization weights (every
+    parameter of at most one dimension) not; empty halves are left out."""
+    split = []
+    for group in groups:
+        for decayed in (True, False):
+            params = [p for p in group["params"] if (p.ndim > 1) == decayed]
+            if params:
+                split.append(group | {"params": params, "weight_decay": weight_decay if decayed else 0.0})
+    return split
+
+
 def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.optim.Optimizer, ...]:
     lr = cfg.lr or objective.lr
     betas = cfg.betas or objective.betas
@@ -71,6 +86,8 @@ def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.opti
                for p in net.parameters()]
     d_groups = [{"params": list(model.discriminator.parameters()), "lr": cfg.lr_d or lr}]
     ge_groups = [{"params": list(model.generator.parameters()), "lr": lr}, {"params": encoder, "lr": cfg.lr_e or lr}]
+    if not cfg.decay_norms_biases:
+        d_groups, ge_groups = decay_groups(d_groups, cfg.weight_decay), decay_groups(ge_groups, cfg.weight_decay)
     if objective.optimizer == "rmsprop":
         return (torch.optim.RMSprop(d_groups, weight_decay=cfg.weight_decay),
                 torch.optim.RMSprop(ge_groups, weight_decay=cfg.weight_decay))
@@ -150,6 +167,7 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
         recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
         rng=rng, autocast=autocast_for(device, t.precision),
         d_augment=POLICIES[t.d_augment], adversarial=t.adversarial, labelled=labelled, class_weight=t.class_weight,
+        gather=partial(gather_views, ctx=dist) if t.gather_invariance and dist.active else None,
     )
 
 
@@ -177,11 +195,13 @@ def assemble(cfg: Config) -> Assembly:
     if cfg.train.select and probe is None:
         raise ConfigError(f"--select needs labels, and data source {cfg.data.source!r} has none")
     fixed_x, fixed_z = _fixed_inputs(cfg, data, device)
+    total = total_steps(cfg, stream, n_critic)
     return Assembly(
         cfg=cfg, device=device, dist=dist, objective=objective, n_critic=n_critic, stream=stream,
         skipped=list(getattr(data, "skipped", [])), model=model, opt_d=optimizers[0], opt_ge=optimizers[1],
         ema=EncoderEMA(model.encoder, cfg.train.ema) if cfg.train.ema else None, rng=rng,
-        fixed_x=fixed_x, fixed_z=fixed_z, probe=probe, total=total_steps(cfg, stream, n_critic),
+        fixed_x=fixed_x, fixed_z=fixed_z, probe=probe, total=total,
+        schedule=lr_schedule(optimizers, total, cfg.train.warmup_steps, cfg.train.lr_schedule),
         ctx=_step_context(cfg, model, objective, optimizers, rng, dist, device, labelled),
         labels=labels, class_names=getattr(data, "classes", None),
     )

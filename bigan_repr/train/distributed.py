@@ -75,6 +75,38 @@ def broadcast_object(value, ctx: DistContext):
     return box[0]
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather that lets gradients through (solo-learn's GatherLayer): backward sums every rank's
+    gradient for this rank's rows. Each rank computes the same loss on the gathered rows, so the sum is
+    world x the loss's gradient, which DDP's average over ranks brings back to the gradient itself."""
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return tuple(parts)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        summed = torch.stack(grads)
+        dist.all_reduce(summed)
+        return summed[dist.get_rank()]
+
+
+def gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Every rank's ``x`` (equal shapes), concatenated in rank order, differentiable; ``x`` for one process."""
+    if not ctx.active:
+        return x
+    return torch.cat(_GatherWithGrad.apply(x))
+
+
+def gather_views(h: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Projections of two views (2B, w), view 1 then view 2, gathered from every rank into (2BW, w), every
+    rank's view 1 then every rank's view 2, so row i of each half still pairs with row i of the other."""
+    h1, h2 = h.chunk(2)
+    return torch.cat([gather_with_grad(h1, ctx), gather_with_grad(h2, ctx)])
+
+
 def barrier(ctx: DistContext) -> None:
     if ctx.active:
         dist.barrier()

@@ -14,6 +14,7 @@ when to read them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -109,6 +110,7 @@ class StepContext:
     adversarial: bool = True  # False: E learns from the invariance term (and labels) alone
     labelled: LabelledBatches | None = None  # a semi-supervised run's labelled images
     class_weight: float = 1.0  # the weight of the classifier's losses
+    gather: Callable[[Tensor], Tensor] | None = None  # under torchrun: every process's projections, with gradients
 
     @property
     def head(self) -> InvarianceHead | None:
@@ -185,7 +187,7 @@ def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutp
             loss = _adversarial_loss(ctx, x, z, out)
             stats["g_loss"] = loss.detach().float()
         if out.h is not None:
-            invariance = ctx.head.loss(out.h)
+            invariance = ctx.head.loss(out.h if ctx.gather is None else ctx.gather(out.h))
             loss = loss + ctx.head.spec.weight * invariance
             stats["invariance"] = invariance.detach().float()
         loss = loss + _classifier_loss(ctx, out, y_labelled, stats)

@@ -152,6 +152,8 @@ class Trainer:
         bar = tqdm(total=run.total, initial=self.step, disable=not (self.progress and self.dist.is_main),
                    desc=f"train {t.objective}", file=sys.stderr, dynamic_ncols=True)
         while self.step < run.total:
+            if run.schedule is not None:
+                run.schedule.apply(self.step)
             stats = train_step(run.ctx, [run.stream.next() for _ in range(run.n_critic)])
             if run.ema is not None:
                 run.ema.update(run.model.encoder)

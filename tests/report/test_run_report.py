@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import shutil
+from html import escape
 from html.parser import HTMLParser
 
 import numpy as np
@@ -19,7 +20,7 @@ from cli import main
 from eval import embedding_figure, nearest_neighbors, pick_queries
 from eval.neighbors import _FRAME, _GAP, _OTHER, _QUERY, _SAME, neighbor_mosaic
 
-SECTIONS = {"results", "samples", "reconstructions", "curves", "embedding", "neighbors", "config"}
+SECTIONS = {"results", "coupling", "samples", "reconstructions", "curves", "embedding", "neighbors", "config"}
 VOID = {"meta", "img", "br", "hr", "link", "input", "wbr"}  # elements with no end tag
 
 
@@ -108,7 +109,7 @@ def test_report_html_numbers_are_report_json_numbers(reported):
             assert float(cell["attrs"]["data-value"]) == value
             assert cell["text"].split(" ±")[0] == f"{100 * value:.1f}"
             checked += 1
-    assert checked == len(results) * 8  # 6 metrics and 2 label budgets per method
+    assert checked == len(results) * 10  # 6 metrics, k-means in 2 more spaces and 2 label budgets per method
     # the k-NN column marks exactly the rows holding its highest value
     knn = {m: r["knn_acc"] for m, r in results.items()}
     marked = {m for m, cells in table.items() for c in cells
@@ -125,6 +126,25 @@ def test_report_progress_goes_to_stderr_and_json_to_stdout(reported):
                   "nearest-neighbour grid", "write report"):
         line = next(line for line in lines if line.startswith(start))
         assert line.split(" ... ")[1].split()[1] == "s"  # "... 0.4 s": the phase's elapsed time
+
+
+def test_report_json_page_and_info_carry_coupling_and_generation(reported):
+    run, _ = reported
+    payload = json.loads((run / "report.json").read_text())
+    c, g = payload["coupling"], payload["generation"]
+    assert {"recon_ratio", "latent_ratio", "d_accuracy", "code_scale", "class_kept", "class_kept_ceiling",
+            "class_kept_floor", "coupled", "verdict"} <= set(c)
+    assert 0 <= g["precision"] <= 1 and 0 <= g["recall"] <= 1 and 0 <= g["classes_covered"] <= 10
+    assert c["images"] == g["samples"] == 360  # every digits test image, as many draws of z
+    assert c["verdict"] in payload["notes"]
+    page = Page()
+    page.feed(text := (run / "report.html").read_text())
+    assert "coupling" in page.sections and escape(c["verdict"]) in text
+    assert f"{c['recon_ratio']:.3f}" in text and f"{g['precision']:.3f} / {g['recall']:.3f}" in text
+    assert c["verdict"] in (run / "report.md").read_text()
+    info = CliRunner().invoke(main, ["info", str(run)])
+    assert info.exit_code == 0 and c["verdict"] in info.output
+    assert f"{g['classes_covered']} of 10, {g['classes_covered_realistic']}" in info.output
 
 
 def test_report_records_class_names(reported):

@@ -72,3 +72,11 @@ def test_two_process_encode_equals_one_process(tiny_run, tmp_path):
     manifests = [json.loads((tmp_path / name / MANIFEST).read_text()) for name in ("two", "one")]
     assert manifests[0] == manifests[1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # no staging folder left
+
+
+def test_two_processes_train_with_the_gathered_invariance_loss(tmp_path):
+    out = tmp_path / "run"
+    digests = _torchrun(tmp_path, "--steps", "4", "--invariance", "vicreg", "--gather-invariance", "--out", str(out))
+    assert digests["0"] == digests["1"]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4] and all(np.isfinite(r["invariance"]) for r in rows)
