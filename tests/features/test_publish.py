@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from bigan_repr.runs.leftovers import HOST
 from click.testing import CliRunner
 
 from bigan_repr.features.files import MANIFEST, read_features
+from bigan_repr.runs.leftovers import HOST
 from cli import main
 
 HOOK = "BIGAN_REPR_TEST_SIGNAL"  # bigan_repr/runs/fault_injection.py
