@@ -8,11 +8,13 @@ import typing
 from types import NoneType
 
 import pytest
+import yaml
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bigan_repr.config import SECTIONS, Config, ConfigError, load_config_file
+from bigan_repr.errors import UserError
 from cli import main
 
 NAN, INF = float("nan"), float("inf")
@@ -165,3 +167,46 @@ def test_yaml_anchors_within_bounds_and_empty_files_still_work(tmp_path):
 def test_a_stored_config_whose_sections_are_not_mappings_is_a_config_error(stored, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         Config.from_stored(stored, where="run/config.json")
+
+
+# ---- fuzzing: whatever a config file holds, reading and applying it raises a UserError or nothing ----
+
+_KEYS = st.sampled_from([*SECTIONS, *(name for _, name in FIELDS), "<<", "", "0"]) | st.text(max_size=8)
+_SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12)
+            | st.sampled_from(["gan", "vicreg", "conv", "digits", "auto", "1e308", "nan"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+                       max_leaves=20)
+_CONFIGS = st.dictionaries(st.sampled_from(list(SECTIONS)) | _KEYS, st.dictionaries(_KEYS, _VALUES, max_size=5)
+                           | _VALUES, max_size=4) | _VALUES
+_YAML_TEXT = st.lists(st.sampled_from(list("trainmodel:{}[],&*!<>-?|'\"#% \n\t0123456789.eE+") + [
+    "&a ", "*a", "!!binary ", "!!set ", "!!python/object:os.system ", "<<: ", "---\n", "train:\n  ", "\xff"]),
+    max_size=40).map("".join)
+
+
+def _apply(path) -> None:
+    try:
+        Config().updated(load_config_file(path))
+    except UserError:
+        pass  # every other exception fails the test
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_CONFIGS, as_yaml=st.booleans())
+def test_fuzzed_config_values_raise_only_user_errors(tmp_path, data, as_yaml):
+    path = tmp_path / ("c.yaml" if as_yaml else "c.json")
+    path.write_text(yaml.safe_dump(data) if as_yaml else json.dumps(data))
+    _apply(path)
+    try:
+        Config.from_stored(data, where="stored config")
+    except UserError:
+        pass
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_YAML_TEXT | st.text(max_size=60), raw=st.binary(max_size=60), suffix=st.sampled_from([".yaml", ".json"]))
+def test_fuzzed_config_text_and_bytes_raise_only_user_errors(tmp_path, text, raw, suffix):
+    path = tmp_path / f"c{suffix}"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    _apply(path)
+    path.write_bytes(raw)
+    _apply(path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+from tokenize import TokenError
 
 import numpy as np
 
@@ -55,13 +56,18 @@ def check_declared_size(archive: zipfile.ZipFile, info: zipfile.ZipInfo,
                         path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype]:
     """The member's (shape, dtype), refused when its header declares other than the bytes stored, more
     than MAX_RATIO times its compressed bytes, or more than memory; nothing of its data is read."""
-    with archive.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-            np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(f)
-        stored = info.file_size - f.tell()
     name = info.filename.removesuffix(".npy")
+    with archive.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+        except (ValueError, SyntaxError, TokenError, TypeError, EOFError, OverflowError) as e:
+            # numpy parses the header's text with ast and tokenize: damaged text raises any of these
+            raise NpzError(f"{path}: array {name!r} has no readable .npy header ({str(e).splitlines()[0][:120]})") \
+                from None
+        stored = info.file_size - f.tell()
     if dtype.hasobject:
         raise NpzError(f"{path}: array {name!r} holds Python objects, which are never unpickled")
     declared = math.prod(shape) * dtype.itemsize

@@ -38,6 +38,8 @@ def _check_shape(shape: tuple[int, ...], path: Path, key: str) -> None:
         )
     if shape[0] == 0:
         raise DataError(f"{path}: {key!r} holds no images")
+    if min(shape[1:3]) == 0:
+        raise DataError(f"{path}: {key!r} holds images of no pixels (shape {shape})")
 
 
 def _images(x: np.ndarray, path: Path, key: str) -> np.ndarray:

@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bigan_repr.config import DataConfig
 from bigan_repr.data.npz_archive import MAX_RATIO, RATIO_FLOOR, read_npz
 from bigan_repr.data.sources import load_images, open_rows
-from bigan_repr.errors import DataError
+from bigan_repr.errors import DataError, UserError
 from cli import main
 
 IMAGES = np.zeros((4, 8, 8), np.uint8)
@@ -105,3 +107,44 @@ def test_compressed_members_below_the_floor_or_the_ratio_are_read(tmp_path):
     noise = np.random.default_rng(0).integers(0, 256, (4, 8, 8), dtype=np.uint8)
     np.savez_compressed(tmp_path / "noise.npz", x=noise)
     assert np.array_equal(load_images(DataConfig(source=f"npz:{tmp_path / 'noise.npz'}"), "train").images[:, 0], noise)
+
+
+# ---- fuzzing: whatever an .npz's headers declare, every reader raises a UserError or reads it ----
+
+_DESCRS = st.sampled_from(["|u1", "<f4", "<f8", "<i8", "|b1", "|O", "<U3", "|V8", ">f2", "<c16", "bogus", "|S0"])
+_DIMS = st.integers(-2, 12) | st.sampled_from([0, 2**31, 10**13, 2**63 - 1])
+_SHAPES = st.lists(_DIMS, max_size=5).map(tuple)
+
+
+@st.composite
+def _members(draw) -> bytes:
+    """A member: a .npy header (valid, or damaged at a drawn byte) and a body of drawn length."""
+    header = {"descr": draw(_DESCRS), "fortran_order": draw(st.booleans()), "shape": draw(_SHAPES)}
+    text = draw(st.sampled_from([repr(header), repr(header)[:-3], "{'descr': '|u1'}", "[1, 2]", "{" * 50]))
+    version = draw(st.sampled_from([b"\x01\x00", b"\x02\x00", b"\x03\x00", b"\x09\x09"]))
+    length = len(text) + 1
+    prefix = b"\x93NUMPY" + version + (length.to_bytes(2, "little") if version == b"\x01\x00" else
+                                       length.to_bytes(4, "little"))
+    member = prefix + text.encode("latin1") + b"\n" + draw(st.binary(max_size=300))
+    cut = draw(st.none() | st.integers(0, len(member)))
+    return member if cut is None else member[:cut]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=st.dictionaries(st.sampled_from(["x", "y", "x_test", "y_test", "features", "labels", "other"]),
+                               _members(), max_size=4),
+       compressed=st.booleans())
+def test_fuzzed_npz_headers_raise_only_user_errors(tmp_path, members, compressed):
+    from bigan_repr.features.files import load_feature_file
+
+    path = tmp_path / "fuzz.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED) as z:
+        for key, member in members.items():
+            z.writestr(f"{key}.npy", member)
+    readers = [*_both_readers(path), lambda: read_npz(path), lambda: load_feature_file(path),
+               lambda: open_rows(DataConfig(source=f"npz:{path}"), "test").read(0, 2)]
+    for read in readers:
+        try:
+            read()
+        except UserError:
+            pass  # every other exception fails the test
