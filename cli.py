@@ -15,9 +15,9 @@ from bigan_repr.data.image_set import SPLITS
 from bigan_repr.errors import UserError
 from bigan_repr.features.export import EXPORT_FORMATS
 from bigan_repr.features.files import SHARD_ROWS
-from cli_flags import build_config, overrides_from_flags, training_options
+from cli_flags import build_config, field_limits, number_type, overrides_from_flags, training_options
 from eval.logreg import BACKENDS
-from eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
+from eval.protocol import DEFAULT_PROTOCOL, LIMITS, EvalProtocol
 
 
 def _default_out(cfg: Config) -> str:
@@ -80,8 +80,8 @@ def info(run):
     from bigan_repr.train.checkpoint import step_checkpoints
 
     rd = RunDir(run)
-    click.echo(json.dumps(rd.read_config(), indent=2))
-    rows = rd.read_metrics()
+    config, rows = rd.read_config(), rd.read_metrics()  # both checked before anything is printed
+    click.echo(json.dumps(config, indent=2))
     click.echo(f"checkpoints: {', '.join(p.name for p in step_checkpoints(Path(run))) or 'none'}")
     if rows:
         click.echo("last metrics: " + json.dumps(rows[-1], indent=2))
@@ -150,16 +150,17 @@ def _print_report(report: dict, as_json: bool) -> None:
 eval_options = [
     click.option("--budgets", default=",".join(map(str, DEFAULT_PROTOCOL.budgets)), show_default=True,
                  help="label budgets for the linear probe: integers = labels per class, fractions = share"),
-    click.option("--seeds", "n_seeds", type=click.IntRange(min=1), default=len(DEFAULT_PROTOCOL.seeds),
+    click.option("--seeds", "n_seeds", type=number_type(int, LIMITS["seeds"]), default=len(DEFAULT_PROTOCOL.seeds),
                  show_default=True, help="seeds per label budget"),
-    click.option("--restarts", type=click.IntRange(min=1), default=DEFAULT_PROTOCOL.restarts, show_default=True,
-                 help="k-means restarts"),
+    click.option("--restarts", type=number_type(int, LIMITS["restarts"]), default=DEFAULT_PROTOCOL.restarts,
+                 show_default=True, help="k-means restarts"),
     click.option("--kmeans-spaces", default=",".join(DEFAULT_PROTOCOL.kmeans_spaces), show_default=True,
                  help="k-means also on these transforms of the features: l2 (L2-normalised), pcaw (PCA-whitened "
                       "to min(256, d) dims, then L2; DeepCluster's); empty: plain k-means only"),
     click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
 ]
-threads_option = click.option("--threads", "n_threads", type=click.IntRange(min=1), default=None,
+threads_option = click.option("--threads", "n_threads", type=number_type(int, field_limits("train", "threads")),
+                              default=None,
                               help="CPU threads for torch, faiss and BLAS together (default: all cores)")
 embedding_option = click.option("--embedding", default=None, metavar="METHOD",
                                 help="embedding plot: tsne (default; on a subsample) or pca (fast)")
@@ -243,8 +244,8 @@ def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, as_json,
 
 
 def _feature_out_options(f):
-    f = click.option("--shard-size", type=int, default=SHARD_ROWS, show_default=True, metavar="ROWS",
-                     help="rows per shard file when --out is a folder")(f)
+    f = click.option("--shard-size", type=number_type(int, (1, 10**9)), default=SHARD_ROWS, show_default=True,
+                     metavar="ROWS", help="rows per shard file when --out is a folder")(f)
     f = click.option("--out", required=True, type=click.Path(),
                      help="a .npz file, or a folder (DIR/) filled with shards as they are encoded")(f)
     return f
@@ -365,7 +366,7 @@ index_option = click.option(
 @main.command()
 @click.argument("database", type=click.Path(exists=True))
 @click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--k", type=click.IntRange(min=1), default=8, show_default=True, help="neighbours per query")
+@click.option("--k", type=number_type(int, LIMITS["k"]), default=8, show_default=True, help="neighbours per query")
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
 @click.option("--grid", type=click.Path(dir_okay=False), help="also write a PNG: each query, then its neighbours")
 @click.option("--device", default="auto", show_default=True)
@@ -394,7 +395,7 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
 @click.option("--train", "train_file", required=True, type=click.Path(),
               help="training features: .npz or shard folder")
 @click.option("--test", "test_file", required=True, type=click.Path(), help="test features: .npz or shard folder")
-@click.option("--k", type=click.IntRange(min=1), default=DEFAULT_PROTOCOL.k, show_default=True,
+@click.option("--k", type=number_type(int, LIMITS["k"]), default=DEFAULT_PROTOCOL.k, show_default=True,
               help="neighbours for weighted k-NN")
 @click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
 @index_option

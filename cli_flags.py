@@ -1,8 +1,9 @@
 """The training flags of ``bigan train`` and ``bigan pipeline``, derived from the config's fields.
 
 Every field of the data, model and train sections is one flag, ``--key-with-dashes`` (booleans
-``--key/--no-key``) unless its metadata names another; its help and choices come from the field's
-metadata (``bigan_repr.config.option``), its click type from the annotation. Every flag defaults to
+``--key/--no-key``) unless its metadata names another; its help, choices and limits come from the
+field's metadata (``bigan_repr.config.option``), its click type from the annotation. Every number flag
+of the CLI is parsed by :func:`number_type`: integers, or finite floats, within their limits. Every flag defaults to
 None, so only the flags given override the defaults, the preset and the config file
 (:func:`build_config`).
 """
@@ -20,8 +21,8 @@ from bigan_repr.config import SECTIONS, Config, load_config_file
 from bigan_repr.presets import PRESETS, preset
 
 
-class FiniteFloat(click.ParamType):
-    """A number flag that refuses NaN and infinities where they are typed."""
+class FiniteFloat(click.FloatRange):
+    """A number flag that refuses NaN and infinities where they are typed, and values outside its range."""
 
     name = "float"
 
@@ -29,10 +30,19 @@ class FiniteFloat(click.ParamType):
         number = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
+        return super().convert(number, param, ctx)
 
 
-_SCALARS = {int: click.INT, float: FiniteFloat(), str: click.STRING}
+def number_type(kind: type, limits: tuple | None = None) -> click.ParamType:
+    """The one parser of number flags: an integer, or a finite float, within ``limits`` (inclusive; the
+    help shows them) when given."""
+    low, high = limits or (None, None)
+    return click.IntRange(low, high) if kind is int else FiniteFloat(low, high)
+
+
+def field_limits(section: str, name: str) -> tuple | None:
+    """The limits a config field declares (``config.option``), for flags of other commands that set it."""
+    return next(f.metadata.get("limits") for f in dataclasses.fields(SECTIONS[section]) if f.name == name)
 
 
 def _choice(choices: tuple) -> dict[str, Any]:
@@ -42,7 +52,7 @@ def _choice(choices: tuple) -> dict[str, Any]:
             "callback": lambda ctx, param, value: None if value is None else by_text[value]}
 
 
-def _kind(name: str, hint: Any, choices: tuple | None) -> dict[str, Any] | None:
+def _kind(name: str, hint: Any, choices: tuple | None, limits: tuple | None = None) -> dict[str, Any] | None:
     """click.option's type arguments for a field annotated ``hint``; None for an on/off flag."""
     if get_origin(hint) in (Union, UnionType):  # X | None: the flag is optional anyway
         args = [a for a in get_args(hint) if a is not NoneType]
@@ -51,11 +61,14 @@ def _kind(name: str, hint: Any, choices: tuple | None) -> dict[str, Any] | None:
         return _choice(choices or get_args(hint))
     if hint is bool:
         return None
-    if hint in _SCALARS:
-        return {"type": _SCALARS[hint]}
+    if hint in (int, float):
+        return {"type": number_type(hint, limits)}
+    if hint is str:
+        return {"type": click.STRING}
     items = get_args(hint)
-    if get_origin(hint) is tuple and items and Ellipsis not in items and len(set(items)) == 1 and items[0] in _SCALARS:
-        return {"type": _SCALARS[items[0]], "nargs": len(items)}  # e.g. --betas 0.5 0.999
+    same = bool(items) and Ellipsis not in items and len(set(items)) == 1
+    if get_origin(hint) is tuple and same and items[0] in (int, float):
+        return {"type": number_type(items[0], limits), "nargs": len(items)}  # e.g. --betas 0.5 0.999
     raise TypeError(f"{name}: no command-line type for the annotation {hint!r}; add one to cli_flags._kind")
 
 
@@ -67,7 +80,7 @@ def _field_options() -> list:
             if "help" not in f.metadata:
                 raise TypeError(f"config field {section}.{f.name} has no help text; declare it with config.option")
             flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
-            kind = _kind(f"{section}.{f.name}", hints[f.name], f.metadata.get("choices"))
+            kind = _kind(f"{section}.{f.name}", hints[f.name], f.metadata.get("choices"), f.metadata.get("limits"))
             if kind is None:
                 flag, kind = f"{flag}/--no-{flag[2:]}", {}
             options.append(click.option(flag, f"{section}__{f.name}", default=None, help=f.metadata["help"], **kind))

@@ -9,7 +9,6 @@ these fields, so a new option is written once, here.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from .losses.augment import POLICIES
 from .losses.invariance import INVARIANCE, InvarianceSpec
 from .losses.objectives import GEN_LOSS_MODES, OBJECTIVES
 from .nets.architectures import ARCHITECTURES
+from .runs.untrusted import UntrustedFileError, cut, kind_of, read_data, shown
 
 ARCHS = tuple(ARCHITECTURES)
 PRIORS = ("uniform", "normal")
@@ -34,38 +34,54 @@ FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's imag
 INVARIANCE_CHOICES = ("none", *INVARIANCE)
 LR_SCHEDULES = ("constant", "cosine")  # train/schedule.py
 MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (the MLP's input grows with its square)
+# sane limits of the fields that size things: beyond them a value is a typo (1e11 threads), not a recipe
+SEED_RANGE = (0, 2**32 - 1)  # numpy refuses negative seeds; derived ones (seed * 1_000_003) must fit int64
+WIDTH_RANGE = (1, 65536)  # layer widths and the latent size: 65536 wide is already 17 GB of MLP weights
+COUNT_RANGE = (1, 10**9)  # steps and step intervals: 10^9 steps is years of training
 
 
-def option(default: Any, help: str, *, choices: tuple | None = None, flag: str | None = None) -> Any:
+def option(default: Any, help: str, *, choices: tuple | None = None, flag: str | None = None,
+           limits: tuple[int | float, int | float] | None = None) -> Any:
     """A config field with what the command line shows for it: its ``help``, the ``choices`` it must
-    take (checked on build, offered by the CLI; None stays allowed where it is the default) and its
-    ``flag`` where that is not ``--key-with-dashes``."""
-    metadata = {"help": help} | ({"choices": choices} if choices else {}) | ({"flag": flag} if flag else {})
+    take (checked on build, offered by the CLI; None stays allowed where it is the default), the
+    ``limits`` (lowest, highest, inclusive) a number must lie within (checked on build, and by the
+    CLI's parser of its flag) and its ``flag`` where that is not ``--key-with-dashes``."""
+    metadata = ({"help": help} | ({"choices": choices} if choices else {}) | ({"flag": flag} if flag else {})
+                | ({"limits": limits} if limits else {}))
     return field(default=default, metadata=metadata)
+
+
+def show_number(value: int | float) -> str:
+    """1024 -> '1024', 1e6 -> '1e+06': how limits are written in messages and help."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _choice(name: str, value: Any, valid: tuple) -> None:
     if value not in valid:
-        raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, valid))}")
+        raise ConfigError(f"{name}={shown(value)} is not valid; choose one of: {', '.join(map(str, valid))}")
 
 
 def _check_choices(section: str, values: Any) -> None:
+    """Every field's declared ``choices`` and ``limits``."""
     for f in dataclasses.fields(values):
-        value, choices = getattr(values, f.name), f.metadata.get("choices")
+        value, choices, limits = getattr(values, f.name), f.metadata.get("choices"), f.metadata.get("limits")
         if choices and not (value is None and f.default is None):  # None: off, where off is the default
             _choice(f"{section}.{f.name}", value, choices)
+        if limits and value is not None and not limits[0] <= value <= limits[1]:
+            raise ConfigError(f"{section}.{f.name} must lie in [{show_number(limits[0])}, {show_number(limits[1])}], "
+                              f"got {shown(value)}")
 
 
 def _positive(name: str, value: float | int | None, *, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
     if value is None or value <= 0:
-        raise ConfigError(f"{name} must be positive, got {value!r}")
+        raise ConfigError(f"{name} must be positive, got {shown(value)}")
 
 
 def _not_negative(name: str, value: float | int) -> None:
     if value < 0:
-        raise ConfigError(f"{name} must be 0 or more, got {value!r}")
+        raise ConfigError(f"{name} must be 0 or more, got {shown(value)}")
 
 
 @dataclass
@@ -73,16 +89,18 @@ class DataConfig:
     source: str = option("digits", f"data source: {', '.join(source_names())}", flag="--data")
     data_dir: str | None = option(None, "folder holding (or receiving) dataset files")
     download: bool = option(False, "allow downloading the dataset with torchvision")  # never implicit
-    image_size: int | None = option(None, "resize images to this square size")  # None: the native size
+    # None: the native size
+    image_size: int | None = option(None, "resize images to this square size", limits=(1, MAX_IMAGE_SIZE))
     channels: int | None = option(None, "1 = grayscale, 3 = RGB", choices=(1, 3))  # None: the native channels
     skip_bad: bool = option(False, "skip unreadable image files instead of failing")  # and count them
     stream: str = option("auto", "memory: one uint8 tensor on the device; loader: a DataLoader decoding "
                          "files lazily (folders); auto: loader for folders unless --skip-bad", choices=STREAMS)
-    workers: int = option(2, "DataLoader worker processes (loader stream)")
+    workers: int = option(2, "DataLoader worker processes (loader stream)", limits=(0, 256))
     # semi-supervised: a class-balanced draw of the training split keeps its labels (data/label_split.py)
     labels_per_class: int | None = option(None, "semi-supervised: train a classifier on this many labelled "
-                                          "images per class; every other training image is used without its label")
-    label_seed: int = option(0, "the seed of the labelled images' draw")
+                                          "images per class; every other training image is used without its label",
+                                          limits=COUNT_RANGE)
+    label_seed: int = option(0, "the seed of the labelled images' draw", limits=SEED_RANGE)
 
     @property
     def path(self) -> Path | None:
@@ -98,30 +116,22 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _check_choices("data", self)
-        _positive("data.image_size", self.image_size, allow_none=True)
-        if (self.image_size or 0) > MAX_IMAGE_SIZE:
-            raise ConfigError(f"data.image_size must be at most {MAX_IMAGE_SIZE} px, got {self.image_size}")
         if self.stream == "loader" and not decodes_lazily(self.source):
             raise ConfigError(f"data.stream='loader' serves only sources decoded file by file: "
                               f"{', '.join(lazy_sources())}")
         if self.stream == "loader" and self.skip_bad:
             raise ConfigError("data.skip_bad needs data.stream 'memory' or 'auto': the loader reads files lazily")
-        if self.workers < 0:
-            raise ConfigError(f"data.workers must be 0 or more, got {self.workers}")
-        _positive("data.labels_per_class", self.labels_per_class, allow_none=True)
-        if not 0 <= self.label_seed < 2**32:
-            raise ConfigError(f"data.label_seed must lie in [0, 2**32), got {self.label_seed}")
 
 
 @dataclass
 class ModelConfig:
     # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, any size from 8 px
     arch: str = option("mlp", "network family", choices=ARCHS)
-    z_dim: int = option(50, "latent size")  # the paper's MNIST value
+    z_dim: int = option(50, "latent size", limits=WIDTH_RANGE)  # the paper's MNIST value
     # "uniform" on [-1,1]^d (E squashed into it) or "normal"
     prior: str = option("uniform", "latent prior", choices=PRIORS)
-    hidden: int = option(1024, "MLP width / D's hidden width")
-    width: int = option(64, "conv: channels of the first layer")  # doubled per stage
+    hidden: int = option(1024, "MLP width / D's hidden width", limits=WIDTH_RANGE)
+    width: int = option(64, "conv: channels of the first layer", limits=WIDTH_RANGE)  # doubled per stage
     # auto = batch, or layer when a gradient penalty is used
     d_norm: str = option("auto", "D's normalization", choices=D_NORMS)
     unary: bool = option(False, "add BigBiGAN unary scores s_x, s_z to D")  # beside the joint score
@@ -129,23 +139,19 @@ class ModelConfig:
     features: str = option("penultimate", "which layer to export: z = E(x), E's penultimate layer, or d = D's "
                            "image pathway", choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
     # 3 layers, like VICReg's expander
-    projector: int = option(512, "width of the invariance term's projector head")
+    projector: int = option(512, "width of the invariance term's projector head", limits=WIDTH_RANGE)
 
     def __post_init__(self) -> None:
         _check_choices("model", self)
-        _positive("model.z_dim", self.z_dim)
-        _positive("model.hidden", self.hidden)
-        _positive("model.width", self.width)
-        _positive("model.projector", self.projector)
 
 
 @dataclass
 class TrainConfig:
     objective: str = option("gan", "adversarial objective", choices=tuple(OBJECTIVES))
     gen_loss: str = option("swapped", "G/E loss mode", choices=GEN_LOSS_MODES)  # swapped: non-saturating
-    epochs: float = option(10.0, "passes over the training set")  # used when steps is None
-    steps: int | None = option(None, "G/E updates (overrides --epochs)")
-    batch_size: int = option(128, "batch size per process")
+    epochs: float = option(10.0, "passes over the training set", limits=(0.0, 1e6))  # used when steps is None
+    steps: int | None = option(None, "G/E updates (overrides --epochs)", limits=COUNT_RANGE)
+    batch_size: int = option(128, "batch size per process", limits=(1, 10**6))
     lr: float | None = option(None, "learning rate (default: the objective's)")  # Adam 2e-4 for f-GANs
     lr_d: float | None = option(None, "D's learning rate (default: --lr)")
     betas: tuple[float, float] | None = option(None, "Adam's two betas (default: the objective's)")
@@ -155,8 +161,8 @@ class TrainConfig:
                                       "(--no-decay-norms-biases: on weight matrices and kernels only)")
     lr_schedule: str = option("constant", "learning-rate schedule: constant, or cosine decay towards 0 at the "
                               "end of the run (both after --warmup-steps)", choices=LR_SCHEDULES)
-    warmup_steps: int = option(0, "steps of linear learning-rate warmup from 0")
-    n_critic: int | None = option(None, "D updates per G/E update (default: the objective's)")
+    warmup_steps: int = option(0, "steps of linear learning-rate warmup from 0", limits=(0, COUNT_RANGE[1]))
+    n_critic: int | None = option(None, "D updates per G/E update (default: the objective's)", limits=(1, 1000))
     ema: float | None = option(None, "decay of an encoder weight average exported instead (e.g. 0.999)")
     recon_weight: float = option(0.0, "weight of ||x - G(E(x))||^2 (ALICE; default 0)")
     latent_recon_weight: float = option(0.0, "weight of ||z - E(G(z))||^2 (default 0)")
@@ -177,26 +183,27 @@ class TrainConfig:
                                      "negatives), not each process's own")
     # with data.labels_per_class: the labelled cross-entropy and, with D and G, the (K+1)-class terms
     class_weight: float = option(1.0, "weight of the semi-supervised classifier's losses (default 1)")
-    seed: int = option(0, "random seed")
+    seed: int = option(0, "random seed", limits=SEED_RANGE)
     device: str = option("auto", "where to train", choices=DEVICES)
-    threads: int | None = option(None, "CPU threads for torch, faiss and BLAS together")  # None: all cores
+    # None: all cores
+    threads: int | None = option(None, "CPU threads for torch, faiss and BLAS together", limits=(1, 1024))
     precision: str = option("auto", "auto = bf16 autocast on CUDA, fp32 elsewhere", choices=PRECISIONS)
     compile: bool = option(False, "torch.compile the networks where supported")
     sync_bn: bool = option(False, "under torchrun: batch-norm statistics over all GPUs")  # SyncBatchNorm, CUDA
-    log_every: int = option(20, "steps between metric rows")  # each one syncs with the device
-    checkpoint_every: int = option(500, "steps between checkpoints")  # one is always written at the end
-    sample_every: int = option(1000, "steps between sample grids")  # samples and reconstructions
-    keep: int = option(3, "checkpoints to keep")  # plus "best" when a selection metric is set
-    eval_every: int | None = option(None, "steps between validation probes (k-NN, linear) logged to metrics")
+    log_every: int = option(20, "steps between metric rows", limits=COUNT_RANGE)  # each one syncs with the device
+    # one is always written at the end
+    checkpoint_every: int = option(500, "steps between checkpoints", limits=COUNT_RANGE)
+    sample_every: int = option(1000, "steps between sample grids", limits=COUNT_RANGE)  # samples and reconstructions
+    keep: int = option(3, "checkpoints to keep", limits=(1, 10**6))  # plus "best" when a selection metric is set
+    eval_every: int | None = option(None, "steps between validation probes (k-NN, linear) logged to metrics",
+                                    limits=COUNT_RANGE)
     select: str | None = option(None, "keep the best checkpoint by this validation metric", choices=SELECT_METRICS)
     tensorboard: bool = option(False, "also log metrics, grids and the validation probe to TensorBoard "
                                "(RUN/tensorboard/; needs tensorboard)")
 
     def __post_init__(self) -> None:
         _check_choices("train", self)
-        _positive("train.batch_size", self.batch_size)
         _positive("train.epochs", self.epochs)
-        _positive("train.steps", self.steps, allow_none=True)
         _positive("train.lr", self.lr, allow_none=True)
         _positive("train.lr_d", self.lr_d, allow_none=True)
         _positive("train.lr_e", self.lr_e, allow_none=True)
@@ -204,21 +211,12 @@ class TrainConfig:
             _positive("train.invariance_weight", self.invariance_weight)
             if POLICIES[self.augment] is None:
                 raise ConfigError("train.invariance needs an augmentation policy (train.augment) to make two views")
-        _positive("train.n_critic", self.n_critic, allow_none=True)
-        _positive("train.threads", self.threads, allow_none=True)
-        _positive("train.log_every", self.log_every)
-        _positive("train.checkpoint_every", self.checkpoint_every)
-        _positive("train.sample_every", self.sample_every)
-        _positive("train.keep", self.keep)
-        _positive("train.eval_every", self.eval_every, allow_none=True)
         if not isinstance(self.tensorboard, bool):
             raise ConfigError(f"train.tensorboard must be true or false, got {self.tensorboard!r}")
         _not_negative("train.weight_decay", self.weight_decay)
         _not_negative("train.warmup_steps", self.warmup_steps)
         _not_negative("train.recon_weight", self.recon_weight)
         _not_negative("train.latent_recon_weight", self.latent_recon_weight)
-        if not 0 <= self.seed < 2**32:  # numpy refuses negative seeds; derived ones (seed * 1_000_003) must fit int64
-            raise ConfigError(f"train.seed must lie in [0, 2**32), got {self.seed}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
         if self.select is not None and self.eval_every is None:
@@ -285,7 +283,7 @@ class Config:
         """A config a run stored (config.json, a checkpoint): every key it lacks is one added after
         it was written, and takes the value that reproduces what that run did, not today's default."""
         _no_extra(d, where)
-        filled = {name: BEFORE_THE_FIELD.get(name, {}) | d.get(name, {}) for name in SECTIONS}
+        filled = {name: BEFORE_THE_FIELD.get(name, {}) | _mapping(name, d.get(name, {}), where) for name in SECTIONS}
         return cls.from_dict(filled, where=where)
 
     def updated(self, overrides: dict[str, dict[str, Any]], *, where: str = "overrides") -> Config:
@@ -314,25 +312,34 @@ SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": 
 BEFORE_THE_FIELD: dict[str, dict[str, Any]] = {"train": {"invariance": "none"}}
 
 
+def _names(keys: set, prefix: str = "", shown_at_most: int = 5) -> str:
+    """Unknown keys as written (YAML keys may be numbers or booleans: never sorted as mixed types),
+    each cut short, the first few of many."""
+    names = sorted(prefix + cut(str(k), 40) for k in keys)
+    more = f" and {len(names) - shown_at_most} more" if len(names) > shown_at_most else ""
+    return ", ".join(names[:shown_at_most]) + more
+
+
 def _no_extra(d: dict[str, Any], where: str) -> None:
     if not isinstance(d, dict):
-        raise ConfigError(f"{where}: expected a mapping of sections, got {type(d).__name__}")
+        raise ConfigError(f"{where}: expected a mapping of sections, got {kind_of(d)} ({shown(d)})")
     unknown = set(d) - set(SECTIONS)
-    if unknown:  # YAML keys may be numbers or booleans: named as written, never sorted as mixed types
-        raise ConfigError(
-            f"{where}: unknown section(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(SECTIONS)}"
-        )
+    if unknown:
+        raise ConfigError(f"{where}: unknown section(s) {_names(unknown)}; valid: {', '.join(SECTIONS)}")
+
+
+def _mapping(section: str, values: Any, where: str) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: section {section!r} must be a mapping, got {kind_of(values)} ({shown(values)})")
+    return values
 
 
 def _known_keys(section: str, values: dict[str, Any], where: str) -> dict[str, Any]:
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where}: section {section!r} must be a mapping")
     valid = [f.name for f in dataclasses.fields(SECTIONS[section])]
-    unknown = set(values) - set(valid)
+    unknown = set(_mapping(section, values, where)) - set(valid)
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(f'{section}.{k}' for k in unknown))}; "
-            f"valid keys in {section!r}: {', '.join(valid)}"
+            f"{where}: unknown key(s) {_names(unknown, f'{section}.')}; valid keys in {section!r}: {', '.join(valid)}"
         )
     return values
 
@@ -398,28 +405,20 @@ def _typed(name: str, value: Any, hint: Any) -> Any:
             return value
     else:
         raise TypeError(f"{name}: no type check for the annotation {hint!r}; add one to config._typed")
-    shown = repr(value)
-    raise ConfigError(f"{name} must be {_describe(hint)}, got {shown if len(shown) < 60 else shown[:56] + '...'}")
+    raise ConfigError(f"{name} must be {_describe(hint)}, got {shown(value)}")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a JSON or YAML file of ``{section: {key: value}}`` overrides (not yet validated)."""
-    path = Path(path)
+    """Read a JSON or YAML (.yaml, .yml) file of ``{section: {key: value}}`` overrides, not yet validated,
+    through the bounded reader of files from elsewhere (``runs.untrusted``); an empty YAML file is no
+    overrides."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = json.loads(text)
-    except Exception as e:  # noqa: BLE001 - any parse error becomes a clear message
-        raise ConfigError(f"config file {path} is not valid {path.suffix[1:] or 'JSON'}: {e}") from None
+        data = read_data(path)
+    except UntrustedFileError as e:
+        raise ConfigError(f"config file {e.path}: {e.reason}") from None
+    if data is None and Path(path).suffix.lower() in (".yaml", ".yml"):
+        return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of sections at the top level")
+        raise ConfigError(f"config file {path}: expected a mapping of sections at the top level, not "
+                          f"{kind_of(data)} ({shown(data)})")
     return data

@@ -25,6 +25,7 @@ distance with the approximate indexes (the same ranking) and reports 1 - d^2 / 2
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import faiss
@@ -42,6 +43,10 @@ INDEX_PARAMS = {
     "ivf": ("nlist", "nprobe"),
     "hnsw": ("m", "ef_construction", "ef_search"),
 }
+# the largest value of each parameter: faiss takes 32-bit ints, and beyond these no index here helps
+# (nlist is also at most the database's size, checked when that is known)
+PARAM_MAX = {"nlist": 2**24, "nprobe": 2**24, "m": 256, "ef_construction": 2**20, "ef_search": 2**20}
+_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() also takes '²' and '٣'
 DEFAULT_INDEX = "auto"
 INDEX_NAMES = (DEFAULT_INDEX, *INDEX_PARAMS)
 METRICS = ("l2", "cosine")
@@ -72,8 +77,9 @@ def parse_index(text: str) -> tuple[str, dict[str, int]]:
             raise EvalInputError(
                 f"k-NN index {kind!r} has no parameter {name!r}; valid: {', '.join(valid) or 'none'}"
             )
-        if not value.isdigit() or int(value) < 1:
-            raise EvalInputError(f"k-NN index parameter {name} must be a positive integer, got {value!r}")
+        if not _DIGITS.fullmatch(value) or not 1 <= int(value) <= PARAM_MAX[name]:
+            raise EvalInputError(f"k-NN index parameter {name} must be an integer from 1 to {PARAM_MAX[name]}, "
+                                 f"got {value[:20]!r}")
         params[name] = int(value)
     return kind, params
 
@@ -84,6 +90,9 @@ def resolve_index(text: str, n: int, k: int) -> IndexSpec:
     if kind == "auto":
         kind = "flat" if n <= AUTO_FLAT_MAX else "ivf"
     if kind == "ivf":
+        if given.get("nlist", 0) > n:
+            raise EvalInputError(f"k-NN index ivf: nlist={given['nlist']} lists for {n} database vectors; each list "
+                                 f"needs at least one, so give nlist of at most {n}")
         nlist = given.get("nlist", max(1, min(round(math.sqrt(n)), n // _MIN_POINTS_PER_LIST)))
         chosen = {"nlist": nlist, "nprobe": min(given.get("nprobe", max(1, nlist // 32)), nlist)}
     elif kind == "hnsw":

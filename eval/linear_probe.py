@@ -129,7 +129,7 @@ def linear_probe(
 
 def budget_name(budget: int | float) -> str:
     """10 -> "10/class", 0.01 -> "1%", 1.0 -> "100%"."""
-    if isinstance(budget, (int, np.integer)) and not isinstance(budget, bool):
+    if _per_class(budget):
         return f"{budget}/class"
     return f"{float(budget) * 100:g}%"
 
@@ -145,24 +145,40 @@ def _fraction_quota(counts: np.ndarray, fraction: float) -> np.ndarray:
     return np.clip(quota, 1, counts)
 
 
+def _per_class(budget) -> bool:
+    return isinstance(budget, (int, np.integer)) and not isinstance(budget, bool)
+
+
+def check_budget(budget: int | float) -> None:
+    """A label budget is an int >= 1 (labels per class) or a float in (0, 1] (a share of the labels)."""
+    if _per_class(budget):
+        if budget < 1:
+            raise EvalInputError(f"label budget per class must be >= 1, got {budget}")
+    elif not (isinstance(budget, float) and 0.0 < budget <= 1.0):
+        raise EvalInputError(f"label budget must be an int (per class) or a float in (0, 1], got {budget!r}")
+
+
 def subsample_labels(labels, budget: int | float, seed: int) -> np.ndarray:
     """Sorted training indices for a label budget, stratified by class.
 
-    An int budget is labels per class (a class with fewer keeps all its examples); a float
-    in (0, 1] is a fraction of the training set, with at least one example per class.
+    An int budget is labels per class, exactly: one larger than a class is refused (the result is
+    labelled "N/class", and training refuses --labels-per-class N by the same rule, so the two draw
+    the same images). A float in (0, 1] is a fraction of the training set, with at least one
+    example per class.
     """
+    check_budget(budget)
     y = np.asarray(labels)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    if isinstance(budget, (int, np.integer)) and not isinstance(budget, bool):
-        if budget < 1:
-            raise EvalInputError(f"label budget per class must be >= 1, got {budget}")
-        quota = np.minimum(counts, int(budget))
-    elif isinstance(budget, float) and 0.0 < budget <= 1.0:
-        quota = _fraction_quota(counts, budget)
+    if _per_class(budget):
+        smallest = int(np.argmin(counts))
+        if budget > counts[smallest]:
+            raise EvalInputError(
+                f"label budget {budget}/class: class {classes[smallest]} has only {counts[smallest]} training "
+                f"examples; give a per-class budget of at most {counts[smallest]}, or a share such as 0.1"
+            )
+        quota = np.full_like(counts, int(budget))
     else:
-        raise EvalInputError(
-            f"label budget must be an int (per class) or a float in (0, 1], got {budget!r}"
-        )
+        quota = _fraction_quota(counts, budget)
     rng = np.random.default_rng(seed)
     picked = [
         rng.choice(np.flatnonzero(inverse == c), size=int(q), replace=False)

@@ -7,8 +7,13 @@ from dataclasses import dataclass, replace
 
 from eval.cluster_spaces import CLUSTER_SPACES
 from eval.knn_index import DEFAULT_INDEX, parse_index
+from eval.linear_probe import check_budget
 from eval.logreg import DEFAULT_BACKEND, check_backend
 from eval.validation import EvalInputError
+
+# sane limits of the protocol's counts (inclusive), which the CLI's flags also show: beyond them a value
+# is a typo, not a protocol (10^14 seeds would be built as a tuple before anything ran)
+LIMITS = {"seeds": (1, 1000), "restarts": (1, 1000), "k": (1, 100_000), "max_iter": (1, 10**6)}
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,13 @@ class EvalProtocol:
         if unknown:
             raise EvalInputError(f"unknown k-means space(s) {', '.join(map(str, unknown))}; choose from: "
                                  f"{', '.join(CLUSTER_SPACES)}")
-        if not self.seeds:
-            raise EvalInputError("the protocol needs at least one seed")
-        if self.restarts < 1 or self.k < 1 or self.max_iter < 1:
-            raise EvalInputError(f"restarts, k and max_iter must be at least 1, got {self.restarts}, {self.k}, "
-                                 f"{self.max_iter}")
+        for budget in self.budgets:
+            check_budget(budget)
+        counts = {"seeds": len(self.seeds), "restarts": self.restarts, "k": self.k, "max_iter": self.max_iter}
+        for name, count in counts.items():
+            low, high = LIMITS[name]
+            if not low <= count <= high:
+                raise EvalInputError(f"the protocol's {name} must lie in [{low}, {high}], got {count}")
 
     def quick(self) -> EvalProtocol:
         """The cheap variant monitoring uses during training: two C values, 300 iterations, 3 restarts,

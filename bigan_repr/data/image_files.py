@@ -138,13 +138,17 @@ def _palette_is_gray(img: Image.Image) -> bool:
 
 
 
-def read_or_skip(path: Path, channels: int | None, size: int | None, skip_bad: bool,
+def read_or_skip(path: Path, channels: int | None, size: int | None, skip_bad: bool | None,
                  skipped: list[str]) -> np.ndarray | None:
     """One image file decoded; unreadable, it raises naming --skip-bad, or with ``skip_bad`` is
-    listed in ``skipped`` and None is returned. The one rule for training, encode and report."""
+    listed in ``skipped`` and None is returned. The one rule for training, encode and report.
+    ``skip_bad`` None: the command has no --skip-bad (embed, neighbors, predict), and the error says
+    to leave the file out instead."""
     try:
         return read_image(path, channels, size)
     except DataError as e:
+        if skip_bad is None:
+            raise DataError(f"{e} (leave it out of the inputs)") from None
         if not skip_bad:
             raise DataError(f"{e} (add --skip-bad to skip unreadable files)") from None
         skipped.append(str(path))

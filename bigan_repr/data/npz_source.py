@@ -38,6 +38,8 @@ def _check_shape(shape: tuple[int, ...], path: Path, key: str) -> None:
         )
     if shape[0] == 0:
         raise DataError(f"{path}: {key!r} holds no images")
+    if min(shape[1:3]) == 0:
+        raise DataError(f"{path}: {key!r} holds images of no pixels (shape {shape})")
 
 
 def _images(x: np.ndarray, path: Path, key: str) -> np.ndarray:
@@ -137,8 +139,7 @@ class NpzRows:
                 present = ", ".join(sorted(names)) or "none"
                 raise DataError(f"{path}: missing key {self.key!r} for the {split} split; keys present: {present}")
             self._layout(self._zip.getinfo(names[self.key]))
-            y = self._zip.open(names[y_key]) if y_key in names else None
-            self.labels = None if y is None else _labels(np.lib.format.read_array(y), len(self), path, y_key)
+            self.labels = self._read_labels(names[y_key], y_key) if y_key in names else None
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
             if isinstance(e, DataError):
                 raise
@@ -167,6 +168,14 @@ class NpzRows:
                 self._offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len + self._start
         # a Fortran-ordered array's rows are not contiguous: read it whole, as load_images does
         self._whole = np.lib.format.read_array(self._zip.open(info)) if fortran else None
+
+    def _read_labels(self, member: str, key: str) -> np.ndarray:
+        """The labels, their header checked first: a shape other than (N,) is refused unread."""
+        shape, _ = check_declared_size(self._zip, self._zip.getinfo(member), self.path)
+        if shape != (len(self),):
+            raise DataError(f"{self.path}: {key!r} must have shape ({len(self)},) to match the images; got {shape}")
+        with self._zip.open(member) as f:
+            return _labels(np.lib.format.read_array(f, allow_pickle=False), len(self), self.path, key)
 
     def __len__(self) -> int:
         return self.shape[0]

@@ -53,11 +53,12 @@ class FileRows:
     """Image files decoded when read, converted as in training; ids are the file paths.
 
     With ``skip_bad`` (a run trained with --skip-bad) an unreadable file is left out of its block
-    and listed in ``skipped``; otherwise it stops the read with its name.
+    and listed in ``skipped``; otherwise it stops the read with its name, and with the advice of
+    --skip-bad only where the command has it (``skip_bad`` False, not None).
     """
 
     def __init__(self, files: list[Path], labels: np.ndarray | None, shape: tuple[int, int, int],
-                 skip_bad: bool = False):
+                 skip_bad: bool | None = None):
         self.files, self.labels, self.shape, self.skip_bad = files, labels, shape, skip_bad
         self.skipped: list[str] = []
 

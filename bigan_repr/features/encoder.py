@@ -25,7 +25,7 @@ from ..errors import DataError, UserError
 from ..losses.semisup import class_probabilities
 from ..nets.bigan import Encoder, JointDiscriminator, layer_features
 from ..nets.encoding import encode_in_batches
-from ..train.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, model_from_checkpoint
+from ..train.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_weights, model_from_checkpoint
 from ..train.networks import networks_for
 from ..train.runtime import resolve_device
 
@@ -102,7 +102,7 @@ def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Pat
     ckpt = load_checkpoint(checkpoint or (best if best.is_file() else run), map_location="cpu")
     model, cfg = model_from_checkpoint(ckpt)
     if ckpt.get("ema_encoder"):  # trained with --ema: the averaged weights are the export
-        model.encoder.load_state_dict(ckpt["ema_encoder"])
+        load_weights(model.encoder, ckpt["ema_encoder"], ckpt["path"], "averaged encoder weights")
     model.to(dev).eval()
     return LoadedEncoder(model.encoder, model.discriminator, cfg, tuple(ckpt["image_shape"]), int(ckpt["step"]),
                          str(run), dev, model.classifier, ckpt.get("classes"), ckpt.get("class_names"),

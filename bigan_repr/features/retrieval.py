@@ -17,6 +17,7 @@ import numpy as np
 
 from eval.knn_index import DEFAULT_INDEX
 from eval.neighbors import neighbor_png, neighbor_search
+from eval.validation import check_features
 
 from ..config import resolve_layer
 from ..data.rows import ArrayRows, FileRows, ImageRows
@@ -97,6 +98,8 @@ def _encoder_at(run: str, step: int, path: Path, device: str) -> LoadedEncoder:
 
 def _from_feature_file(path: Path, device: str) -> Database:
     stored = read_features(path)
+    # labels by eval's one rule (3.5 or 1e20 is refused, never printed as 3), features as eval takes them
+    features, labels = check_features(stored.features(), stored.labels, name=str(path))
     run, step, layer = (_meta_value(stored.meta, k, path) for k in ("run", "step", "layer"))
     loaded = _encoder_at(str(run), int(step), path, device)
     ids = stored.ids if stored.ids is not None else np.arange(stored.count).astype(str)
@@ -105,7 +108,7 @@ def _from_feature_file(path: Path, device: str) -> Database:
         rows = open_rows(cfg, str(_meta_value(stored.meta, "split", path)))
     else:  # made by embed: the ids are the image files
         rows = FileRows([Path(i) for i in ids], None, loaded.image_shape)
-    return Database(stored.features(), stored.labels, ids, loaded, str(layer), rows, str(path))
+    return Database(features, labels, ids, loaded, str(layer), rows, str(path))
 
 
 def _from_run(run: Path, device: str) -> Database:

@@ -1,7 +1,8 @@
 """`bigan compare`: several runs' reports in one table, making the missing reports first.
 
-Every argument is checked before any work: a run directory with a report.json is read (and
-must parse); one without a report must be a trained run (config.json and a checkpoint), and
+Every argument is checked before any work: no run given twice (under any two paths), an ``--html``
+file that is not a folder; a run directory with a report.json has it read and checked
+(:mod:`report_file`); one without a report must be a trained run (config.json and a checkpoint), and
 gets its report as `bigan report RUN` would make it. The recipe column lists the config
 values that differ from the defaults and change what is learned.
 """
@@ -23,6 +24,7 @@ from ..runs.curves import validation_overlay
 from ..runs.run_dir import RunDir
 from ..train.checkpoint import CHECKPOINT_DIR, step_checkpoints
 from ..train.state import RESUMABLE_CHANGES
+from .report_file import read_report
 from .run_report import evaluate_run
 
 # config keys that are not recipe: bookkeeping (what may change on resume, and where data lives),
@@ -49,18 +51,6 @@ def recipe(config: dict | None) -> str:
     return ", ".join(parts)
 
 
-def _read_report(path: Path) -> dict:
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path} is not a readable report: {e}") from None
-    if not (isinstance(payload, dict) and isinstance(payload.get("results"), dict)
-            and isinstance(payload.get("meta", {}), dict)):
-        raise UserError(f"{path} is not a bigan-repr report (no 'results' mapping)")
-    return {"title": payload.get("title", path.parent.name), "meta": payload.get("meta", {}),
-            "notes": payload.get("notes", []), "results": payload["results"]}
-
-
 def _check_trained(run: Path) -> None:
     RunDir(run).read_config()  # refuses a folder that is not a run directory
     if not (step_checkpoints(run) or (run / CHECKPOINT_DIR / "best.pt").is_file()):
@@ -75,18 +65,28 @@ def _labels(runs: list[Path]) -> dict[str, Path]:
     return {str(run): run for run in runs}
 
 
+def _check_arguments(runs: list[str | Path], html: str | Path | None) -> None:
+    """Refuse a run given twice (``runs/a`` and ``./runs/a``, or a link to it) and an --html path naming a folder."""
+    seen: dict[Path, str] = {}
+    for run in map(str, runs):
+        resolved = Path(run).resolve()
+        if resolved in seen:
+            same = "is given twice" if seen[resolved] == run else f"and {run} are the same run"
+            raise UserError(f"{seen[resolved]} {same}; give each run once")
+        seen[resolved] = run
+    if html is not None and (str(html).endswith(("/", os.sep)) or Path(html).is_dir()):
+        raise UserError(f"--html {html} names a folder; give a file name such as compare.html")
+
+
 def compare_runs(runs: list[str | Path], *, html: str | Path | None = None, **report_kwargs) -> dict:
     """The comparison of `eval.compare.compare_reports` for these run directories.
 
     Runs without report.json get one first (``report_kwargs`` go to `evaluate_run`); ``html``
     also writes the comparison as one self-contained page with the validation curves overlaid.
     """
+    _check_arguments(runs, html)
     labels = _labels([Path(run) for run in runs])
-    if len(labels) != len(runs):
-        raise UserError("the same run is given twice")
-    if html is not None and Path(html).is_dir():
-        raise UserError(f"--html {html} is a folder; give a file name such as compare.html")
-    reports = {label: _read_report(run / "report.json") for label, run in labels.items()
+    reports = {label: read_report(run / "report.json") for label, run in labels.items()
                if (run / "report.json").is_file()}
     missing = [label for label in labels if label not in reports]
     for label in missing:
@@ -94,7 +94,7 @@ def compare_runs(runs: list[str | Path], *, html: str | Path | None = None, **re
     for label in missing:
         print(f"{labels[label]} has no report yet: making one", file=sys.stderr, flush=True)
         evaluate_run(labels[label], **report_kwargs)
-        reports[label] = _read_report(labels[label] / "report.json")
+        reports[label] = read_report(labels[label] / "report.json")
     reports = {label: reports[label] for label in labels}  # in the order given
     comparison = compare_reports(reports, {label: recipe(r["meta"].get("config")) for label, r in reports.items()})
     if html is not None:

@@ -1,7 +1,9 @@
-"""runs/: the files a run writes and how they are written. Atomic writes (:mod:`atomic`), the run
-directory with its lock, config and metrics (:mod:`run_dir`), learning curves (:mod:`curves`), the
-TensorBoard mirror (:mod:`tensorboard`), progress lines (:mod:`progress`) and the test suite's
-fault-injection points (:mod:`fault_injection`).
+"""runs/: the files a run writes and how they are written and read back. Atomic writes (:mod:`atomic`)
+and their leftovers (:mod:`leftovers`), the one bounded reader of JSON/YAML files from elsewhere
+(:mod:`untrusted`), the run directory with its lock, config and metrics (:mod:`run_dir`), learning
+curves (:mod:`curves`), the TensorBoard mirror (:mod:`tensorboard`), progress lines (:mod:`progress`)
+and the test suite's fault-injection points (:mod:`fault_injection`).
 
-May import: ``errors``, numpy, matplotlib and PIL. No networks and no training.
+May import: ``errors``, numpy, matplotlib, PIL and PyYAML. No networks and no training. ``untrusted``
+imports only ``errors``, so ``config`` reads its files through it.
 """

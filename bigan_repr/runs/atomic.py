@@ -2,11 +2,14 @@
 
 A reader (or a crash) sees either the old file or the complete new one, never a torn one. The
 temporary's name carries its writer (:mod:`leftovers`), so one left by a killed process is
-removed when the same file is next written.
+removed when the same file is next written. A write the file system refuses (the disk or quota
+full, a file-size limit, a read-only or failing disk) is one :class:`UserError` line naming the
+file; the temporary is removed and the old file stays as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -20,6 +23,25 @@ from .leftovers import remove_dead_temporaries, temp_prefix
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+# what a write can meet that the user fixes (free space, raise a limit), not a bug
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+class _Recording:
+    """A file that keeps the error of a failed write: torch.save reports one as a RuntimeError."""
+
+    def __init__(self, f: IO[bytes]):
+        self._f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name: str):
+        return getattr(self._f, name)
 
 
 @contextmanager
@@ -41,6 +63,10 @@ def atomic_path(path: str | Path, suffix: str = ""):
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
         fsync_dir(path.parent)
+    except OSError as e:
+        if e.errno not in _WRITE_ERRORS:
+            raise
+        raise UserError(f"cannot write {path}: {e.strerror}; it was left as it was") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -48,9 +74,15 @@ def atomic_path(path: str | Path, suffix: str = ""):
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write ``path`` atomically with ``write(file)``; returns the path."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        write(f)
-        f.flush()
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw:
+        f = _Recording(raw)
+        try:
+            write(f)
+            f.flush()
+        except Exception as e:
+            if f.error is not None and f.error is not e:  # e.g. torch's RuntimeError for the failed write
+                raise f.error from None
+            raise
     return Path(path)
 
 

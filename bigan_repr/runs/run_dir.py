@@ -1,6 +1,10 @@
 """A run directory: config.json, metrics.jsonl, PNG grids, checkpoints/, skipped_files.txt and its
 writer lock.
 
+config.json and metrics.jsonl are read as files anyone may have edited, through :mod:`untrusted`:
+bounded, UTF-8, a config that is an object, metrics rows that are objects with an integer step. A
+last row cut off by a kill mid-write is skipped; any other bad row is refused naming its line.
+
 Only one process may train into a run directory at a time. The writer holds an exclusive
 ``flock`` on ``lock`` for the run's life (the file also names its PID, for the message others
 see). The kernel drops the lock when its process dies, however it dies, so a lock file left by a
@@ -19,6 +23,7 @@ from typing import Any
 from ..errors import UserError
 from . import fault_injection
 from .atomic import atomic_write_text
+from .untrusted import UntrustedFileError, kind_of, read_json_lines, read_mapping, shown
 
 LOCK_FILE = "lock"
 SKIPPED_FILE = "skipped_files.txt"  # with --skip-bad: the unreadable files training passed over
@@ -52,17 +57,17 @@ class RunDir:
     def read_config(self) -> dict[str, Any]:
         if not self.config_path.is_file():
             raise UserError(f"{self.path} is not a run directory (no config.json)")
-        try:
-            return json.loads(self.config_path.read_text())
-        except json.JSONDecodeError as e:
-            raise UserError(f"{self.config_path} is not valid JSON: {e}") from None
+        return read_mapping(self.config_path, yaml=False, what="a run's config (an object of sections)")
 
     def write_skipped(self, files: list[str]) -> None:
         atomic_write_text(self.path / SKIPPED_FILE, "".join(f"{f}\n" for f in files))
 
     def append_metrics(self, row: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+        try:
+            with open(self.metrics_path, "a") as f:
+                f.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+        except OSError as e:  # e.g. the disk is full: the rows before stay, a torn last one is skipped on read
+            raise UserError(f"cannot write {self.metrics_path}: {e.strerror}") from None
         for sink in self.sinks:
             sink.write_row(row)
         fault_injection.reached(f"metrics:{row.get('step')}")  # tests interrupt a run here
@@ -70,13 +75,7 @@ class RunDir:
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():
             return []
-        rows = []
-        for line in self.metrics_path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line torn by a crash mid-write carries nothing worth keeping
-        return rows
+        return [_metrics_row(row, self.metrics_path, number) for number, row in read_json_lines(self.metrics_path)]
 
     def truncate_metrics(self, step: int) -> None:
         """Drop rows logged after ``step``: a resumed run logs them again."""
@@ -117,6 +116,18 @@ class RunDir:
         (self.path / LOCK_FILE).unlink(missing_ok=True)  # while still held: see acquire_lock's check
         os.close(self._lock_fd)
         self._lock_fd = None
+
+
+def _metrics_row(row: Any, path: Path, number: int) -> dict[str, Any]:
+    """A metrics row as the run logs it: an object whose step (when given) is an integer >= 0 and
+    whose epoch (when given) is a number."""
+    if not isinstance(row, dict):
+        raise UntrustedFileError(path, f"line {number} is {kind_of(row)} ({shown(row)}), not a metrics row (an object)")
+    step, epoch = row.get("step", 0), row.get("epoch", 0)
+    if type(step) is not int or step < 0 or type(epoch) not in (int, float):
+        raise UntrustedFileError(path, f"line {number}: step must be an integer >= 0 and epoch a number, not "
+                                       f"{shown(step)} and {shown(epoch)}")
+    return row
 
 
 def _same_file(fd: int, path: Path) -> bool:

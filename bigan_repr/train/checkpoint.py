@@ -4,7 +4,11 @@ from one.
 A checkpoint is a dict of tensors and plain JSON-compatible values (config, version, step,
 optimizer states, RNG states, data-stream position). It is written atomically and read with
 ``torch.load(weights_only=True)``, so a file carrying arbitrary pickled objects is refused
-before any of its code can run. Which parts of a training run it holds is ``state.py``'s.
+before any of its code can run; a file torch cannot read at all (random bytes, a truncated copy) is
+said to be no checkpoint. What every use needs is checked before use (:func:`check_contents`: the
+config an object, the step an integer, the image shape three sizes, the weights a mapping of tensors),
+and weights that do not fit the networks their config builds are refused naming the file
+(:func:`load_weights`). Which parts of a training run it holds is ``state.py``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ..config import Config
+from ..config import MAX_IMAGE_SIZE, Config, ConfigError
 from ..errors import UserError
 from ..nets.bigan import BiGAN
 from ..runs.atomic import atomic_write
@@ -45,16 +49,55 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"refusing to load {path}: it holds objects other than tensors and plain data, and "
-            f"loading it could run code ({str(e).splitlines()[0]})"
-        ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {e}") from None
+        unsafe = [line.strip() for line in str(e).splitlines() if "Unsupported global" in line]
+        if unsafe:  # a pickled object that needs code: never built
+            raise CheckpointError(f"refusing to load {path}: it holds objects other than tensors and plain data, "
+                                  f"and loading it could run code ({unsafe[0][:160]})") from None
+        raise CheckpointError(f"{path} is not a checkpoint: torch cannot read it (random or damaged bytes, or a "
+                              "pickle of a form torch.save does not write)") from None
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError, IndexError) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): "
+                              f"{str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a bigan-repr checkpoint (expected format {FORMAT})")
     ckpt["path"] = str(path)
+    check_contents(ckpt)
     return ckpt
+
+
+def check_contents(ckpt: dict[str, Any]) -> None:
+    """Refuse, naming the file, a checkpoint without what every use of it needs, or with it malformed."""
+    path = ckpt["path"]
+    shape, weights = ckpt.get("image_shape"), ckpt.get("model")
+    problems = [
+        (not isinstance(ckpt.get("config"), dict), "no 'config' object"),
+        (type(ckpt.get("step")) is not int or ckpt["step"] < 0, "no 'step' (an integer >= 0)"),
+        (not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()),
+         "no 'model' weights (a mapping of tensors)"),
+        (not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(type(n) is int for n in shape)
+              and shape[0] in (1, 3) and 1 <= shape[1] == shape[2] <= MAX_IMAGE_SIZE),
+         f"'image_shape' must be [channels 1 or 3, size, size] with size 1 to {MAX_IMAGE_SIZE}, not "
+         f"{str(shape)[:60]}"),
+        (ckpt.get("ema_encoder") is not None and not isinstance(ckpt["ema_encoder"], dict),
+         "'ema_encoder' is not a mapping of weights"),
+        (ckpt.get("classes") is not None and not (isinstance(ckpt["classes"], list)
+                                                  and all(type(c) is int for c in ckpt["classes"])),
+         "'classes' is not a list of integer labels"),
+    ]
+    for bad, what in problems:
+        if bad:
+            raise CheckpointError(f"{path} is not a usable bigan-repr checkpoint: {what}")
+
+
+def load_weights(module: torch.nn.Module, state: dict[str, Any], path: str | Path, what: str = "weights") -> None:
+    """``module.load_state_dict(state)``, refused in one line naming ``path`` where they do not fit."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        detail = " ".join(str(e).split())[len(first):][:200]
+        raise CheckpointError(f"{path}: its {what} do not fit the networks its config builds ({first}{detail})") \
+            from None
 
 
 def step_checkpoints(run_dir: Path) -> list[Path]:
@@ -88,8 +131,12 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[BiGAN, Config]:
     """Rebuild the networks from the config stored in the checkpoint and load their weights."""
-    cfg = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt.get('path', 'checkpoint')}")
+    path = ckpt.get("path", "checkpoint")
+    cfg = Config.from_stored(ckpt["config"], where=f"config stored in {path}")
     classes = ckpt.get("classes")  # a semi-supervised run's, absent from checkpoints before classifiers
-    model = networks_for(cfg, tuple(ckpt["image_shape"]), None if classes is None else len(classes))
-    model.load_state_dict(ckpt["model"])
+    try:
+        model = networks_for(cfg, tuple(ckpt["image_shape"]), None if classes is None else len(classes))
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    load_weights(model, ckpt["model"], path)
     return model, cfg

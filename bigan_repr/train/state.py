@@ -15,6 +15,7 @@ import torch
 from .. import __version__
 from ..config import Config, ConfigError
 from .assembly import Assembly
+from .checkpoint import CheckpointError, load_weights
 from .distributed import gather_rng_states
 
 # what may change when a run is resumed: its length and its bookkeeping, not what it learns
@@ -41,8 +42,17 @@ def capture(run: Assembly, step: int, best: float | None) -> dict[str, Any]:
 
 
 def restore(run: Assembly, ckpt: dict[str, Any]) -> tuple[int, float | None]:
-    """Load ``ckpt`` into ``run``; returns its step and best selection metric."""
-    run.model.load_state_dict(ckpt["model"])
+    """Load ``ckpt`` into ``run``; returns its step and best selection metric. A checkpoint without a
+    part of the run, or with one that does not fit, is refused in one line naming it."""
+    load_weights(run.model, ckpt["model"], ckpt["path"])
+    try:
+        return _restore_state(run, ckpt)
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError, AttributeError) as e:
+        what = f"it has no {e}" if isinstance(e, KeyError) else (str(e).splitlines() or [type(e).__name__])[0][:160]
+        raise CheckpointError(f"{ckpt['path']}: cannot resume from it ({what})") from None
+
+
+def _restore_state(run: Assembly, ckpt: dict[str, Any]) -> tuple[int, float | None]:
     run.opt_d.load_state_dict(ckpt["opt_d"])
     run.opt_ge.load_state_dict(ckpt["opt_ge"])
     if run.ema is not None:

@@ -8,7 +8,6 @@ overridable in the config.
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
@@ -27,6 +26,7 @@ from ..runs.atomic import atomic_write_text
 from ..runs.curves import plot_curves
 from ..runs.run_dir import LOCK_FILE, RunDir
 from ..runs.tensorboard import TENSORBOARD_DIR, TensorBoardSink
+from ..runs.untrusted import read_mapping
 from .assembly import Assembly, assemble
 from .checkpoint import (
     CHECKPOINT_DIR,
@@ -108,6 +108,9 @@ class Trainer:
         ckpt = load_checkpoint(self.run_dir.path, map_location=self.parts.device)
         stored = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt['path']}")
         check_resume_compatible(stored, self.cfg, self.run_dir.path)
+        if ckpt["step"] > self.parts.total:  # before anything is written: config.json keeps its budget
+            raise UserError(f"cannot resume {self.run_dir.path} for {self.parts.total} steps: it is already at step "
+                            f"{ckpt['step']}; give a larger budget (--steps or --epochs); nothing was changed")
         if self.parts.labels is not None:  # the same labelled images, bit for bit
             check_same_split(self.parts.labels, self.run_dir.path / LABELS_FILE)
         self.step, self.best = restore(self.parts, ckpt)
@@ -248,9 +251,9 @@ def _refuse_foreign_folder(run_dir: RunDir) -> None:
 def _holds_stored_config(path: Path) -> bool:
     """Whether ``path`` is a config a run stored: every section, and valid."""
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = read_mapping(path, yaml=False)
         return set(SECTIONS) <= set(stored) and bool(Config.from_stored(stored, where=str(path)))
-    except (OSError, ValueError, TypeError, RecursionError):  # ConfigError and JSON errors are ValueErrors
+    except (OSError, ValueError):  # UserErrors (ConfigError, unreadable or malformed files) are ValueErrors
         return False
 
 

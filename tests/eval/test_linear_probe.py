@@ -57,13 +57,22 @@ def test_one_example_per_class_uses_default_c():
 
 
 def test_subsample_labels_per_class_budget():
-    labels = np.repeat(np.arange(10), [50] * 9 + [5])
+    labels = np.repeat(np.arange(10), [50] * 9 + [10])
     idx = subsample_labels(labels, 10, seed=3)
     counts = np.bincount(labels[idx], minlength=10)
-    # A class with fewer examples than the budget keeps all of them.
-    np.testing.assert_array_equal(counts, [10] * 9 + [5])
+    np.testing.assert_array_equal(counts, [10] * 10)
     assert len(np.unique(idx)) == len(idx)
     assert not np.array_equal(idx, subsample_labels(labels, 10, seed=4))
+
+
+@pytest.mark.parametrize("budget", [11, 100000])
+def test_a_per_class_budget_beyond_the_smallest_class_is_refused(budget):
+    """"N/class" means N of every class, as --labels-per-class N does in training: a budget a class cannot
+    give is refused, never labelled N/class while using what exists."""
+    labels = np.repeat(np.arange(10), [50] * 9 + [10])
+    with pytest.raises(EvalInputError, match=rf"label budget {budget}/class: class 9 has only 10 training examples; "
+                                             "give a per-class budget of at most 10"):
+        subsample_labels(labels, budget, seed=0)
 
 
 @pytest.mark.parametrize("fraction, expected", [(0.1, 100), (0.01, 10), (1.0, 1000)])

@@ -155,6 +155,21 @@ def test_encode_suggests_only_flags_it_takes(tiny_run, tmp_path):
     assert np.load(tmp_path / "f.npz")["features"].shape == (5, 8)
 
 
+@pytest.mark.parametrize("command", ["embed", "neighbors"])
+def test_commands_without_skip_bad_do_not_suggest_it(tiny_run, tmp_path, command):
+    """embed and neighbors (and predict) take no --skip-bad: an unreadable input says to leave it out instead."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    _write(folder / "0.png", load_images(DataConfig(), "test").images[0, 0], "L")
+    (folder / "broken.png").write_bytes(b"not an image")
+    args = {"embed": ["embed", tiny_run, folder, "--out", tmp_path / "f.npz"],
+            "neighbors": ["neighbors", tiny_run, folder]}[command]
+    refused = _invoke(*args)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+    assert f"cannot read image {folder / 'broken.png'}" in refused.output
+    assert refused.output.strip().endswith("(leave it out of the inputs)") and "--skip-bad" not in refused.output
+
+
 def test_embed_takes_a_folder_with_hidden_files_links_and_image_named_folders(tiny_run, tmp_path):
     image = load_images(DataConfig(), "test").images[0, 0]
     _write(tmp_path / "a.png", image, "L")

@@ -87,3 +87,21 @@ def test_unanswerable_requests_are_refused_in_one_line(tiny_run, tmp_path):
     r = _invoke("neighbors", tmp_path / "anon.npz", folder, "--grid", tmp_path / "g.png")
     assert r.exit_code == 2 and "does not say which run made it" in r.output
     assert not (tmp_path / "g.png").exists()
+
+
+def test_labels_follow_the_one_label_rule_that_eval_follows(tiny_run, tmp_path):
+    """A database whose labels are not integers (3.5, 1e20) is refused as `bigan eval` refuses it, never
+    printed as 3; the rule is eval.validation.integer_labels."""
+    folder, _ = _query_files(tmp_path)
+    assert _invoke("embed", tiny_run, folder, "--out", tmp_path / "e.npz").exit_code == 0
+    arrays = dict(np.load(tmp_path / "e.npz"))
+    for bad, shown in ((3.5, "3.5"), (1e20, "1e+20")):
+        np.savez(tmp_path / "bad.npz", **arrays, labels=np.array([bad, 1.0, 2.0]))
+        r = _invoke("neighbors", tmp_path / "bad.npz", folder / "q0100.png", "--k", 2)
+        assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+        assert f"label {shown} is not an integer a class id can hold exactly" in r.output, r.output
+        r = _invoke("eval", "--train", tmp_path / "bad.npz", "--test", tmp_path / "bad.npz")
+        assert r.exit_code == 2 and f"label {shown} is not an integer" in r.output, r.output
+    np.savez(tmp_path / "good.npz", **arrays, labels=np.array([3.0, 1.0, 2.0]))  # whole floats are labels
+    found = json.loads(_neighbors(tmp_path / "good.npz", folder / "q0100.png", "--k", 1, "--json").stdout)
+    assert found["queries"][0]["neighbors"][0]["label"] == 1

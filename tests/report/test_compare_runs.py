@@ -151,3 +151,59 @@ def test_a_folder_that_is_no_run_is_refused_before_any_work(runs, tmp_path):
     assert r.exit_code == 2
     assert r.output.strip().splitlines()[-1] == f"error: {tmp_path / 'empty'} is not a run directory (no config.json)"
     assert not (tmp_path / "untouched" / "report.json").exists()
+
+
+def _one_error_line(args) -> str:
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("results, message", [
+    ({"bigan (z)": 5}, "results['bigan (z)'] must be an object of metrics, not a number (5)"),
+    ({"bigan (z)": ["knn_acc", 0.9]}, "results['bigan (z)'] must be an object of metrics, not a list"),
+    ({"bigan (z)": _metrics(knn_acc="high")}, "results['bigan (z)'].knn_acc must be a number or null, not 'high'"),
+    ({"bigan (z)": {"budgets": {"10/class": 0.5}}}, "results['bigan (z)'].budgets['10/class'] must be an object "
+                                                    "with numbers 'mean' and 'std'"),
+    ({"bigan (z)": {"budgets": [0.5]}}, "results['bigan (z)'].budgets must be an object, not a list"),
+    ({}, "holds no results to compare (its 'results' is empty); make it again with `bigan report"),
+])
+def test_a_report_that_cannot_be_compared_is_one_line_naming_it(runs, tmp_path, results, message):
+    """A report whose results are not metrics objects is refused, and one with no results is said to be
+    empty: never a traceback, never a run silently left out of the table."""
+    _write_report(tmp_path / "bad", "gan", results)
+    line = _one_error_line(["compare", runs / "alpha", tmp_path / "bad"])
+    assert line.startswith(f"error: {tmp_path / 'bad' / 'report.json'}") and message in line, line
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[1, 2]", "is not a readable report: expected a bigan-repr report (an object) at the top level, not a list"),
+    (b'{"results": {"bigan (z)": {"knn_acc": 0.5}}, "title": "caf\xe9"}', "not UTF-8 text (byte 0xe9 at offset 58)"),
+    (b'{"results": [1]}', "is not a bigan-repr report (no 'results' object; found [1])"),
+    (b'{"results": {"bigan (z)": {}}, "meta": {"config": {"train": 5}}}', "meta.config must be an object of"),
+])
+def test_a_report_file_that_is_not_a_report_is_one_line(runs, tmp_path, content, message):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "report.json").write_bytes(content)
+    line = _one_error_line(["compare", runs / "alpha", tmp_path / "bad"])
+    assert str(tmp_path / "bad" / "report.json") in line and message in line, line
+
+
+def test_the_same_run_under_two_paths_is_given_once(runs, tmp_path):
+    (tmp_path / "link").symlink_to(runs / "alpha")
+    other = runs.parent / runs.name / ".." / runs.name / "alpha"
+    for second, said in ((runs / "alpha", "is given twice"), (other, f"and {other} are the same run"),
+                         (tmp_path / "link", f"and {tmp_path / 'link'} are the same run")):
+        line = _one_error_line(["compare", runs / "alpha", runs / "beta", second])
+        assert line == f"error: {runs / 'alpha'} {said}; give each run once"
+
+
+def test_html_naming_a_folder_is_refused_before_any_work(runs, tmp_path):
+    html = f"{tmp_path}/pages/"  # would have been written as a file named pages
+    line = _one_error_line(["compare", runs / "alpha", runs / "beta", "--html", html])
+    assert line == f"error: --html {html} names a folder; give a file name such as compare.html"
+    assert not (tmp_path / "pages").exists()
+    r = CliRunner().invoke(main, ["compare", str(runs / "alpha"), "--html", str(tmp_path)])  # an existing folder
+    assert r.exit_code == 2 and "is a directory" in r.output and list(tmp_path.iterdir()) == []

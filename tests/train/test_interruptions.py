@@ -49,16 +49,24 @@ class _RunsCode:
         return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
 
 
-def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+@pytest.mark.parametrize("form, message", [
+    ("torch.save", "refusing to load"),  # what torch.save writes, with an object that runs code inside
+    ("pickle protocol 2", "refusing to load"),
+    # torch's safe unpickler stops at protocol 4's first frame, before it could see the object: no checkpoint
+    ("pickle protocol 4", "is not a checkpoint: torch cannot read it"),
+])
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_checkpoint_that_would_run_code_is_refused(tmp_path, form, message):
     marker = tmp_path / "marker"
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
+    payload = {"format": "bigan-repr-checkpoint/1", "payload": _RunsCode(marker)}
     with open(run / "checkpoints" / "step_00000001.pt", "wb") as f:
-        pickle.dump({"format": "bigan-repr-checkpoint/1", "payload": _RunsCode(marker)}, f)
-    with pytest.raises(CheckpointError, match="refusing to load"):
+        torch.save(payload, f) if form == "torch.save" else pickle.dump(payload, f, protocol=int(form[-1]))
+    with pytest.raises(CheckpointError, match=message):
         load_checkpoint(run)
     result = CliRunner().invoke(main, ["encode", str(run), "--out", str(tmp_path / "f.npz")])
-    assert result.exit_code == 2 and "refusing to load" in result.output
+    assert result.exit_code == 2 and message in result.output
     assert not marker.exists()
 
 

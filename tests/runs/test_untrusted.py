@@ -1,0 +1,81 @@
+"""The one reader of files from elsewhere (runs/untrusted.py), as a run directory reads through it:
+config.json and metrics.jsonl that anyone may have edited are one clear line each, naming the file."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bigan_repr.config import Config
+from bigan_repr.runs.run_dir import RunDir
+from bigan_repr.runs.untrusted import UntrustedFileError, read_json_lines, shown
+from cli import main
+
+ROWS = [{"step": 5, "epoch": 0.1, "d_loss": 1.0}, {"step": 10, "epoch": 0.2, "d_loss": 0.9}]
+
+
+def _run(tmp_path, metrics: bytes, config: bytes | None = None):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_bytes(config if config is not None else json.dumps(Config().to_dict()).encode())
+    (run / "metrics.jsonl").write_bytes(metrics)
+    return run
+
+
+def _lines(rows) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+
+
+@pytest.mark.parametrize("metrics, message", [
+    (_lines(ROWS[:1]) + b'{"step": 10, "note": "caf\xe9"}\n', "not UTF-8 text (byte 0xe9 at offset 66)"),
+    (_lines(ROWS[:1]) + b"5\n" + _lines(ROWS[1:]), "line 2 is a number (5), not a metrics row (an object)"),
+    (_lines(ROWS[:1]) + b"[1, 2]\n", "line 2 is a list ([1, 2]), not a metrics row (an object)"),
+    (_lines(ROWS[:1]) + b'{"step": 10, "d_lo\n' + _lines(ROWS[1:]), "line 2: not readable JSON"),
+    (_lines(ROWS[:1]) + b'{"step": "ten"}\n', "line 2: step must be an integer >= 0 and epoch a number, not 'ten'"),
+    (_lines(ROWS[:1]) + b'{"step": 10, "epoch": [1]}\n', "step must be an integer >= 0 and epoch a number"),
+    (_lines(ROWS[:1]) + b"[" * 100 + b"]" * 100 + b"\n", "line 2: nested more than 32 deep"),
+])
+def test_a_bad_metrics_row_is_one_line_naming_the_file_and_line(tmp_path, metrics, message):
+    run = _run(tmp_path, metrics)
+    result = CliRunner().invoke(main, ["info", str(run)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {run / 'metrics.jsonl'}: ") and message in lines[0]
+
+
+def test_a_last_row_cut_off_by_a_kill_is_skipped_and_every_other_row_kept(tmp_path):
+    run = _run(tmp_path, _lines(ROWS) + b'{"step": 15, "epo')
+    assert RunDir(run).read_metrics() == ROWS
+    result = CliRunner().invoke(main, ["info", str(run)])
+    assert result.exit_code == 0 and '"step": 10' in result.output
+    RunDir(run).truncate_metrics(5)  # a resume rewrites the rows it keeps, the torn one gone
+    assert (run / "metrics.jsonl").read_bytes() == _lines(ROWS[:1])
+
+
+@pytest.mark.parametrize("config, message", [
+    (b"[1, 2]", "expected a run's config (an object of sections) at the top level, not a list ([1, 2])"),
+    (b'{"train": {"objective": "gan\xff"}}', "not UTF-8 text (byte 0xff at offset 28)"),
+    (b'{"train": ' * 50 + b"{}" + b"}" * 50, "nested more than 32 deep"),
+    (b"{", "not readable JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+])
+def test_a_bad_run_config_is_one_line_naming_it(tmp_path, config, message):
+    run = _run(tmp_path, b"", config)
+    for args in (["info", str(run)], ["train", "--resume", str(run), "--quiet"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert result.output.strip().splitlines() == [f"error: {run / 'config.json'}: {message}"]
+
+
+def test_read_json_lines_names_lines_and_bounds_them(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n\n{"b": 2}\n{"c"')
+    assert read_json_lines(path) == [(1, {"a": 1}), (3, {"b": 2})]
+    path.write_bytes(b"1" * (2**20 + 1) + b"\n")
+    with pytest.raises(UntrustedFileError, match="line 1 is longer than 1 MiB"):
+        read_json_lines(path)
+
+
+def test_shown_never_formats_more_than_its_limit():
+    huge = ["x" * 10**6] * 10**6  # a million references: formatting all of it would take minutes
+    assert len(shown(huge)) <= 60 and len(shown({"k": huge})) <= 60 and len(shown(10**5000)) <= 60
+    assert shown("short") == "'short'" and shown(5) == "5"
