@@ -77,7 +77,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
 
 
 def test_config_refusals():
-    with pytest.raises(ConfigError, match="data.labels_per_class must be positive, got 0"):
+    with pytest.raises(ConfigError, match=r"data.labels_per_class must lie in \[1, 1000000000\], got 0"):
         _cfg(1, labels=0)
     with pytest.raises(ConfigError, match="data.labels_per_class must be an integer"):
         Config().updated({"data": {"labels_per_class": 2.5}})
