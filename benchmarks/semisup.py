@@ -12,8 +12,9 @@ the preset's budget and its classifier scored on the test set:
 - (b) no adversarial part: the labels plus the invariance term on every training image (``--no-adversarial``),
   the strongest non-GAN control;
 - (c) the full recipe: labels, invariance, the BiGAN, and the (K+1)-class terms on E's classifier;
-- (d) a linear probe on frozen features (the preset's layer) of the unsupervised preset (``--unsupervised``,
-  trained once here), fitted on the same labelled images (the same draw: budget N, seed S).
+- (d) a linear probe on frozen features (its exported layer) of the unsupervised preset (``--unsupervised``;
+  ``fmnist`` for ``fmnist-semisup``; trained once here), fitted on the same labelled images (the same draw:
+  budget N, seed S).
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
 resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table.
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from bigan_repr.config import Config, resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
-from bigan_repr.presets import preset
+from bigan_repr.presets import PRESETS, preset
 from bigan_repr.report.run_report import classifier_result
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train
@@ -46,6 +47,13 @@ ROWS = {
 def row_config(base: Config, row: str, budget: int, split: int, steps: int | None, threads: int) -> Config:
     changes = ROWS[row][1] | {"threads": threads} | ({"steps": steps} if steps else {})
     return base.updated({"data": {"labels_per_class": budget, "label_seed": split}, "train": changes})
+
+
+def unsupervised_preset(name: str) -> str:
+    """Row (d)'s preset: 'fmnist' for 'fmnist-semisup'; the semi-supervised preset itself (its labels
+    dropped) where no unsupervised twin exists."""
+    twin = name.removesuffix("-semisup")
+    return twin if twin in PRESETS else name
 
 
 def trained(cfg: Config, run: Path) -> Path:
@@ -91,7 +99,8 @@ def table(results: dict, budgets: list[int], splits: list[int]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="fmnist-semisup")
-    p.add_argument("--unsupervised", default=None, help="the preset of row (d) (default: --preset without labels)")
+    p.add_argument("--unsupervised", default=None, help="the preset of row (d) (default: --preset's name without "
+                   "'-semisup' where that preset exists, e.g. fmnist; else --preset without labels)")
     p.add_argument("--budgets", default="10,100")
     p.add_argument("--splits", default="0,1,2")
     p.add_argument("--rows", default="a,b,c,d")
@@ -116,7 +125,7 @@ def main() -> None:
                     continue
                 start = time.perf_counter()
                 if row == "d":
-                    unsup = Config().updated(preset(args.unsupervised or args.preset)).updated(
+                    unsup = Config().updated(preset(args.unsupervised or unsupervised_preset(args.preset))).updated(
                         {"data": {"labels_per_class": None}, "train": {"threads": args.threads}
                          | ({"steps": args.steps} if args.steps else {})})
                     unsup_run = args.out / "runs" / "unsupervised"
