@@ -71,8 +71,8 @@ img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
 """
 
 
-TABLE_LEGEND = ('<p class="note">Percentages (NMI and ARI × 100); label budgets are mean ± std over seeds. '
-                "The highest value in each column is highlighted; grey rows are baselines.</p>")
+TABLE_LEGEND = ('<p class="note">Percentages (NMI and ARI × 100); k-means and label budgets are mean ± std over '
+                "seeds. The highest value in each column is highlighted; grey rows are baselines.</p>")
 
 
 class Picture(NamedTuple):

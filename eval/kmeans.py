@@ -101,12 +101,35 @@ def kmeans(x: np.ndarray, k: int, seeds, *, max_iter: int = DEFAULT_MAX_ITER, to
     restart), "inertias" (every restart's, in seed order)}. The inertia is that of the
     returned assignment to the centroids it was made with.
     """
-    seeds = list(seeds)
+    return kmeans_runs(x, k, [seeds], max_iter=max_iter, tol=tol)[0]
+
+
+def kmeans_runs(x: np.ndarray, k: int, seed_groups, *, max_iter: int = DEFAULT_MAX_ITER,
+                tol: float = DEFAULT_TOL) -> list[dict]:
+    """`kmeans` once per group of seeds, every group's restarts run together in one batch.
+
+    Returns one `kmeans` result per group, in order: the lowest-inertia restart of that group.
+    A restart depends on its own seed only, so each result is the one `kmeans(x, k, group)`
+    gives (up to float rounding, which may differ with the batch's size).
+    """
+    groups = [list(group) for group in seed_groups]
+    if not groups or not all(groups):
+        raise ValueError("kmeans_runs needs at least one non-empty group of seeds")
+    seeds = [seed for group in groups for seed in group]
     with threads_for(x.shape[0] * x.shape[1] * k * len(seeds)):
-        return _best_of_restarts(torch.from_numpy(x), k, seeds, max_iter, tol)
+        assign, inertia, n_iter = _restarts(torch.from_numpy(x), k, seeds, max_iter, tol)
+    results, start = [], 0
+    for group in groups:
+        span = slice(start, start + len(group))
+        best = start + int(inertia[span].argmin())
+        results.append({"assign": assign[:, best].numpy(), "inertia": float(inertia[best]),
+                        "n_iter": int(n_iter[best]), "inertias": inertia[span].tolist()})
+        start = span.stop
+    return results
 
 
-def _best_of_restarts(xt: torch.Tensor, k: int, seeds: list, max_iter: int, tol: float) -> dict:
+def _restarts(xt: torch.Tensor, k: int, seeds: list, max_iter: int, tol: float):
+    """Every restart's final assignment (N, R), inertia (R,) float64 and iterations (R,)."""
     xt = xt - xt.mean(dim=0)
     x_sq = (xt * xt).sum(dim=1)
     centroids = _seed_plus_plus(xt, x_sq, k, [np.random.default_rng(s) for s in seeds])
@@ -126,6 +149,4 @@ def _best_of_restarts(xt: torch.Tensor, k: int, seeds: list, max_iter: int, tol:
         active = active[~done]
         if active.numel() == 0:
             break
-    best = int(inertia.argmin())
-    return {"assign": assign[:, best].numpy(), "inertia": float(inertia[best]), "n_iter": int(n_iter[best]),
-            "inertias": inertia.tolist()}
+    return assign, inertia, n_iter

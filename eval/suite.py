@@ -44,6 +44,13 @@ def _budget_results(train_x, train_y, test_x, test_y, budgets, seeds, full_probe
     return {name: results[name] for name in order}
 
 
+def _kmeans_metrics(clusters: dict) -> dict:
+    """kmeans_acc/nmi/ari: means over seeds; then their stds and the per-seed values."""
+    names = ("acc", "nmi", "ari")
+    return ({f"kmeans_{n}": clusters[n] for n in names} | {f"kmeans_{n}_std": clusters[f"{n}_std"] for n in names}
+            | {f"kmeans_{n}s": clusters[f"{n}s"] for n in names} | {"kmeans_seeds": clusters["seeds"]})
+
+
 def evaluate(
     train_x,
     train_y,
@@ -60,8 +67,9 @@ def evaluate(
 ) -> dict:
     """Run k-NN, linear probe, label budgets and k-means; one flat dict of metrics.
 
-    Clustering runs on the test features. `quick=True` skips budgets and uses
-    fewer C values and k-means restarts, for monitoring during training. `index` is the
+    Clustering runs on the test features, once per seed (kmeans_acc, _nmi, _ari are means over
+    `seeds`, with _std and the per-seed lists beside). `quick=True` skips budgets and uses
+    fewer C values, k-means restarts and one k-means seed, for monitoring during training. `index` is the
     k-NN search index (eval.knn_index), `probe_backend` the linear probe's solver
     (eval.logreg); every label budget uses the same solver.
     """
@@ -73,7 +81,7 @@ def evaluate(
     knn = knn_eval(train_x, train_y, test_x, test_y, k=k, index=index)
     linear = linear_probe(train_x, train_y, test_x, test_y, seed=seeds[0], **probe_kw)
     clusters = cluster_eval(
-        test_x, test_y, seed=seeds[0], restarts=_QUICK_RESTARTS if quick else restarts
+        test_x, test_y, seeds=seeds[:1] if quick else seeds, restarts=_QUICK_RESTARTS if quick else restarts
     )
     budget_results = (
         {} if quick else _budget_results(
@@ -87,9 +95,7 @@ def evaluate(
         "linear_acc": linear["acc"],
         "linear_C": linear["C"],
         "linear_backend": probe_backend,
-        "kmeans_acc": clusters["acc"],
-        "kmeans_nmi": clusters["nmi"],
-        "kmeans_ari": clusters["ari"],
+        **_kmeans_metrics(clusters),
         "budgets": budget_results,
         "n_train": int(train_x.shape[0]),
         "n_test": int(test_x.shape[0]),
