@@ -2,7 +2,9 @@
 
 Owns the linear protocol: logistic regression on standardized features,
 C chosen on labelled training data only (never on test), then refit on all training labels
-and scored once on test. Also owns label budgets: per-class or fractional stratified
+and scored once on test. On a holdout, C values are fitted in ascending order, each from the
+previous solution, until holdout accuracy falls: the weakly regularized fits, the slowest,
+are skipped once they can no longer win. Also owns label budgets: per-class or fractional stratified
 subsamples of the training labels, evaluated over several seeds as mean ± std.
 """
 
@@ -77,7 +79,8 @@ def _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, see
                              score=lambda fit: _accuracy(fit, x_val, y_val))
     # The best holdout accuracy; a tie goes to the C listed first in the grid.
     best = max(sorted(scores), key=scores.__getitem__)
-    return {"C": c_grid[best], "val_acc": scores[best], "selection": "holdout", "init": fits[best], "like": data}
+    return {"C": c_grid[best], "val_acc": scores[best], "selection": "holdout",
+            "val_accs": {c_grid[i]: scores[i] for i in sorted(scores)}, "init": fits[best], "like": data}
 
 
 def _select_cv(solver, x, y, n_classes, c_grid, n_folds, max_iter, seed) -> dict:
@@ -88,7 +91,8 @@ def _select_cv(solver, x, y, n_classes, c_grid, n_folds, max_iter, seed) -> dict
         fits, _ = _fit_grid(solver, solver.prepare(x_fit), y[fit_idx], n_classes, c_grid, max_iter)
         scores += [_accuracy(fits[i], x_val, y[val_idx]) / n_folds for i in range(len(c_grid))]
     best = int(np.argmax(scores))
-    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "cv"}
+    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "cv",
+            "val_accs": {c: float(score) for c, score in zip(c_grid, scores, strict=True)}}
 
 
 def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> dict:
@@ -97,7 +101,7 @@ def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> 
     if len(c_grid) == 1 or min_count < 2:
         # One example of some class: no split can both train on and validate it.
         c = c_grid[0] if len(c_grid) == 1 else 1.0
-        return {"C": c, "val_acc": None, "selection": "default"}
+        return {"C": c, "val_acc": None, "selection": "default", "val_accs": {}}
     try:
         return _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed)
     except ValueError:
@@ -120,13 +124,13 @@ def linear_probe(
 ) -> dict:
     """Test accuracy of a logistic-regression probe with C chosen on training labels.
 
-    Returns {"acc", "C", "val_acc", "n_train", "selection", "converged"}. `selection` is
-    "holdout" (stratified val_fraction split), "cv" (k-fold, k = min(5, smallest class)
-    when the holdout is impossible) or "default" (no selection: a single C was given, or
-    some class has one example and C=1.0 is used); val_acc is None for "default".
-    The holdout fits C in ascending order and stops at the first C whose holdout accuracy
-    falls below the previous one's (the less regularized rest are not fitted); k-fold CV
-    fits every C.
+    Returns {"acc", "C", "val_acc", "val_accs", "n_train", "selection", "converged"}.
+    `selection` is "holdout" (stratified val_fraction split), "cv" (k-fold, k = min(5,
+    smallest class) when the holdout is impossible) or "default" (no selection: a single C
+    was given, or some class has one example and C=1.0 is used); val_acc is None for
+    "default". The holdout fits C in ascending order and stops at the first C whose holdout
+    accuracy falls below the previous one's (the less regularized rest are not fitted);
+    k-fold CV fits every C. `val_accs` maps each C fitted to its validation accuracy.
     `backend` picks the solver ("torch" or "sklearn", see eval.logreg); the protocol,
     the objective and the meaning of C are the same for both.
     """
