@@ -28,7 +28,7 @@ the shards' sums are added in a fixed order.
 
 A cold start (the first C of a path) first minimizes over the component of W along the 128
 axes of largest variance, on the features projected there, then solves the full problem from
-that point (see `_coarse_step`): same optimum, same stopping rule, a third of the full
+that point (see `_coarse_start`): same optimum, same stopping rule, a third of the full
 evaluations on the benchmark's features.
 """
 
@@ -63,7 +63,10 @@ _HISTORY = 30
 # Bytes of features per block of an evaluation: a block's rows are read from memory once and
 # reused from cache by the gradient GEMM (2-4 MiB blocks measured best on 48k x 1024 and 2048).
 _BLOCK_BYTES = 1 << 22
-# Dimensions of the coarse problem solved before the full one (see _coarse_step): of 64, 128 and
+# ... and at most this many rows: with few dims (the coarse problem's 128) longer blocks made the
+# GEMMs slower (35-50 GFLOP/s at 8192 rows, 50-60 at 1024).
+_BLOCK_ROWS = 1024
+# Dimensions of the coarse problem solved before the full one (see _coarse_start): of 64, 128 and
 # 256 on 48k x 2048 features, 128 took the least time for the first C of the path (the full
 # problem then needed 40 evaluations instead of 138).
 _COARSE_DIMS = 128
@@ -90,7 +93,7 @@ class _TorchData:
     x: torch.Tensor  # (N, d) float32 standardized features
     axes: torch.Tensor  # (d, r) principal axes, orthonormal columns, by ascending variance
     variances: torch.Tensor  # (r,) variance of x along each axis
-    top: torch.Tensor | None = None  # (N, m) x on its m = _COARSE_DIMS axes of largest variance, if r >= 4 m
+    top: torch.Tensor | None = None  # (N, m) x on its m = _COARSE_DIMS axes of largest variance, once needed
 
 
 class TorchSolver:
@@ -103,7 +106,7 @@ class TorchSolver:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         with threads_for(x.shape[0] * x.shape[1] * min(x.shape)) as threads, Workers(threads) as workers:
             if like is not None and xt.shape[0] >= xt.shape[1] and like.axes.shape == (xt.shape[1],) * 2:
-                return _with_top(_TorchData(xt, like.axes, like.variances), workers)
+                return _TorchData(xt, like.axes, like.variances)
             return self._prepare(xt, workers)
 
     def _prepare(self, xt: torch.Tensor, workers: Workers) -> _TorchData:
@@ -115,7 +118,7 @@ class TorchSolver:
                                 spans(rows.shape[0], workers.n))
             # eigh is single-threaded: on 2 busy cores LAPACK's threads made it 4x slower, not faster.
             variances, axes = torch.linalg.eigh(sum(parts[1:], parts[0]) / rows.shape[0])
-            return _with_top(_TorchData(xt, axes, variances.clamp_min(0)), workers)
+            return _TorchData(xt, axes, variances.clamp_min(0))
         # n < d: the (n, n) Gram matrix has the same non-zero spectrum at lower cost, and the
         # optimum lies in the row space, so the axes with no variance are left out.
         variances, left = torch.linalg.eigh(xt @ xt.T / n)
@@ -135,8 +138,8 @@ class TorchSolver:
         # synchronization (20x slower on 2 busy cores), so its BLAS runs on one.
         with (threads_for(data.x.shape[0] * data.x.shape[1] * n_out) as threads, threadpool_limits(1, user_api="blas"),
               Workers(threads) as workers):
-            if data.top is not None and init is None:
-                coef, intercept = _coarse_step(data, targets, l2, coef, intercept, workers, max_iter)
+            if init is None and data.axes.shape[1] >= 4 * _COARSE_DIMS:
+                coef, intercept = _coarse_start(data, targets, l2, workers, max_iter)
             problem = _Problem(data, _Shards(data.x, targets, workers), l2)
             result = _lbfgs(problem, problem.to_flat(coef, intercept), max_iter)
         coef, intercept = problem.from_flat(result.x)
@@ -148,40 +151,35 @@ def _lbfgs(problem: _Problem, start: np.ndarray, max_iter: int):
     return minimize(problem, start, jac=True, method="L-BFGS-B", callback=problem.stop_if_converged, options=options)
 
 
-def _with_top(data: _TorchData, workers: Workers) -> _TorchData:
-    """`data` with `top`, the features on their _COARSE_DIMS largest axes, when there are 4x as many."""
-    m = _COARSE_DIMS
-    if data.axes.shape[1] < 4 * m:
-        return data
-    top_axes = data.axes[:, -m:].contiguous()
-    top = torch.empty(data.x.shape[0], m)
+def _project_top(data: _TorchData, workers: Workers) -> torch.Tensor:
+    """The features on their _COARSE_DIMS axes of largest variance, (N, m); computed once per data."""
+    if data.top is None:
+        top_axes = data.axes[:, -_COARSE_DIMS:].contiguous()
+        data.top = torch.empty(data.x.shape[0], _COARSE_DIMS)
 
-    def project(span: tuple[int, int]) -> None:
-        torch.mm(data.x[span[0]:span[1]], top_axes, out=top[span[0]:span[1]])
+        def project(span: tuple[int, int]) -> None:
+            torch.mm(data.x[span[0]:span[1]], top_axes, out=data.top[span[0]:span[1]])
 
-    workers.map(project, spans(data.x.shape[0], workers.n))
-    return _TorchData(data.x, data.axes, data.variances, top)
+        workers.map(project, spans(data.x.shape[0], workers.n))
+    return data.top
 
 
-def _coarse_step(data: _TorchData, targets, l2: float, coef, intercept, workers: Workers, max_iter: int):
-    """The starting point moved to the optimum over its component along the top axes (and b), the
-    rest of W held fixed: L-BFGS on (N, m) features instead of (N, d).
+def _coarse_start(data: _TorchData, targets, l2: float, workers: Workers, max_iter: int):
+    """A cold start's starting point: the optimum over W along the top axes only (and b), found by
+    L-BFGS on the (N, m) projected features instead of the (N, d) ones.
 
     The directions of largest variance are where the preconditioned objective is still worst
-    conditioned (their curvature depends most on how confident the fit is), so most of the
-    full problem's iterations went there; here they cost m/d as much. The full problem is then
-    solved from this point, to the same tolerance: the optimum does not change, only the work.
+    conditioned (their curvature depends most on how confident the fit is), so most of a cold
+    start's iterations went there; here they cost m/d as much. The full problem is then solved
+    from this point, to the same tolerance: the optimum does not change, only the work. (From a
+    warm start it did not pay: the full problem needed as many iterations after it.)
     """
-    m = data.top.shape[1]
-    top_axes = data.axes[:, -m:]
-    along = coef @ top_axes  # (K', m)
-    rest = coef - along @ top_axes.T
-    offsets = _Shards(data.x, targets, workers).scores(rest) if bool(rest.any()) else None
-    sub = _TorchData(data.top, torch.eye(m), data.variances[-m:])
-    problem = _Problem(sub, _Shards(data.top, targets, workers, offsets), l2)
-    result = _lbfgs(problem, problem.to_flat(along, intercept), max_iter)
+    top, m = _project_top(data, workers), _COARSE_DIMS
+    sub = _TorchData(top, torch.eye(m), data.variances[-m:])
+    problem = _Problem(sub, _Shards(top, targets, workers), l2)
+    result = _lbfgs(problem, np.zeros(targets.shape[0] * (m + 1)), max_iter)
     along, intercept = problem.from_flat(result.x)
-    return along @ top_axes.T + rest, intercept
+    return along @ data.axes[:, -m:].T, intercept
 
 
 def _targets(y: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -195,21 +193,10 @@ class _Shards:
     """The rows split among worker threads (eval.torch_threads.Workers), one shard each;
     `loss_and_grad` is one evaluation over all of them. The caller opens and closes `workers`."""
 
-    def __init__(self, x: torch.Tensor, targets: torch.Tensor, workers: Workers, offsets: torch.Tensor | None = None):
+    def __init__(self, x: torch.Tensor, targets: torch.Tensor, workers: Workers):
         self.x, self.targets, self.workers = x, targets, workers  # (N, d), (K', N)
-        self.offsets = offsets  # (K', N) added to the logits, or None
-        self.block = max(64, _BLOCK_BYTES // (4 * x.shape[1]))
+        self.block = min(_BLOCK_ROWS, max(64, _BLOCK_BYTES // (4 * x.shape[1])))
         self.spans = spans(x.shape[0], max(1, min(workers.n, -(-x.shape[0] // self.block))))
-
-    def scores(self, coef: torch.Tensor) -> torch.Tensor:
-        """x W^T as (K', N): one pass of forward GEMMs."""
-        out = torch.empty(coef.shape[0], self.x.shape[0])
-
-        def shard(span: tuple[int, int]) -> None:
-            torch.mm(coef, self.x[span[0]:span[1]].T, out=out[:, span[0]:span[1]])
-
-        self.workers.map(shard, self.spans)
-        return out
 
     def loss_and_grad(self, coef: torch.Tensor, intercept: torch.Tensor):
         """Summed cross-entropy (float), its gradient in W (K', d) and in b (K',), both summed over rows."""
@@ -228,8 +215,6 @@ class _Shards:
             rows = slice(begin, min(begin + self.block, stop))
             x = self.x[rows]
             logits = torch.addmm(intercept[:, None], coef, x.T)  # (K', B): the softmax runs along rows
-            if self.offsets is not None:
-                logits += self.offsets[:, rows]
             block_loss, residual = _loss_and_residual(logits, self.targets[:, rows])
             loss += float(block_loss)
             grad_coef.addmm_(residual, x)

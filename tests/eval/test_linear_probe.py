@@ -257,8 +257,8 @@ def test_coarse_step_changes_the_work_not_the_solution():
     x, y = _wide_problem()
     solver = TorchSolver()
     data = solver.prepare(x)
-    assert data.top is not None and data.top.shape == (1500, 128)
     with_step = solver.fit(data, y, 5, 0.1, init=None, max_iter=1000)
+    assert data.top is not None and data.top.shape == (1500, 128)  # the step ran
     without = solver.fit(_TorchData(data.x, data.axes, data.variances), y, 5, 0.1, init=None, max_iter=1000)
     reference = SklearnSolver().fit(x, y, 5, 0.1, init=None, max_iter=1000)
     assert with_step.converged and without.converged
