@@ -44,20 +44,21 @@ def _standardize(fit_x: np.ndarray, *others: np.ndarray, own: bool = False) -> l
     return out
 
 
-def _fit_grid(solver, data, y_fit, n_classes, c_grid, max_iter, score=None) -> tuple[dict[int, Fit], dict[int, float]]:
+def _fit_grid(solver, data, y_fit, n_classes, c_grid, max_iter, score=None, stop_early=False):
     """One fit per C, ascending, each warm-started from the more regularized one before it.
 
     The objective is convex, so the start changes the iterations needed, not the optimum.
-    With `score` (a fit's holdout accuracy), the path stops at the first C that scores below
-    the C before it: the less regularized fits after it, the slowest to converge, are skipped.
-    Returns {grid position: fit} and {grid position: score} for the C values fitted.
+    `score` gives a fit's holdout accuracy; with `stop_early`, the path stops at the first C
+    that scores below the C before it: the less regularized fits after it, the slowest to
+    converge, are skipped. Returns {grid position: fit} and {grid position: score} for the C
+    values fitted.
     """
     fits, scores, previous = {}, {}, None
     for i in map(int, np.argsort(c_grid, kind="stable")):
         previous = fits[i] = solver.fit(data, y_fit, n_classes, c_grid[i], init=previous, max_iter=max_iter)
         if score is not None:
             scores[i] = score(previous)
-            if len(scores) > 1 and scores[i] < list(scores.values())[-2]:
+            if stop_early and len(scores) > 1 and scores[i] < list(scores.values())[-2]:
                 break
     return fits, scores
 
@@ -66,7 +67,7 @@ def _accuracy(fit: Fit, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predict(fit, x) == y))
 
 
-def _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> dict:
+def _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed, stop_early) -> dict:
     """Raises ValueError when a stratified split with every class on the fit side is impossible."""
     x_fit, x_val, y_fit, y_val = train_test_split(
         x, y, test_size=val_fraction, stratify=y, random_state=seed
@@ -76,7 +77,7 @@ def _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, see
     x_fit, x_val = _standardize(x_fit, x_val, own=True)  # the split made copies
     data = solver.prepare(x_fit)
     fits, scores = _fit_grid(solver, data, y_fit, n_classes, c_grid, max_iter,
-                             score=lambda fit: _accuracy(fit, x_val, y_val))
+                             score=lambda fit: _accuracy(fit, x_val, y_val), stop_early=stop_early)
     # The best holdout accuracy; a tie goes to the C listed first in the grid.
     best = max(sorted(scores), key=scores.__getitem__)
     return {"C": c_grid[best], "val_acc": scores[best], "selection": "holdout",
@@ -95,7 +96,7 @@ def _select_cv(solver, x, y, n_classes, c_grid, n_folds, max_iter, seed) -> dict
             "val_accs": {c: float(score) for c, score in zip(c_grid, scores, strict=True)}}
 
 
-def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> dict:
+def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed, stop_early) -> dict:
     """Pick C on training labels: holdout if possible, else k-fold CV, else C=1.0."""
     min_count = int(np.bincount(y).min())
     if len(c_grid) == 1 or min_count < 2:
@@ -103,7 +104,7 @@ def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> 
         c = c_grid[0] if len(c_grid) == 1 else 1.0
         return {"C": c, "val_acc": None, "selection": "default", "val_accs": {}}
     try:
-        return _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed)
+        return _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed, stop_early)
     except ValueError:
         # Too few labels for a stratified holdout (e.g. val part smaller than #classes).
         folds = min(_MAX_CV_FOLDS, min_count)
@@ -121,6 +122,7 @@ def linear_probe(
     val_fraction: float = 0.2,
     max_iter: int = 1000,
     backend: str = DEFAULT_BACKEND,
+    stop_early: bool = True,
 ) -> dict:
     """Test accuracy of a logistic-regression probe with C chosen on training labels.
 
@@ -128,9 +130,10 @@ def linear_probe(
     `selection` is "holdout" (stratified val_fraction split), "cv" (k-fold, k = min(5,
     smallest class) when the holdout is impossible) or "default" (no selection: a single C
     was given, or some class has one example and C=1.0 is used); val_acc is None for
-    "default". The holdout fits C in ascending order and stops at the first C whose holdout
-    accuracy falls below the previous one's (the less regularized rest are not fitted);
-    k-fold CV fits every C. `val_accs` maps each C fitted to its validation accuracy.
+    "default". The holdout fits C in ascending order and, with `stop_early`, stops at the
+    first C whose holdout accuracy falls below the previous one's (the less regularized rest
+    are not fitted); k-fold CV fits every C. `val_accs` maps each C fitted to its validation
+    accuracy.
     `backend` picks the solver ("torch" or "sklearn", see eval.logreg); the protocol,
     the objective and the meaning of C are the same for both.
     """
@@ -144,7 +147,7 @@ def linear_probe(
     if classes.size < 2:
         raise EvalInputError("linear probe needs at least 2 classes in the training labels")
     solver = BACKENDS[backend]()
-    choice = _select_c(solver, train_x, y, classes.size, tuple(c_grid), val_fraction, max_iter, seed)
+    choice = _select_c(solver, train_x, y, classes.size, tuple(c_grid), val_fraction, max_iter, seed, stop_early)
     # The refit on all labels starts from the selected solution and reuses the preconditioner
     # of the selection split (holdout only).
     init, like = choice.pop("init", None), choice.pop("like", None)

@@ -343,6 +343,11 @@ def test_c_path_stops_when_holdout_accuracy_falls(backend, monkeypatch):
     assert len(fitted) < 4 and accs[-1] < accs[-2]  # stopped at the first fall
     assert all(a <= b for a, b in zip(accs[:-2], accs[1:-1], strict=True))
     assert result["C"] == fitted[int(np.argmax(accs))]
+    # stop_early=False fits the whole grid; the path it shares with the stopped one is the same.
+    every = probe_module.linear_probe(x[:300], y[:300], x[300:], y[300:], c_grid=(10.0, 0.001, 0.1, 1.0),
+                                      backend=backend, stop_early=False)
+    assert sorted(every["val_accs"]) == [0.001, 0.1, 1.0, 10.0]
+    assert [every["val_accs"][c] for c in fitted] == accs
 
 
 def test_fast_probe_chooses_the_c_scikit_learn_chooses():
