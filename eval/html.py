@@ -73,9 +73,9 @@ img.pixelated { image-rendering: pixelated; image-rendering: crisp-edges; }
 """
 
 
-TABLE_LEGEND = ('<p class="note">Percentages (NMI and ARI × 100); label budgets are mean ± std over seeds. '
-                "k-means L2 / PCA-w: k-means accuracy on L2-normalised features and on PCA-whitened + L2 ones "
-                "(DeepCluster's). The highest value in each column is highlighted; grey rows are baselines.</p>")
+TABLE_LEGEND = ('<p class="note">Percentages (NMI and ARI × 100); k-means and label budgets are mean ± std over '
+                "seeds. k-means L2 / PCA-w: k-means accuracy on L2-normalised features and on PCA-whitened + L2 "
+                "ones (DeepCluster's). The highest value in each column is highlighted; grey rows are baselines.</p>")
 
 
 class Picture(NamedTuple):

@@ -2,81 +2,109 @@
 
 Owns the linear protocol: logistic regression on standardized features,
 C chosen on labelled training data only (never on test), then refit on all training labels
-and scored once on test. Also owns label budgets: per-class or fractional stratified
+and scored once on test. On a holdout, C values are fitted in ascending order, each from the
+previous solution, until holdout accuracy falls: the weakly regularized fits, the slowest,
+are skipped once they can no longer win. Also owns label budgets: per-class or fractional stratified
 subsamples of the training labels, evaluated over several seeds as mean ± std.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from eval.logreg import BACKENDS, DEFAULT_BACKEND, Fit, check_backend, predict
 from eval.validation import EvalInputError, check_features, check_pair
 
 _MAX_CV_FOLDS = 5
+_STAT_ROWS = 4096  # rows per block when accumulating the variance
 
 
-def _standardize(fit_x: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """Scale to zero mean, unit variance with fit_x's statistics (constant features: scale 1)."""
+def _standardize(fit_x: np.ndarray, *others: np.ndarray, own: bool = False) -> list[np.ndarray]:
+    """Scale to zero mean, unit variance with fit_x's statistics (constant features: scale 1).
+
+    Statistics accumulate in float64 over row blocks (no float64 copy of the data). `own`: the
+    arrays are scratch copies of the caller's and are standardized in place.
+    """
     mean = fit_x.mean(axis=0, dtype=np.float64)
-    std = fit_x.std(axis=0, dtype=np.float64)
+    shift = mean.astype(np.float32)
+    var = np.zeros_like(mean)
+    for start in range(0, fit_x.shape[0], _STAT_ROWS):
+        centred = fit_x[start : start + _STAT_ROWS] - shift
+        var += np.einsum("ij,ij->j", centred, centred, dtype=np.float64)
+    std = np.sqrt(var / fit_x.shape[0])
     std[std == 0] = 1.0
-    shift, scale = mean.astype(np.float32), (1.0 / std).astype(np.float32)
-    return [(x - shift) * scale for x in (fit_x, *others)]
+    shift_t, scale_t = torch.from_numpy(shift), torch.from_numpy((1.0 / std).astype(np.float32))
+    out = []
+    for x in (fit_x, *others):
+        target = x if own else np.empty_like(x)
+        torch.sub(torch.from_numpy(x), shift_t, out=torch.from_numpy(target)).mul_(scale_t)
+        out.append(target)
+    return out
 
 
-def _fit_grid(solver, x_fit, y_fit, n_classes, c_grid, max_iter) -> dict[int, Fit]:
+def _fit_grid(solver, data, y_fit, n_classes, c_grid, max_iter, score=None, stop_early=False):
     """One fit per C, ascending, each warm-started from the more regularized one before it.
 
     The objective is convex, so the start changes the iterations needed, not the optimum.
+    `score` gives a fit's holdout accuracy; with `stop_early`, the path stops at the first C
+    that scores below the C before it: the less regularized fits after it, the slowest to
+    converge, are skipped. Returns {grid position: fit} and {grid position: score} for the C
+    values fitted.
     """
-    data = solver.prepare(x_fit)
-    fits, previous = {}, None
-    for i in np.argsort(c_grid):
-        previous = solver.fit(data, y_fit, n_classes, c_grid[i], init=previous, max_iter=max_iter)
-        fits[int(i)] = previous
-    return fits
+    fits, scores, previous = {}, {}, None
+    for i in map(int, np.argsort(c_grid, kind="stable")):
+        previous = fits[i] = solver.fit(data, y_fit, n_classes, c_grid[i], init=previous, max_iter=max_iter)
+        if score is not None:
+            scores[i] = score(previous)
+            if stop_early and len(scores) > 1 and scores[i] < list(scores.values())[-2]:
+                break
+    return fits, scores
 
 
 def _accuracy(fit: Fit, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predict(fit, x) == y))
 
 
-def _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> dict:
+def _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed, stop_early) -> dict:
     """Raises ValueError when a stratified split with every class on the fit side is impossible."""
     x_fit, x_val, y_fit, y_val = train_test_split(
         x, y, test_size=val_fraction, stratify=y, random_state=seed
     )
     if np.unique(y_fit).size < n_classes:
         raise ValueError("selection-train part lacks a class")
-    x_fit, x_val = _standardize(x_fit, x_val)
-    fits = _fit_grid(solver, x_fit, y_fit, n_classes, c_grid, max_iter)
-    scores = [_accuracy(fits[i], x_val, y_val) for i in range(len(c_grid))]
-    best = int(np.argmax(scores))
-    return {"C": c_grid[best], "val_acc": scores[best], "selection": "holdout", "init": fits[best]}
+    x_fit, x_val = _standardize(x_fit, x_val, own=True)  # the split made copies
+    data = solver.prepare(x_fit)
+    fits, scores = _fit_grid(solver, data, y_fit, n_classes, c_grid, max_iter,
+                             score=lambda fit: _accuracy(fit, x_val, y_val), stop_early=stop_early)
+    # The best holdout accuracy; a tie goes to the C listed first in the grid.
+    best = max(sorted(scores), key=scores.__getitem__)
+    return {"C": c_grid[best], "val_acc": scores[best], "selection": "holdout",
+            "val_accs": {c_grid[i]: scores[i] for i in sorted(scores)}, "init": fits[best], "like": data}
 
 
 def _select_cv(solver, x, y, n_classes, c_grid, n_folds, max_iter, seed) -> dict:
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     scores = np.zeros(len(c_grid))
     for fit_idx, val_idx in folds.split(x, y):
-        x_fit, x_val = _standardize(x[fit_idx], x[val_idx])
-        fits = _fit_grid(solver, x_fit, y[fit_idx], n_classes, c_grid, max_iter)
+        x_fit, x_val = _standardize(x[fit_idx], x[val_idx], own=True)
+        fits, _ = _fit_grid(solver, solver.prepare(x_fit), y[fit_idx], n_classes, c_grid, max_iter)
         scores += [_accuracy(fits[i], x_val, y[val_idx]) / n_folds for i in range(len(c_grid))]
     best = int(np.argmax(scores))
-    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "cv"}
+    return {"C": c_grid[best], "val_acc": float(scores[best]), "selection": "cv",
+            "val_accs": {c: float(score) for c, score in zip(c_grid, scores, strict=True)}}
 
 
-def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed) -> dict:
+def _select_c(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed, stop_early) -> dict:
     """Pick C on training labels: holdout if possible, else k-fold CV, else C=1.0."""
     min_count = int(np.bincount(y).min())
     if len(c_grid) == 1 or min_count < 2:
         # One example of some class: no split can both train on and validate it.
         c = c_grid[0] if len(c_grid) == 1 else 1.0
-        return {"C": c, "val_acc": None, "selection": "default"}
+        return {"C": c, "val_acc": None, "selection": "default", "val_accs": {}}
     try:
-        return _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed)
+        return _select_holdout(solver, x, y, n_classes, c_grid, val_fraction, max_iter, seed, stop_early)
     except ValueError:
         # Too few labels for a stratified holdout (e.g. val part smaller than #classes).
         folds = min(_MAX_CV_FOLDS, min_count)
@@ -94,13 +122,18 @@ def linear_probe(
     val_fraction: float = 0.2,
     max_iter: int = 1000,
     backend: str = DEFAULT_BACKEND,
+    stop_early: bool = True,
 ) -> dict:
     """Test accuracy of a logistic-regression probe with C chosen on training labels.
 
-    Returns {"acc", "C", "val_acc", "n_train", "selection", "converged"}. `selection` is
-    "holdout" (stratified val_fraction split), "cv" (k-fold, k = min(5, smallest class)
-    when the holdout is impossible) or "default" (no selection: a single C was given, or
-    some class has one example and C=1.0 is used); val_acc is None for "default".
+    Returns {"acc", "C", "val_acc", "val_accs", "n_train", "selection", "converged"}.
+    `selection` is "holdout" (stratified val_fraction split), "cv" (k-fold, k = min(5,
+    smallest class) when the holdout is impossible) or "default" (no selection: a single C
+    was given, or some class has one example and C=1.0 is used); val_acc is None for
+    "default". The holdout fits C in ascending order and, with `stop_early`, stops at the
+    first C whose holdout accuracy falls below the previous one's (the less regularized rest
+    are not fitted); k-fold CV fits every C. `val_accs` maps each C fitted to its validation
+    accuracy.
     `backend` picks the solver ("torch" or "sklearn", see eval.logreg); the protocol,
     the objective and the meaning of C are the same for both.
     """
@@ -114,11 +147,12 @@ def linear_probe(
     if classes.size < 2:
         raise EvalInputError("linear probe needs at least 2 classes in the training labels")
     solver = BACKENDS[backend]()
-    choice = _select_c(solver, train_x, y, classes.size, tuple(c_grid), val_fraction, max_iter, seed)
-    # The refit on all labels starts from the selected solution (holdout only).
-    init = choice.pop("init", None)
+    choice = _select_c(solver, train_x, y, classes.size, tuple(c_grid), val_fraction, max_iter, seed, stop_early)
+    # The refit on all labels starts from the selected solution and reuses the preconditioner
+    # of the selection split (holdout only).
+    init, like = choice.pop("init", None), choice.pop("like", None)
     x_all, x_test = _standardize(train_x, test_x)
-    fit = solver.fit(solver.prepare(x_all), y, classes.size, choice["C"], init=init, max_iter=max_iter)
+    fit = solver.fit(solver.prepare(x_all, like=like), y, classes.size, choice["C"], init=init, max_iter=max_iter)
     return {
         "acc": float(np.mean(classes[predict(fit, x_test)] == test_y)),
         **choice,

@@ -16,6 +16,20 @@ directions (1/4 bounds the softmax's curvature). Correlated features, the common
 learned representations, otherwise need hundreds of iterations. It uses the caller's torch
 thread setting (fewer threads on problems too small to share) and is deterministic for a
 given input and thread setting.
+
+One evaluation of the objective and its gradient is two thin GEMMs over the data, (K', d) by
+(d, N) and back, which stream the whole feature matrix from memory twice and were measured to
+run far below the CPU's arithmetic speed. So the rows are cut into shards, one per thread, and
+each shard is walked in blocks small enough to stay in cache: the logits of a block, its
+residual and its share of the gradient are computed before the next block is read, so the
+data crosses the memory bus once per evaluation. Each thread runs single-threaded torch on its
+own shard (no synchronization inside an evaluation, which busy shared cores make costly), and
+the shards' sums are added in a fixed order.
+
+A cold start (the first C of a path) first minimizes over the component of W along the 128
+axes of largest variance, on the features projected there, then solves the full problem from
+that point (see `_coarse_start`): same optimum, same stopping rule, a third of the full
+evaluations on the benchmark's features.
 """
 
 from __future__ import annotations
@@ -30,7 +44,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from eval.torch_threads import threads_for
+from eval.torch_threads import Workers, spans, threads_for
 from eval.validation import EvalInputError
 
 # L-BFGS stops when the largest entry of the objective's gradient (in W, b) is below this:
@@ -46,6 +60,16 @@ _COVARIANCE_ROWS = 8192
 # L-BFGS memory: 30 pairs instead of scikit-learn's 10 took 15% fewer iterations on the
 # benchmark's features, for 10k-float vectors (negligible beside one pass over the data).
 _HISTORY = 30
+# Bytes of features per block of an evaluation: a block's rows are read from memory once and
+# reused from cache by the gradient GEMM (2-4 MiB blocks measured best on 48k x 1024 and 2048).
+_BLOCK_BYTES = 1 << 22
+# ... and at most this many rows: with few dims (the coarse problem's 128) longer blocks made the
+# GEMMs slower (35-50 GFLOP/s at 8192 rows, 50-60 at 1024).
+_BLOCK_ROWS = 1024
+# Dimensions of the coarse problem solved before the full one (see _coarse_start): of 64, 128 and
+# 256 on 48k x 2048 features, 128 took the least time for the first C of the path (the full
+# problem then needed 40 evaluations instead of 138).
+_COARSE_DIMS = 128
 
 
 @dataclass
@@ -67,23 +91,33 @@ def predict(fit: Fit, x: np.ndarray) -> np.ndarray:
 @dataclass
 class _TorchData:
     x: torch.Tensor  # (N, d) float32 standardized features
-    axes: torch.Tensor  # (d, r) principal axes, orthonormal columns
+    axes: torch.Tensor  # (d, r) principal axes, orthonormal columns, by ascending variance
     variances: torch.Tensor  # (r,) variance of x along each axis
+    top: torch.Tensor | None = None  # (N, m) x on its m = _COARSE_DIMS axes of largest variance, once needed
 
 
 class TorchSolver:
     """Full-batch L-BFGS on the preconditioned objective (see the module docstring)."""
 
-    def prepare(self, x: np.ndarray) -> _TorchData:
-        with threads_for(x.shape[0] * x.shape[1] * min(x.shape)):
-            return self._prepare(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+    def prepare(self, x: np.ndarray, like: _TorchData | None = None) -> _TorchData:
+        """The data and its preconditioner. `like`: prepared data of the same distribution (the
+        selection split of the same features) whose preconditioner is reused when it can be: with
+        at least as many points as dims, where it need only approximate this data's curvature."""
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        with threads_for(x.shape[0] * x.shape[1] * min(x.shape)) as threads, Workers(threads) as workers:
+            if like is not None and xt.shape[0] >= xt.shape[1] and like.axes.shape == (xt.shape[1],) * 2:
+                return _TorchData(xt, like.axes, like.variances)
+            return self._prepare(xt, workers)
 
-    def _prepare(self, xt: torch.Tensor) -> _TorchData:
+    def _prepare(self, xt: torch.Tensor, workers: Workers) -> _TorchData:
         n, d = xt.shape
         if n >= d:
             # A preconditioner need not be exact: the covariance of a strided row sample does.
             rows = xt[:: max(1, n // max(_COVARIANCE_ROWS, d))]
-            variances, axes = torch.linalg.eigh(rows.T @ rows / rows.shape[0])
+            parts = workers.map(lambda span: rows[span[0]:span[1]].T @ rows[span[0]:span[1]],
+                                spans(rows.shape[0], workers.n))
+            # eigh is single-threaded: on 2 busy cores LAPACK's threads made it 4x slower, not faster.
+            variances, axes = torch.linalg.eigh(sum(parts[1:], parts[0]) / rows.shape[0])
             return _TorchData(xt, axes, variances.clamp_min(0))
         # n < d: the (n, n) Gram matrix has the same non-zero spectrum at lower cost, and the
         # optimum lies in the row space, so the axes with no variance are left out.
@@ -95,18 +129,57 @@ class TorchSolver:
     def fit(self, data: _TorchData, y: np.ndarray, n_classes: int, c: float, *, init: Fit | None,
             max_iter: int) -> Fit:
         n_out = 1 if n_classes == 2 else n_classes
-        problem = _Problem(data, _targets(torch.from_numpy(y), n_classes), 1.0 / (c * data.x.shape[0]))
-        start = np.zeros(n_out * (problem.scale.numel() + 1))
-        if init is not None:
-            start = problem.to_flat(torch.from_numpy(init.coef), torch.from_numpy(init.intercept))
-        options = {"maxiter": max_iter, "gtol": 0.0, "ftol": _FTOL, "maxcor": _HISTORY, "maxls": 50}
+        targets, l2 = _targets(torch.from_numpy(y), n_classes), 1.0 / (c * data.x.shape[0])
+        if init is None:
+            coef, intercept = torch.zeros(n_out, data.x.shape[1]), torch.zeros(n_out)
+        else:
+            coef, intercept = torch.from_numpy(init.coef), torch.from_numpy(init.intercept)
         # L-BFGS-B's own BLAS calls are on vectors of K' (r + 1) floats: threads only add
         # synchronization (20x slower on 2 busy cores), so its BLAS runs on one.
-        with threads_for(data.x.shape[0] * data.x.shape[1] * n_out), threadpool_limits(1, user_api="blas"):
-            result = minimize(problem, start, jac=True, method="L-BFGS-B", callback=problem.stop_if_converged,
-                              options=options)
+        with (threads_for(data.x.shape[0] * data.x.shape[1] * n_out) as threads, threadpool_limits(1, user_api="blas"),
+              Workers(threads) as workers):
+            if init is None and data.axes.shape[1] >= 4 * _COARSE_DIMS:
+                coef, intercept = _coarse_start(data, targets, l2, workers, max_iter)
+            problem = _Problem(data, _Shards(data.x, targets, workers), l2)
+            result = _lbfgs(problem, problem.to_flat(coef, intercept), max_iter)
         coef, intercept = problem.from_flat(result.x)
         return Fit(coef.numpy(), intercept.numpy().copy(), int(result.nit), problem.converged_at(result.x))
+
+
+def _lbfgs(problem: _Problem, start: np.ndarray, max_iter: int):
+    options = {"maxiter": max_iter, "gtol": 0.0, "ftol": _FTOL, "maxcor": _HISTORY, "maxls": 50}
+    return minimize(problem, start, jac=True, method="L-BFGS-B", callback=problem.stop_if_converged, options=options)
+
+
+def _project_top(data: _TorchData, workers: Workers) -> torch.Tensor:
+    """The features on their _COARSE_DIMS axes of largest variance, (N, m); computed once per data."""
+    if data.top is None:
+        top_axes = data.axes[:, -_COARSE_DIMS:].contiguous()
+        data.top = torch.empty(data.x.shape[0], _COARSE_DIMS)
+
+        def project(span: tuple[int, int]) -> None:
+            torch.mm(data.x[span[0]:span[1]], top_axes, out=data.top[span[0]:span[1]])
+
+        workers.map(project, spans(data.x.shape[0], workers.n))
+    return data.top
+
+
+def _coarse_start(data: _TorchData, targets, l2: float, workers: Workers, max_iter: int):
+    """A cold start's starting point: the optimum over W along the top axes only (and b), found by
+    L-BFGS on the (N, m) projected features instead of the (N, d) ones.
+
+    The directions of largest variance are where the preconditioned objective is still worst
+    conditioned (their curvature depends most on how confident the fit is), so most of a cold
+    start's iterations went there; here they cost m/d as much. The full problem is then solved
+    from this point, to the same tolerance: the optimum does not change, only the work. (From a
+    warm start it did not pay: the full problem needed as many iterations after it.)
+    """
+    top, m = _project_top(data, workers), _COARSE_DIMS
+    sub = _TorchData(top, torch.eye(m), data.variances[-m:])
+    problem = _Problem(sub, _Shards(top, targets, workers), l2)
+    result = _lbfgs(problem, np.zeros(targets.shape[0] * (m + 1)), max_iter)
+    along, intercept = problem.from_flat(result.x)
+    return along @ data.axes[:, -m:].T, intercept
 
 
 def _targets(y: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -114,6 +187,39 @@ def _targets(y: torch.Tensor, n_classes: int) -> torch.Tensor:
     if n_classes == 2:
         return y[None].float()
     return torch.nn.functional.one_hot(y, n_classes).T.contiguous().float()
+
+
+class _Shards:
+    """The rows split among worker threads (eval.torch_threads.Workers), one shard each;
+    `loss_and_grad` is one evaluation over all of them. The caller opens and closes `workers`."""
+
+    def __init__(self, x: torch.Tensor, targets: torch.Tensor, workers: Workers):
+        self.x, self.targets, self.workers = x, targets, workers  # (N, d), (K', N)
+        self.block = min(_BLOCK_ROWS, max(64, _BLOCK_BYTES // (4 * x.shape[1])))
+        self.spans = spans(x.shape[0], max(1, min(workers.n, -(-x.shape[0] // self.block))))
+
+    def loss_and_grad(self, coef: torch.Tensor, intercept: torch.Tensor):
+        """Summed cross-entropy (float), its gradient in W (K', d) and in b (K',), both summed over rows."""
+        parts = self.workers.map(lambda span: self._shard(coef, intercept, *span), self.spans)
+        loss, grad_coef, grad_b = parts[0]
+        for part in parts[1:]:
+            loss, grad_coef, grad_b = loss + part[0], grad_coef + part[1], grad_b + part[2]
+        return loss, grad_coef, grad_b
+
+    @torch.no_grad()
+    def _shard(self, coef: torch.Tensor, intercept: torch.Tensor, start: int, stop: int):
+        grad_coef = torch.zeros_like(coef)
+        grad_b = torch.zeros_like(intercept)
+        loss = 0.0
+        for begin in range(start, stop, self.block):
+            rows = slice(begin, min(begin + self.block, stop))
+            x = self.x[rows]
+            logits = torch.addmm(intercept[:, None], coef, x.T)  # (K', B): the softmax runs along rows
+            block_loss, residual = _loss_and_residual(logits, self.targets[:, rows])
+            loss += float(block_loss)
+            grad_coef.addmm_(residual, x)
+            grad_b += residual.sum(dim=1)
+        return loss, grad_coef, grad_b
 
 
 class _Problem:
@@ -124,15 +230,16 @@ class _Problem:
     gradient in the original coordinates (W, b) at the last point: the stopping rule.
     """
 
-    def __init__(self, data: _TorchData, targets: torch.Tensor, l2: float):
-        self.data, self.targets, self.l2 = data, targets, l2  # targets (K', N)
+    def __init__(self, data: _TorchData, shards: _Shards, l2: float):
+        self.data, self.shards, self.l2 = data, shards, l2
+        self.n_out, self.n = shards.targets.shape[0], data.x.shape[0]
         self.scale = (data.variances / 4 + l2).rsqrt()  # (r,)
         self.last_x, self.last_grad_max = None, float("inf")
 
     def from_flat(self, flat: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(W^T (K', d), b (K',)) from the flat (U^T, b) of shape (K', r + 1)."""
-        params = torch.from_numpy(flat.astype(np.float32)).view(self.targets.shape[0], -1)
-        return (params[:, :-1] * self.scale) @ self.data.axes.T, params[:, -1]
+        params = torch.from_numpy(flat.astype(np.float32)).view(self.n_out, -1)
+        return (params[:, :-1] * self.scale) @ self.data.axes.T, params[:, -1].contiguous()
 
     def to_flat(self, coef: torch.Tensor, intercept: torch.Tensor) -> np.ndarray:
         # W projected on the axes: the optimum has no component off them.
@@ -142,14 +249,13 @@ class _Problem:
     @torch.no_grad()
     def __call__(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
         coef, intercept = self.from_flat(flat)
-        logits = coef @ self.data.x.T + intercept[:, None]  # (K', N)
-        loss, residual = _loss_and_residual(logits, self.targets)
-        grad_coef = residual @ self.data.x + self.l2 * coef  # (K', d)
-        grad_b = residual.sum(dim=1)
+        loss, grad_coef, grad_b = self.shards.loss_and_grad(coef, intercept)
+        grad_coef = grad_coef / self.n + self.l2 * coef  # (K', d)
+        grad_b = grad_b / self.n
         self.last_x = flat.copy()
         self.last_grad_max = max(float(grad_coef.abs().max()), float(grad_b.abs().max()))
         grad_u = (grad_coef @ self.data.axes) * self.scale
-        value = float(loss) + 0.5 * self.l2 * float((coef * coef).sum())
+        value = loss / self.n + 0.5 * self.l2 * float((coef * coef).sum())
         return value, torch.cat([grad_u, grad_b[:, None]], dim=1).double().numpy().ravel()
 
     def converged_at(self, flat: np.ndarray) -> bool:
@@ -161,19 +267,18 @@ class _Problem:
 
 
 def _loss_and_residual(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy and its gradient with respect to the (K', N) logits."""
-    n = logits.shape[1]
+    """Summed cross-entropy and its gradient with respect to the (K', B) logits."""
     if targets.shape[0] == 1:  # binary: log(1 + e^-s) for y = 1, log(1 + e^s) for y = 0
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
-        return loss, (torch.sigmoid(logits) - targets) / n
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum")
+        return loss, torch.sigmoid(logits).sub_(targets)
     log_p = torch.log_softmax(logits, dim=0)
-    return -(targets * log_p).sum() / n, (log_p.exp() - targets) / n
+    return -(targets * log_p).sum(), log_p.exp_().sub_(targets)
 
 
 class SklearnSolver:
     """scikit-learn's LogisticRegression (lbfgs, float64, tol 1e-4), warm-started by hand."""
 
-    def prepare(self, x: np.ndarray) -> np.ndarray:
+    def prepare(self, x: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
         return x
 
     def fit(self, data: np.ndarray, y: np.ndarray, n_classes: int, c: float, *, init: Fit | None,

@@ -85,9 +85,13 @@ def cell_value(column: Column, metrics: dict) -> float | None:
 
 
 def cell_text(column: Column, metrics: dict) -> str:
-    """Percent with one decimal; budgets as mean ± std over seeds (a single run has no spread)."""
+    """Percent with one decimal; budgets and k-means as mean ± std over seeds (a single run has no
+    spread, and reports written before k-means had seeds hold the one run's number)."""
     if column.budget is None:
-        return _percent(metrics.get(column.key))
+        value, runs = metrics.get(column.key), metrics.get(f"{column.key}s", ())
+        if value is None or len(runs) < 2 or metrics.get(f"{column.key}_std") is None:
+            return _percent(value)
+        return f"{_percent(value)} ± {_percent(metrics[f'{column.key}_std'])}"
     budget = metrics.get("budgets", {}).get(column.budget)
     if budget is None:
         return _MISSING
@@ -118,14 +122,14 @@ def _table_rows(results: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
 
 
 def render_markdown(results: dict[str, dict], *, title: str, notes: list[str] | None = None) -> str:
-    """Markdown report: a method x metric table in percent, budgets as mean ± std."""
+    """Markdown report: a method x metric table in percent, k-means and budgets as mean ± std."""
     header, rows = _table_rows(results)
     cells = [[cell.replace("|", "\\|") for cell in row] for row in [header, *rows]]
     lines = [
         f"# {title}",
         "",
-        "All numbers are percentages (NMI and ARI x 100); budgets are mean ± std over seeds; k-means L2 / PCA-w: "
-        "k-means accuracy on L2-normalised and on PCA-whitened + L2 features.",
+        "All numbers are percentages (NMI and ARI x 100); k-means and budgets are mean ± std over seeds; k-means "
+        "L2 / PCA-w: k-means accuracy on L2-normalised and on PCA-whitened + L2 features.",
         "",
         "| " + " | ".join(cells[0]) + " |",
         "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|",

@@ -35,21 +35,30 @@ def _budget_results(train_x, train_y, test_x, test_y, protocol: EvalProtocol, fu
     return {name: results[name] for name in map(budget_name, budgets)}
 
 
+def _kmeans_metrics(clusters: dict, prefix: str = "kmeans") -> dict:
+    """<prefix>_acc/nmi/ari: means over seeds; then their stds and the per-seed values."""
+    names = ("acc", "nmi", "ari")
+    return ({f"{prefix}_{n}": clusters[n] for n in names} | {f"{prefix}_{n}_std": clusters[f"{n}_std"] for n in names}
+            | {f"{prefix}_{n}s": clusters[f"{n}s"] for n in names} | {f"{prefix}_seeds": clusters["seeds"]})
+
+
 def _clusters_in_spaces(test_x, test_y, protocol: EvalProtocol) -> dict:
-    """k-means of the test features in each of the protocol's other spaces: kmeans_<space>_acc/_nmi/_ari."""
+    """k-means of the test features in each of the protocol's other spaces, over the same seeds:
+    kmeans_<space>_acc/_nmi/_ari (means), with their stds and per-seed values."""
     out = {}
     for space in protocol.kmeans_spaces:
-        r = cluster_eval(CLUSTER_SPACES[space](test_x), test_y, seed=protocol.seeds[0], restarts=protocol.restarts)
-        out |= {f"kmeans_{space}_acc": r["acc"], f"kmeans_{space}_nmi": r["nmi"], f"kmeans_{space}_ari": r["ari"]}
+        r = cluster_eval(CLUSTER_SPACES[space](test_x), test_y, seeds=protocol.seeds, restarts=protocol.restarts)
+        out |= _kmeans_metrics(r, f"kmeans_{space}")
     return out
 
 
 def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_PROTOCOL) -> dict:
     """Run k-NN, linear probe, label budgets and k-means by ``protocol``; one flat dict of metrics.
 
-    Clustering runs on the test features, plain and in each of ``protocol.kmeans_spaces``.
-    ``protocol.quick()`` is the cheap variant for monitoring during training (no budgets, two C values,
-    fewer k-means restarts, plain k-means only).
+    Clustering runs on the test features once per seed (kmeans_acc, _nmi, _ari are means over the
+    protocol's seeds, with _std and the per-seed lists beside), plain and in each of
+    ``protocol.kmeans_spaces``. ``protocol.quick()`` is the cheap variant for monitoring during training
+    (no budgets, two C values, fewer k-means restarts, one seed, plain k-means only).
     """
     train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
@@ -58,7 +67,7 @@ def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_
     knn = knn_eval(train_x, train_y, test_x, test_y, k=p.k, index=p.index)
     linear = linear_probe(train_x, train_y, test_x, test_y, seed=p.seeds[0], c_grid=p.c_grid, max_iter=p.max_iter,
                           backend=p.probe_backend)
-    clusters = cluster_eval(test_x, test_y, seed=p.seeds[0], restarts=p.restarts)
+    clusters = cluster_eval(test_x, test_y, seeds=p.seeds, restarts=p.restarts)
     return {
         "nn1_acc": knn["nn1_acc"],
         "knn_acc": knn["knn_acc"],
@@ -66,9 +75,7 @@ def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_
         "linear_acc": linear["acc"],
         "linear_C": linear["C"],
         "linear_backend": p.probe_backend,
-        "kmeans_acc": clusters["acc"],
-        "kmeans_nmi": clusters["nmi"],
-        "kmeans_ari": clusters["ari"],
+        **_kmeans_metrics(clusters),
         **_clusters_in_spaces(test_x, test_y, p),
         "budgets": _budget_results(train_x, train_y, test_x, test_y, p, linear),
         "n_train": int(train_x.shape[0]),

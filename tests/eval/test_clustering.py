@@ -6,7 +6,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
 from eval import EvalInputError, cluster_eval, hungarian_accuracy
-from eval.kmeans import kmeans
+from eval.kmeans import kmeans, kmeans_runs
 
 
 def test_hungarian_accuracy_is_one_for_a_relabelled_perfect_clustering():
@@ -72,6 +72,35 @@ def test_more_restarts_never_increase_the_objective():
     assert many["inertia"] <= one["inertia"] + 1e-6
 
 
+def test_seeds_report_the_mean_and_std_of_the_per_seed_runs():
+    # Every seed's restarts run in one batch; each seed's result must be the run it would give alone.
+    x, y = make_blobs(n_samples=600, centers=6, n_features=10, cluster_std=4.0, random_state=3)
+    together = cluster_eval(x, y, seeds=(0, 1, 2, 5), restarts=3)
+    alone = [cluster_eval(x, y, seed=s, restarts=3) for s in (0, 1, 2, 5)]
+    assert together["seeds"] == [0, 1, 2, 5]
+    for name in ("acc", "nmi", "ari"):
+        per_seed = [run[name] for run in alone]
+        assert together[f"{name}s"] == pytest.approx(per_seed, abs=1e-6)
+        assert together[name] == pytest.approx(np.mean(per_seed), abs=1e-6)
+        assert together[f"{name}_std"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-6)
+    assert together["inertias"] == pytest.approx([run["inertia"] for run in alone], rel=1e-5)
+    assert together["acc_std"] > 0  # overlapping blobs: the seeds land in different optima
+
+
+def test_one_seed_has_no_spread():
+    x, y = make_blobs(n_samples=200, centers=4, n_features=8, random_state=0)
+    result = cluster_eval(x, y, seeds=[7], restarts=2)
+    assert result["accs"] == [result["acc"]] and result["acc_std"] == 0.0
+    assert result == cluster_eval(x, y, seed=7, restarts=2)
+
+
+@pytest.mark.parametrize("seeds", [(), [-1], [0.5], "0", [True]])
+def test_bad_seeds_are_rejected(seeds):
+    x, y = make_blobs(n_samples=50, centers=2, n_features=3, random_state=0)
+    with pytest.raises(EvalInputError, match="seeds"):
+        cluster_eval(x, y, seeds=seeds)
+
+
 def test_explicit_number_of_clusters_is_used():
     x, y = make_blobs(n_samples=200, centers=4, n_features=8, random_state=0)
     result = cluster_eval(x, y, n_clusters=8, restarts=2)
@@ -130,6 +159,17 @@ def test_kmeans_is_deterministic_and_restarts_are_independent():
     assert a["inertias"] == b["inertias"]
     # A restart's result depends on its own seed only, not on the others run beside it.
     assert kmeans(x, 8, [6])["inertias"][0] == pytest.approx(a["inertias"][1], rel=1e-6)
+
+
+def test_groups_run_together_equal_separate_runs():
+    x, _ = _overlapping_blobs()
+    groups = [[0, 1, 2], [3, 4], [9]]
+    together = kmeans_runs(x, 8, groups)
+    for group, run in zip(groups, together, strict=True):
+        alone = kmeans(x, 8, group)
+        assert run["inertias"] == pytest.approx(alone["inertias"], rel=1e-5)
+        assert run["inertia"] == pytest.approx(alone["inertia"], rel=1e-5)
+        assert np.mean(run["assign"] == alone["assign"]) > 0.999
 
 
 def test_more_clusters_than_distinct_points_leaves_no_nan():

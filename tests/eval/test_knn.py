@@ -48,6 +48,31 @@ def test_nn1_matches_sklearn_brute_force():
     np.testing.assert_array_equal(preds["nn1_pred"], reference.predict(test_x))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_exact_search_shares_one_gemm_and_matches_faiss_flat(threads):
+    # Both protocols come from one matrix of dot products; each must equal faiss's own flat index.
+    import torch
+
+    from eval.knn import _exact_search
+
+    rng = np.random.default_rng(4)
+    train_x = (rng.normal(size=(3000, 40)) * rng.uniform(0.5, 3, size=(3000, 1))).astype(np.float32)
+    test_x = rng.normal(size=(700, 40)).astype(np.float32)
+    train_x[7] = 0.0  # an all-zero vector: similarity 0 to everything, no NaN
+    caller = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        nearest, sims, ids = _exact_search(train_x, test_x, 10, batch_size=128)
+    finally:
+        torch.set_num_threads(caller)
+    _, l2_ids = NeighbourIndex(train_x, "l2", IndexSpec("flat")).search(test_x, 1)
+    cos_sims, cos_ids = NeighbourIndex(train_x, "cosine", IndexSpec("flat")).search(test_x, 10)
+    np.testing.assert_array_equal(nearest, l2_ids[:, 0])
+    np.testing.assert_allclose(sims, cos_sims, atol=1e-5)
+    assert np.mean(ids == cos_ids) > 0.999  # near-ties may swap places, nothing else
+    assert np.isfinite(sims).all()
+
+
 def test_weighted_votes_sum_over_neighbours():
     # Query sits near two class-1 points and slightly nearer one class-0 point: 1-NN says 0,
     # but two class-1 votes of nearly equal weight outvote one class-0 vote.

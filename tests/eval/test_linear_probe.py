@@ -230,3 +230,153 @@ def test_unknown_backend_is_refused_with_the_valid_list():
         linear_probe(train_x, train_y, test_x, test_y, backend="cuml")
     with pytest.raises(EvalInputError, match="valid: torch, sklearn"):
         label_budget_probe(train_x, train_y, test_x, test_y, budgets=(3,), backend="cuml")
+
+
+# --- the fast path: warm starts, the coarse step, sharded evaluations, early stopping ----------
+
+
+def _wide_problem(n=1500, d=600, n_classes=5, seed=0):
+    """Standardized correlated features wide enough (d >= 4 x 128) for the coarse step."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(n_samples=n, n_features=d, n_informative=min(40, d // 3), n_redundant=d // 3,
+                               n_classes=n_classes, class_sep=0.8, random_state=seed)
+    return ((x - x.mean(0)) / x.std(0)).astype(np.float32), y
+
+
+def _assert_same_model(a, b, rel=0.02):
+    scale = np.abs(b.coef).max()
+    np.testing.assert_allclose(a.coef, b.coef, atol=rel * scale)
+    np.testing.assert_allclose(a.intercept, b.intercept, atol=rel * max(1.0, np.abs(b.intercept).max()))
+
+
+def test_warm_start_reaches_the_cold_start_solution():
+    from eval.logreg import TorchSolver
+
+    x, y = _wide_problem(d=60)
+    solver = TorchSolver()
+    data = solver.prepare(x)
+    strong = solver.fit(data, y, 5, 0.01, init=None, max_iter=1000)
+    warm = solver.fit(data, y, 5, 1.0, init=strong, max_iter=1000)
+    cold = solver.fit(data, y, 5, 1.0, init=None, max_iter=1000)
+    assert warm.converged and cold.converged
+    _assert_same_model(warm, cold)
+
+
+def test_coarse_step_changes_the_work_not_the_solution():
+    # A cold start first solves over the 128 axes of largest variance; the answer must be the
+    # full problem's: the same as without that step and as scikit-learn's.
+    from eval.logreg import SklearnSolver, TorchSolver, _TorchData
+
+    x, y = _wide_problem()
+    solver = TorchSolver()
+    data = solver.prepare(x)
+    with_step = solver.fit(data, y, 5, 0.1, init=None, max_iter=1000)
+    assert data.top is not None and data.top.shape == (1500, 128)  # the step ran
+    without = solver.fit(_TorchData(data.x, data.axes, data.variances), y, 5, 0.1, init=None, max_iter=1000)
+    reference = SklearnSolver().fit(x, y, 5, 0.1, init=None, max_iter=1000)
+    assert with_step.converged and without.converged
+    _assert_same_model(with_step, without)
+    _assert_same_model(with_step, reference)
+
+
+def test_reused_preconditioner_gives_the_same_refit():
+    from eval.logreg import TorchSolver
+
+    x, y = _wide_problem()
+    solver = TorchSolver()
+    selection = solver.prepare(x[:1200])
+    reused = solver.prepare(x, like=selection)
+    assert reused.axes is selection.axes  # no second eigendecomposition
+    fits = [solver.fit(data, y, 5, 1.0, init=None, max_iter=1000) for data in (reused, solver.prepare(x))]
+    _assert_same_model(*fits)
+    # Too few points for the dims: the row-space axes of its own data are needed, not reused.
+    assert solver.prepare(x[:100], like=selection).axes.shape[1] < 600
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_sharded_evaluation_equals_one_pass(n_classes):
+    # Row blocks on two worker threads must give the loss and gradient of the whole matrix at once.
+    import torch
+
+    from eval import logreg
+    from eval.torch_threads import Workers
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(3001, 40)).astype(np.float32))
+    targets = logreg._targets(torch.from_numpy(rng.integers(0, n_classes, 3001)), n_classes)
+    coef = torch.from_numpy(rng.normal(size=(targets.shape[0], 40)).astype(np.float32))
+    intercept = torch.from_numpy(rng.normal(size=targets.shape[0]).astype(np.float32))
+    loss, residual = logreg._loss_and_residual(torch.addmm(intercept[:, None], coef, x.T), targets)
+    block = logreg._BLOCK_BYTES
+    logreg._BLOCK_BYTES = 4 * 40 * 256  # 256-row blocks: 12 of them, the last one short
+    try:
+        with Workers(2) as workers:
+            sharded = logreg._Shards(x, targets, workers).loss_and_grad(coef, intercept)
+    finally:
+        logreg._BLOCK_BYTES = block
+    assert sharded[0] == pytest.approx(float(loss), rel=1e-5)
+    torch.testing.assert_close(sharded[1], residual @ x, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(sharded[2], residual.sum(dim=1), rtol=1e-4, atol=1e-3)
+
+
+class _CountingSolver:
+    """A backend that records the C of every fit."""
+
+    def __init__(self, backend):
+        self.inner, self.cs = backend, []
+
+    def prepare(self, x, like=None):
+        return self.inner.prepare(x, like=like)
+
+    def fit(self, data, y, n_classes, c, **kw):
+        self.cs.append(c)
+        return self.inner.fit(data, y, n_classes, c, **kw)
+
+
+@pytest.mark.parametrize("backend", ["torch", "sklearn"])
+def test_c_path_stops_when_holdout_accuracy_falls(backend, monkeypatch):
+    # Few points, many noisy dims: strong regularization wins and weaker C overfit, so the
+    # path stops at the first C that scores below the one before it, whatever the backend.
+    import importlib
+
+    from eval.logreg import BACKENDS
+
+    probe_module = importlib.import_module("eval.linear_probe")  # the module: eval.linear_probe is the function
+
+    rng = np.random.default_rng(0)
+    y = np.arange(400) % 4
+    x = rng.normal(size=(400, 300)) + 0.35 * np.eye(4, 300)[y] * 3
+    solver = _CountingSolver(BACKENDS[backend]())
+    monkeypatch.setitem(probe_module.BACKENDS, backend, lambda: solver)
+    result = probe_module.linear_probe(x[:300], y[:300], x[300:], y[300:], c_grid=(10.0, 0.001, 0.1, 1.0),
+                                       backend=backend)
+    accs = list(result["val_accs"].values())
+    fitted = sorted(result["val_accs"])
+    assert solver.cs[: len(fitted)] == fitted  # ascending, one fit per C, then the refit
+    assert len(fitted) < 4 and accs[-1] < accs[-2]  # stopped at the first fall
+    assert all(a <= b for a, b in zip(accs[:-2], accs[1:-1], strict=True))
+    assert result["C"] == fitted[int(np.argmax(accs))]
+    # stop_early=False fits the whole grid; the path it shares with the stopped one is the same.
+    every = probe_module.linear_probe(x[:300], y[:300], x[300:], y[300:], c_grid=(10.0, 0.001, 0.1, 1.0),
+                                      backend=backend, stop_early=False)
+    assert sorted(every["val_accs"]) == [0.001, 0.1, 1.0, 10.0]
+    assert [every["val_accs"][c] for c in fitted] == accs
+
+
+def test_fast_probe_chooses_the_c_scikit_learn_chooses():
+    # Few informative dims among many: holdout accuracy rises, then falls once weak
+    # regularization overfits (0.40, 0.43, 0.47, 0.43 for C = 0.001 ... 1). Both backends fit the
+    # same C values, find the same accuracies and choose the same C, inside the grid.
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(n_samples=1000, n_features=300, n_informative=10, n_redundant=0, n_classes=4,
+                               flip_y=0.05, random_state=1)
+    split = (x[:750], y[:750], x[750:], y[750:])
+    grid = (0.001, 0.01, 0.1, 1.0, 10.0)
+    ours = linear_probe(*split, c_grid=grid)
+    reference = linear_probe(*split, c_grid=grid, backend="sklearn")
+    assert ours["C"] == reference["C"] == 0.1
+    assert list(ours["val_accs"]) == list(reference["val_accs"]) == [0.001, 0.01, 0.1, 1.0]
+    assert list(ours["val_accs"].values()) == pytest.approx(list(reference["val_accs"].values()), abs=0.007)
+    assert ours["acc"] == pytest.approx(reference["acc"], abs=0.008)

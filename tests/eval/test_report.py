@@ -24,6 +24,7 @@ from eval import (
     render_table_text,
     report_payload,
 )
+from eval.html import render_report_html
 from eval.report import Method
 
 RESULTS = {
@@ -54,6 +55,22 @@ def test_markdown_has_header_every_method_and_percentages():
     # Missing metrics are marked, not dropped: every row has the same number of cells.
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert len({line.count(" | ") for line in table if "---" not in line}) == 1
+
+
+def test_kmeans_cells_show_mean_and_std_over_seeds():
+    seeded = RESULTS["bigan"] | {"kmeans_acc": 0.508, "kmeans_acc_std": 0.0268, "kmeans_accs": [0.527, 0.476, 0.52],
+                                 "kmeans_nmi_std": 0.01, "kmeans_nmis": [0.54, 0.55, 0.56]}
+    text = render_markdown({"bigan": seeded, "raw_pixels": RESULTS["raw_pixels"]}, title="t")
+    assert "| 50.8 ± 2.7 | 55.0 ± 1.0 | 40.0 |" in text  # ARI: an old-style single number
+    assert "k-means and budgets are mean ± std over seeds" in text
+    assert "50.8 ± 2.7" in render_table_text({"bigan": seeded})
+    # A report written before k-means had seeds, or with one seed, shows the plain number.
+    one_seed = seeded | {"kmeans_accs": [0.508], "kmeans_acc_std": 0.0}
+    assert "| 50.8 | 55.0 ± 1.0 |" in render_markdown({"bigan": one_seed}, title="t")
+    assert "| 60.0 | 55.0 | 40.0 |" in render_markdown(RESULTS, title="t")
+    page = render_report_html(report_payload({"bigan": seeded}, title="t", meta={}))
+    assert 'data-value="0.508" class="best">50.8 ± 2.7</td>' in page  # the mean is what is compared
+    assert "k-means and label budgets are mean ± std over seeds" in page
 
 
 def test_text_table_is_aligned():
@@ -102,6 +119,11 @@ def test_evaluate_many_scores_every_feature_set(tmp_path):
     assert results["noise"]["knn_acc"] < 0.4
     assert len(results["good"]["budgets"]["5/class"]["accs"]) == 2
     assert results["good"]["dim"] == 16 and results["good"]["n_test"] == 150
+    # k-means runs once per seed: the mean, its spread and the per-seed values
+    noise = results["noise"]
+    assert noise["kmeans_seeds"] == [0, 1] and len(noise["kmeans_accs"]) == 2
+    assert noise["kmeans_acc"] == pytest.approx(np.mean(noise["kmeans_accs"]))
+    assert noise["kmeans_ari_std"] == pytest.approx(np.std(noise["kmeans_aris"], ddof=1))
     json_path = write_report(tmp_path, report_payload(results, title="t", meta={})).json
     assert json.loads(json_path.read_text())["results"]["noise"]["n_train"] == 250
 
