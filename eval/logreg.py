@@ -63,9 +63,9 @@ _HISTORY = 30
 # Bytes of features per block of an evaluation: a block's rows are read from memory once and
 # reused from cache by the gradient GEMM (2-4 MiB blocks measured best on 48k x 1024 and 2048).
 _BLOCK_BYTES = 1 << 22
-# ... and at most this many rows: with few dims (the coarse problem's 128) longer blocks made the
-# GEMMs slower (35-50 GFLOP/s at 8192 rows, 50-60 at 1024).
-_BLOCK_ROWS = 1024
+# ... and at most this many rows: with few dims (the coarse problem's 128), 8192-row blocks made
+# the GEMMs slower, and 1024-row ones the Python overhead of many blocks larger.
+_BLOCK_ROWS = 4096
 # Dimensions of the coarse problem solved before the full one (see _coarse_start): of 64, 128 and
 # 256 on 48k x 2048 features, 128 took the least time for the first C of the path (the full
 # problem then needed 40 evaluations instead of 138).
