@@ -1,6 +1,7 @@
 """A shard directory's ``manifest.json``: read within bounds and checked, field by field, before use.
 
-The one validator of the manifest. It is read as UTF-8 JSON of at most :data:`MAX_BYTES`; it must
+The one validator of the manifest. It is read by ``runs.untrusted`` as UTF-8 JSON of at most
+:data:`MAX_BYTES`; it must
 be an object with ``format`` :data:`FORMAT`, ``count`` (rows, an integer >= 0), ``dim`` (an integer
 >= 1), and ``shards``: a non-empty list of objects, each with ``features`` (a file name), ``count``
 (an integer >= 0) and optionally ``labels`` and ``ids`` (file names). That the counts agree with
@@ -14,20 +15,18 @@ naming the manifest file.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..runs.untrusted import UntrustedFileError, kind_of, read_data, shown
 
 FORMAT = "bigan-repr-features/1"
 MANIFEST = "manifest.json"
 MAX_BYTES = 16 * 2**20  # a manifest of a billion rows in 16384-row shards is about 7 MB
 META_TYPES: dict[str, type] = {"step": int, "run": str, "layer": str, "source": str, "split": str, "data_dir": str}
-_JSON_TYPES = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list",
-               dict: "an object", type(None): "null"}
 
 
 class FeatureFileError(UserError):
@@ -65,9 +64,7 @@ class Manifest:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
-    text = text if len(text) <= 40 else text[:37] + "..."
-    return f"{text} ({_JSON_TYPES.get(type(value), type(value).__name__)})"
+    return f"{shown(value, 40)} ({kind_of(value)})"
 
 
 def _count(value: Any, what: str, path: Path, least: int = 0) -> int:
@@ -118,20 +115,6 @@ def check_manifest(data: Any, path: Path) -> Manifest:
     return Manifest(path, count, dim, shards, meta)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
-    except OSError as e:
-        raise ManifestError(path, f"cannot be read ({e.strerror})") from None
-    if len(raw) > MAX_BYTES:
-        raise ManifestError(path, f"larger than {MAX_BYTES // 2**20} MiB; not a feature manifest")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ManifestError(path, f"not UTF-8 text (byte {raw[e.start]:#04x} at offset {e.start})") from None
-
-
 def _check_links(folder: Path, manifest: Manifest) -> None:
     """Refuse a shard file that is a link resolving outside the folder."""
     root = folder.resolve()
@@ -152,12 +135,10 @@ def read_manifest(folder: str | Path) -> Manifest:
     path = folder / MANIFEST
     if not path.is_file():
         raise ManifestError(folder, f"no {MANIFEST}; not a feature directory (or its encode did not finish)")
-    try:
-        data = json.loads(_read_text(path))
-    except RecursionError:
-        raise ManifestError(path, "not readable JSON (nested too deeply)") from None
-    except ValueError as e:
-        raise ManifestError(path, f"not readable JSON ({e})") from None
+    try:  # the one bounded reader of files from elsewhere: size, UTF-8, nesting
+        data = read_data(path, yaml=False, max_bytes=MAX_BYTES)
+    except UntrustedFileError as e:
+        raise ManifestError(path, e.reason) from None
     manifest = check_manifest(data, path)
     _check_links(folder, manifest)
     return manifest
