@@ -244,6 +244,9 @@ class Config:
             raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance or "
                               "data.labels_per_class")
         _positive("train.class_weight", self.train.class_weight)
+        if self.semi_supervised and self.train.ema is not None:
+            raise ConfigError("train.ema averages E alone, and a semi-supervised run's classifier head was trained "
+                              "beside the live E: leave train.ema unset with data.labels_per_class")
         if self.semi_supervised and self.train.select:
             raise ConfigError("train.select chooses checkpoints on labels beyond data.labels_per_class; a "
                               "semi-supervised run keeps its last checkpoint (leave train.select unset)")

@@ -2,6 +2,7 @@
 (N, C, H, W) with labels and ids, whole (:class:`image_set.ImageSet`) or a block of rows at a time
 (:mod:`rows`), and served to training as batches (:mod:`batches`).
 
-May import: ``errors``, ``eval.validation`` (the one label rule) and ``config`` (the readers take a
-``DataConfig``). ``catalog`` imports nothing: ``config`` reads its source names from there.
+May import: ``errors``, ``eval`` (the one label rule and label-budget draw), ``config`` (the readers
+take a ``DataConfig``) and ``runs.untrusted`` (``label_split`` reads a run's ``labelled.json`` through
+it; it imports only ``errors``). ``catalog`` imports nothing: ``config`` reads its source names there.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,15 +76,15 @@ def draw_label_split(labels: np.ndarray | None, ids: np.ndarray, labels_per_clas
 def check_same_split(split: LabelSplit, path) -> None:
     """Refuse to resume a run whose ``labelled.json`` (at ``path``) is not the split drawn now: the data
     changed, or the file was edited. A run that stopped before writing it has none yet, which is fine."""
-    from pathlib import Path
+    from ..runs.untrusted import UntrustedFileError, read_mapping
 
     path = Path(path)
     if not path.exists():
         return
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise DataError(f"{path} is not readable JSON ({e}); it records the run's labelled images") from None
-    if not isinstance(stored, dict) or not split.same_as(stored):
+    try:  # the one bounded reader of files a user may have edited
+        stored = read_mapping(path, yaml=False)
+    except UntrustedFileError as e:
+        raise DataError(f"{e} (it records the run's labelled images)") from None
+    if not split.same_as(stored):
         raise DataError(f"{path} holds other labelled images than the {len(split)} drawn now from the training "
                         "data: the data changed since the run started, or the file was edited; nothing was changed")

@@ -118,3 +118,9 @@ def test_cli_refuses_a_fractional_label_count(tmp_path):
     assert result.exit_code == 2 and "'2.5' is not a valid integer" in result.output
     assert not (tmp_path / "o").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_an_encoder_average_is_refused_with_a_classifier():
+    """--ema exports an average of E alone; the classifier head was trained beside the live E."""
+    with pytest.raises(ConfigError, match="train.ema averages E alone"):
+        _cfg(1, ema=0.99)
