@@ -207,6 +207,7 @@ class TrainConfig:
         _positive("train.lr", self.lr, allow_none=True)
         _positive("train.lr_d", self.lr_d, allow_none=True)
         _positive("train.lr_e", self.lr_e, allow_none=True)
+        _positive("train.class_weight", self.class_weight)
         if self.has_invariance:
             _positive("train.invariance_weight", self.invariance_weight)
             if POLICIES[self.augment] is None:
@@ -243,7 +244,6 @@ class Config:
         if not (self.train.adversarial or self.train.has_invariance or self.semi_supervised):
             raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance or "
                               "data.labels_per_class")
-        _positive("train.class_weight", self.train.class_weight)
         if self.semi_supervised and self.train.ema is not None:
             raise ConfigError("train.ema averages E alone, and a semi-supervised run's classifier head was trained "
                               "beside the live E: leave train.ema unset with data.labels_per_class")
