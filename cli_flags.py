@@ -32,6 +32,10 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return super().convert(number, param, ctx)
 
+    def _describe_range(self) -> str:
+        # click describes a range without either limit as "x<=None"; the help shows none
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 def number_type(kind: type, limits: tuple | None = None) -> click.ParamType:
     """The one parser of number flags: an integer, or a finite float, within ``limits`` (inclusive; the

@@ -72,6 +72,13 @@ def test_help_names_every_field_with_its_help():
         assert f.metadata["help"] in text, f.name
 
 
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_help_shows_no_empty_limit(command):
+    # a number flag without limits shows none, not click's "x<=None"
+    text = CliRunner().invoke(main, [command, "--help"], terminal_width=400).output
+    assert "None]" not in text and "None " not in text.replace("(default: None", ""), text
+
+
 def test_parsed_flags_build_a_valid_config_over_a_config_file(tmp_path):
     cfg_file = tmp_path / "c.json"
     cfg_file.write_text('{"train": {"seed": 3, "lr": 0.001}}')
