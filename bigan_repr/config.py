@@ -149,7 +149,8 @@ class ModelConfig:
 class TrainConfig:
     objective: str = option("gan", "adversarial objective", choices=tuple(OBJECTIVES))
     gen_loss: str = option("swapped", "G/E loss mode", choices=GEN_LOSS_MODES)  # swapped: non-saturating
-    epochs: float = option(10.0, "passes over the training set", limits=(0.0, 1e6))  # used when steps is None
+    # 100 epochs of digits = 1,100 steps: 110 left the default's G and E uncoupled (README: is the BiGAN doing its job?)
+    epochs: float = option(100.0, "passes over the training set", limits=(0.0, 1e6))  # used when steps is None
     steps: int | None = option(None, "G/E updates (overrides --epochs)", limits=COUNT_RANGE)
     batch_size: int = option(128, "batch size per process", limits=(1, 10**6))
     lr: float | None = option(None, "learning rate (default: the objective's)")  # Adam 2e-4 for f-GANs
@@ -164,7 +165,8 @@ class TrainConfig:
     warmup_steps: int = option(0, "steps of linear learning-rate warmup from 0", limits=(0, COUNT_RANGE[1]))
     n_critic: int | None = option(None, "D updates per G/E update (default: the objective's)", limits=(1, 1000))
     ema: float | None = option(None, "decay of an encoder weight average exported instead (e.g. 0.999)")
-    recon_weight: float = option(0.0, "weight of ||x - G(E(x))||^2 (ALICE; default 0)")
+    # the x-cycle term couples the digits default (README); every preset states its own weight
+    recon_weight: float = option(0.05, "weight of ||x - G(E(x))||^2 (ALICE's x-cycle term; default 0.05)")
     latent_recon_weight: float = option(0.0, "weight of ||z - E(G(z))||^2 (default 0)")
     d_augment: str = option("none", "augment real and generated images inside D's input (DiffAugment)",
                             choices=tuple(POLICIES))

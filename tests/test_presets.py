@@ -1,0 +1,19 @@
+"""Presets are measured recipes: a change of a config default must not change one silently."""
+
+import pytest
+
+from bigan_repr.config import Config
+from bigan_repr.presets import PRESETS, preset
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_states_its_x_cycle_weight(name):
+    # the default's weight (0.05) is the digits demo's; each preset was measured with its own
+    assert "recon_weight" in PRESETS[name]["train"]
+    assert Config().updated(preset(name)).train.recon_weight == PRESETS[name]["train"]["recon_weight"]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_states_its_length(name):
+    # the default's 100 epochs are sized for the 1,437 digits; a preset sets steps or epochs itself
+    assert {"steps", "epochs"} & set(PRESETS[name]["train"])
