@@ -192,6 +192,20 @@ def check_budget(budget: int | float) -> None:
         raise EvalInputError(f"label budget must be an int (per class) or a float in (0, 1], got {budget!r}")
 
 
+def check_budget_fits(labels, budget: int | float) -> None:
+    """``check_budget``, and a per-class budget no larger than the smallest class of ``labels``
+    (callers check before hours of work what ``subsample_labels`` would refuse after them)."""
+    check_budget(budget)
+    if _per_class(budget):
+        classes, counts = np.unique(np.asarray(labels), return_counts=True)
+        smallest = int(np.argmin(counts))
+        if budget > counts[smallest]:
+            raise EvalInputError(
+                f"label budget {budget}/class: class {classes[smallest]} has only {counts[smallest]} training "
+                f"examples; give a per-class budget of at most {counts[smallest]}, or a share such as 0.1"
+            )
+
+
 def subsample_labels(labels, budget: int | float, seed: int) -> np.ndarray:
     """Sorted training indices for a label budget, stratified by class.
 
@@ -200,16 +214,9 @@ def subsample_labels(labels, budget: int | float, seed: int) -> np.ndarray:
     the same images). A float in (0, 1] is a fraction of the training set, with at least one
     example per class.
     """
-    check_budget(budget)
-    y = np.asarray(labels)
-    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    check_budget_fits(labels, budget)
+    _, inverse, counts = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
     if _per_class(budget):
-        smallest = int(np.argmin(counts))
-        if budget > counts[smallest]:
-            raise EvalInputError(
-                f"label budget {budget}/class: class {classes[smallest]} has only {counts[smallest]} training "
-                f"examples; give a per-class budget of at most {counts[smallest]}, or a share such as 0.1"
-            )
         quota = np.full_like(counts, int(budget))
     else:
         quota = _fraction_quota(counts, budget)

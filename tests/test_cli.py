@@ -19,16 +19,18 @@ def inputs(tmp_path_factory, tiny_run):
     rng = np.random.default_rng(0)
     np.savez(root / "f.npz", features=rng.normal(size=(40, 4)), labels=np.arange(40) % 4)
     np.savez(root / "two.npz", x=rng.integers(0, 256, (2, 8, 8), dtype=np.uint8), y=np.array([0, 1]))
+    np.savez(root / "unlabelled.npz", x=rng.integers(0, 256, (8, 8, 8), dtype=np.uint8))
     (root / "one").mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "one" / "a.png")
     foreign = root / "other.pt"  # a checkpoint that is not one of the run's own
     shutil.copy(next((tiny_run / "checkpoints").glob("step_*.pt")), foreign)
     return {"RUN": run, "F": root / "f.npz", "TWO": root / "two.npz", "ONE": root / "one", "FOREIGN": foreign,
-            "OUT": root / "out"}
+            "OUT": root / "out", "UNLABELLED": root / "unlabelled.npz"}
 
 
 TRAIN = ["train", "--out", "{OUT}", "--quiet"]
 EVAL = ["eval", "--train", "{F}", "--test", "{F}"]
+PIPELINE = ["pipeline", "--out", "{OUT}", "--quiet", "--steps", "1"]  # refused before training, not after it
 
 
 @pytest.mark.parametrize("args, message", [
@@ -52,6 +54,8 @@ EVAL = ["eval", "--train", "{F}", "--test", "{F}"]
     ([*EVAL, "--index", "ivf:nlist=41"], "nlist=41 lists for 40 database vectors"),
     ([*EVAL, "--budgets", "100000"], "label budget 100000/class: class 0 has only 10 training examples"),
     ([*EVAL, "--budgets", "1.5"], "label budget must be an int (per class) or a float in (0, 1], got 1.5"),
+    ([*PIPELINE, "--budgets", "100000"], "label budget 100000/class: class"),
+    ([*PIPELINE, "--data", "npz:{UNLABELLED}", "--batch-size", "4"], "has no labels; evaluation needs them"),
     ([*TRAIN, "--batch-size", "1", "--steps", "1"], "batch norm, which needs at least 2 images per batch"),
     ([*TRAIN, "--data", "folder:{ONE}", "--steps", "1"], "larger than the dataset (1 images)"),
     ([*TRAIN, "--data", "npz:{TWO}", "--batch-size", "2", "--eval-every", "1"], "--eval-every needs a validation"),

@@ -105,6 +105,12 @@ def add_model_objects(loaded: LoadedEncoder, train_set: ImageSet, test_set: Imag
         p.note = f"recon ratio {c['recon_ratio']:.2f}, precision {g['precision']:.2f}, recall {g['recall']:.2f}"
 
 
+def require_labels(source: str, *labels: np.ndarray | None) -> None:
+    """The evaluation scores features against labels: refuse a source without them."""
+    if any(split is None for split in labels):
+        raise DataError(f"data source {source!r} has no labels; evaluation needs them")
+
+
 def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOCOL,
                  checkpoint: str | Path | None = None, plot: bool = True,
                  embedding: str | None = None, skip_bad: bool | None = None) -> dict[str, Any]:
@@ -119,8 +125,7 @@ def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOC
     run_dir = Path(run_dir)
     loaded = load_encoder(run_dir, checkpoint=checkpoint)
     train_set, test_set = (dataset_for(loaded, None, split, skip_bad=skip_bad) for split in ("train", "test"))
-    if train_set.labels is None or test_set.labels is None:
-        raise DataError(f"data source {loaded.config.data.source!r} has no labels; evaluation needs them")
+    require_labels(loaded.config.data.source, train_set.labels, test_set.labels)
     # the report goes into the run directory: hold its writer lock (a run still training refuses)
     # from before the first minute of work until the last file is written
     run = RunDir(run_dir)
