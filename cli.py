@@ -95,7 +95,9 @@ def _print_judgement(report_file: Path) -> None:
     if not report_file.is_file():
         click.echo("coupling and generation: no report.json yet (`bigan report RUN` measures them)")
         return
-    payload = json.loads(report_file.read_text(encoding="utf-8"))
+    from bigan_repr.report.report_file import read_report
+
+    payload = read_report(report_file)
     rows = judgement_rows(payload)
     if not rows:
         click.echo("coupling and generation: not in report.json (a run without G and D, or an older report)")

@@ -6,7 +6,9 @@ top), then checked before use: ``results`` must be a non-empty object of {method
 in each metrics object the values shown as table columns are numbers or null, and ``budgets`` (when
 present) is an object of {budget name: object with numbers ``mean`` and ``std``, and ``accs`` a list
 when given}; ``meta`` is an object whose ``config`` (when present) is an object of sections and whose
-``data``, ``objective``, ``arch`` and ``step`` are plain values. A report with no results is refused,
+``data``, ``objective``, ``arch`` and ``step`` are plain values; ``coupling`` and ``generation`` (when
+present) are objects whose numbers, the ones ``bigan info`` and the page show, are numbers. A report
+with no results is refused,
 never left out of a comparison without a word. Each problem is one :class:`ReportFileError` line
 naming the file.
 """
@@ -22,6 +24,13 @@ from ..errors import UserError
 from ..runs.untrusted import UntrustedFileError, kind_of, read_mapping, shown
 
 _SHOWN_META = ("data", "objective", "arch", "step")  # label columns of the comparison
+# the numbers eval.report.judgement_rows shows of each object
+_JUDGEMENT_NUMBERS = {
+    "coupling": ("recon_ratio", "latent_ratio", "d_accuracy", "code_scale", "class_kept", "class_kept_ceiling",
+                 "class_kept_floor"),
+    "generation": ("precision", "recall", "k", "samples", "min_class_share", "classes_covered", "n_classes",
+                   "classes_covered_realistic"),
+}
 
 
 class ReportFileError(UserError):
@@ -67,8 +76,23 @@ def _check_meta(meta: Any, path: Path) -> dict[str, Any]:
     return meta
 
 
+def _check_judgement(payload: dict, path: Path) -> dict[str, Any]:
+    """report.json's "coupling" and "generation" objects, those present, checked."""
+    found = {}
+    for name, keys in _JUDGEMENT_NUMBERS.items():
+        if (value := payload.get(name)) is None:
+            continue
+        if not isinstance(value, dict):
+            raise ReportFileError(f"{path}: {name} must be an object, not {kind_of(value)} ({shown(value)})")
+        if bad := [k for k in keys if not _number(value.get(k))]:
+            raise ReportFileError(f"{path}: {name}.{bad[0]} must be a number, not {shown(value.get(bad[0]))}")
+        found[name] = value
+    return found
+
+
 def read_report(path: str | Path) -> dict[str, Any]:
-    """{"title", "meta", "notes", "results"} of a report.json, every part checked (see the module)."""
+    """{"title", "meta", "notes", "results"} of a report.json, with "coupling" and "generation" where it
+    has them, every part checked (see the module)."""
     path = Path(path)
     try:
         payload = read_mapping(path, yaml=False, what="a bigan-repr report (an object)")
@@ -83,4 +107,4 @@ def read_report(path: str | Path) -> dict[str, Any]:
     for method, metrics in results.items():
         _check_metrics(method, metrics, path)
     return {"title": payload.get("title", path.parent.name), "meta": _check_meta(payload.get("meta", {}), path),
-            "notes": payload.get("notes", []), "results": results}
+            "notes": payload.get("notes", []), "results": results} | _check_judgement(payload, path)

@@ -79,3 +79,28 @@ def test_shown_never_formats_more_than_its_limit():
     huge = ["x" * 10**6] * 10**6  # a million references: formatting all of it would take minutes
     assert len(shown(huge)) <= 60 and len(shown({"k": huge})) <= 60 and len(shown(10**5000)) <= 60
     assert shown("short") == "'short'" and shown(5) == "5"
+
+
+GOOD_REPORT = {"results": {"raw pixels": {"knn_acc": 0.9}},
+               "coupling": {"recon_ratio": 0.4, "latent_ratio": 0.9, "d_accuracy": 0.8, "code_scale": 1.0,
+                            "class_kept": 80.0, "class_kept_ceiling": 97.0, "class_kept_floor": 10.0}}
+
+
+@pytest.mark.parametrize("report, message", [
+    (b"{", "is not a readable report: not readable JSON"),
+    (b"[]", "is not a readable report"),
+    (json.dumps(GOOD_REPORT | {"coupling": [1]}).encode(), "coupling must be an object, not a list ([1])"),
+    (json.dumps(GOOD_REPORT | {"coupling": GOOD_REPORT["coupling"] | {"recon_ratio": "low"}}).encode(),
+     "coupling.recon_ratio must be a number, not 'low'"),
+    (json.dumps(GOOD_REPORT | {"generation": {"precision": 0.5}}).encode(), "generation.recall must be a number"),
+])
+def test_info_reads_a_damaged_report_as_one_line_naming_it(tmp_path, report, message):
+    run = _run(tmp_path, _lines(ROWS))
+    (run / "report.json").write_bytes(report)
+    result = CliRunner().invoke(main, ["info", str(run)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("error:"))
+    assert str(run / "report.json") in line and message in line
+    (run / "report.json").write_text(json.dumps(GOOD_REPORT))
+    result = CliRunner().invoke(main, ["info", str(run)])
+    assert result.exit_code == 0 and "0.400" in result.output, result.output
