@@ -23,12 +23,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from ..config import Config, ConfigError, resolve_layer
+from ..config import MAX_IMAGE_SIZE, Config, ConfigError, resolve_layer
 from ..data.image_set import to_model_range
 from ..errors import UserError
 from ..losses.semisup import class_probabilities
 from ..nets.bigan import layer_features
 from ..runs.atomic import atomic_path, atomic_write
+from ..runs.untrusted import cut, kind_of, parse_json, shown
 from ..train.networks import networks_for
 from .encoder import LoadedEncoder, load_encoder
 
@@ -166,9 +167,40 @@ def load_safetensors(path: str | Path) -> FeatureNet:
         raise UserError(f"{path}: not a readable safetensors file ({e})") from None
     if meta.get("format") != FORMAT:
         raise UserError(f"{path}: not an encoder exported by bigan-repr (expected format {FORMAT})")
-    cfg = Config.from_stored(json.loads(meta["config"]), where=f"config stored in {path}")
-    classes = json.loads(meta.get("classes", "null"))  # absent from files exported before classifiers
-    model = networks_for(cfg, tuple(json.loads(meta["image_shape"])), None if classes is None else len(classes))
-    net = FeatureNet(model.encoder, model.discriminator, meta["layer"], model.classifier)
-    net.load_state_dict(tensors)
+    cfg, shape, classes = _stored_metadata(meta, path)
+    model = networks_for(cfg, shape, None if classes is None else len(classes))
+    layer = meta.get("layer")
+    if not (layer == CLASSIFIER and model.classifier is not None):
+        try:
+            layer = resolve_layer(cfg, layer)  # a feature layer the stored run learned
+        except ConfigError as e:
+            raise UserError(f"{path}: metadata 'layer': {e}") from None
+    net = FeatureNet(model.encoder, model.discriminator, layer, model.classifier)
+    try:
+        net.load_state_dict(tensors)
+    except RuntimeError as e:  # missing, unexpected or misshapen tensors: not what the metadata describes
+        raise UserError(f"{path}: its tensors do not match the network its metadata describes "
+                        f"({cut(str(e).splitlines()[-1].strip())})") from None
     return net.eval()
+
+
+def _stored_metadata(meta: dict[str, str], path: str | Path) -> tuple[Config, tuple[int, int, int], list | None]:
+    """The config, image shape and class names in an exported file's metadata, read as untrusted JSON."""
+    def field(key: str, default: str | None = None):
+        if (text := meta.get(key, default)) is None:
+            raise UserError(f"{path}: its metadata has no {key!r}; not an encoder exported by bigan-repr")
+        return parse_json(text, f"{path} (metadata {key!r})")
+
+    stored = field("config")
+    if not isinstance(stored, dict):
+        raise UserError(f"{path}: metadata 'config' must be an object, not {kind_of(stored)}")
+    cfg = Config.from_stored(stored, where=f"config stored in {path}")
+    shape = field("image_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(v) is int for v in shape)
+            and shape[0] in (1, 3) and all(1 <= v <= MAX_IMAGE_SIZE for v in shape[1:])):
+        raise UserError(f"{path}: metadata 'image_shape' must be [channels 1 or 3, height, width] of at most "
+                        f"{MAX_IMAGE_SIZE} px, not {shown(shape)}")
+    classes = field("classes", "null")  # absent from files exported before classifiers
+    if classes is not None and not (isinstance(classes, list) and classes and all(type(c) is int for c in classes)):
+        raise UserError(f"{path}: metadata 'classes' must be a list of label values (integers), not {shown(classes)}")
+    return cfg, tuple(shape), classes

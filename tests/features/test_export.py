@@ -79,3 +79,40 @@ def test_a_missing_export_package_is_one_line_and_writes_nothing(tiny_run, tmp_p
     assert r.exit_code == 2
     assert r.output.strip() == "error: --format onnx needs onnxscript: pip install 'bigan-repr[export]'"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    """A safetensors export of the tiny run: its tensors and its metadata, to damage one part at a time."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    out = tmp_path_factory.mktemp("export") / "e.safetensors"
+    assert _invoke("export", tiny_run, "--format", "safetensors", "--out", out).exit_code == 0
+    with safe_open(str(out), framework="pt") as f:
+        meta = f.metadata()
+    return load_file(str(out)), meta
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"config": "{"}, "(metadata 'config'): not readable JSON"),
+    ({"config": "[" * 100 + "]" * 100}, "(metadata 'config'): nested more than 32 deep"),
+    ({"config": "[1]"}, "metadata 'config' must be an object, not a list"),
+    ({"image_shape": "[1, 8]"}, "metadata 'image_shape' must be [channels 1 or 3, height, width]"),
+    ({"image_shape": "[1, 100000, 8]"}, "metadata 'image_shape' must be"),
+    ({"classes": '{"a": 1}'}, "metadata 'classes' must be a list of label values"),
+    ({"layer": "nowhere"}, "metadata 'layer': layer 'nowhere' is not valid for this run"),
+    ({"image_shape": "[1, 16, 16]"}, "its tensors do not match the network its metadata describes"),
+])
+def test_a_damaged_export_is_one_clear_error_naming_the_file(exported, tmp_path, change, message):
+    from safetensors.torch import save_file
+
+    from bigan_repr.errors import UserError
+    from bigan_repr.features.export import load_safetensors
+
+    tensors, meta = exported
+    path = tmp_path / "damaged.safetensors"
+    save_file(tensors, str(path), metadata=meta | change)
+    with pytest.raises(UserError) as e:
+        load_safetensors(path)
+    assert str(e.value).startswith(str(path)) and message in str(e.value) and "\n" not in str(e.value), e.value
