@@ -158,6 +158,15 @@ def aligned(rows: list[list[str]], left: int = 1) -> str:
     return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths), *map(fmt, rows[1:])])
 
 
+# the numbers judgement_rows shows of each object (report_file checks them when it reads a report back)
+JUDGEMENT_NUMBERS = {
+    "coupling": ("recon_ratio", "latent_ratio", "d_accuracy", "code_scale", "class_kept", "class_kept_ceiling",
+                 "class_kept_floor"),
+    "generation": ("precision", "recall", "k", "samples", "min_class_share", "classes_covered", "n_classes",
+                   "classes_covered_realistic"),
+}
+
+
 def judgement_rows(payload: dict) -> list[tuple[str, str]]:
     """report.json's "coupling" and "generation" objects as (what, value) lines of text, for the report
     page and ``bigan info``; none when the report has neither."""

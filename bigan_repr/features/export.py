@@ -185,7 +185,7 @@ def load_safetensors(path: str | Path) -> FeatureNet:
 
 
 def _stored_metadata(meta: dict[str, str], path: str | Path) -> tuple[Config, tuple[int, int, int], list | None]:
-    """The config, image shape and class names in an exported file's metadata, read as untrusted JSON."""
+    """The config, image shape and class label values in an exported file's metadata, read as untrusted JSON."""
     def field(key: str, default: str | None = None):
         if (text := meta.get(key, default)) is None:
             raise UserError(f"{path}: its metadata has no {key!r}; not an encoder exported by bigan-repr")

@@ -18,19 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.report import columns_for
+from eval.report import JUDGEMENT_NUMBERS, columns_for
 
 from ..errors import UserError
 from ..runs.untrusted import UntrustedFileError, kind_of, read_mapping, shown
 
 _SHOWN_META = ("data", "objective", "arch", "step")  # label columns of the comparison
-# the numbers eval.report.judgement_rows shows of each object
-_JUDGEMENT_NUMBERS = {
-    "coupling": ("recon_ratio", "latent_ratio", "d_accuracy", "code_scale", "class_kept", "class_kept_ceiling",
-                 "class_kept_floor"),
-    "generation": ("precision", "recall", "k", "samples", "min_class_share", "classes_covered", "n_classes",
-                   "classes_covered_realistic"),
-}
 
 
 class ReportFileError(UserError):
@@ -79,7 +72,7 @@ def _check_meta(meta: Any, path: Path) -> dict[str, Any]:
 def _check_judgement(payload: dict, path: Path) -> dict[str, Any]:
     """report.json's "coupling" and "generation" objects, those present, checked."""
     found = {}
-    for name, keys in _JUDGEMENT_NUMBERS.items():
+    for name, keys in JUDGEMENT_NUMBERS.items():
         if (value := payload.get(name)) is None:
             continue
         if not isinstance(value, dict):
