@@ -22,6 +22,8 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from eval.kmeans import DEFAULT_MAX_ITER, DEFAULT_TOL, kmeans_runs
 from eval.validation import EvalInputError, check_features
 
+DEFAULT_RESTARTS = 10  # per seed, the lowest inertia kept; eval.protocol.EvalProtocol takes it from here
+
 
 def hungarian_accuracy(y_true, y_pred) -> float:
     """Best accuracy over one-to-one matchings of predicted clusters to true classes.
@@ -49,7 +51,7 @@ def cluster_eval(
     y,
     *,
     n_clusters: int | None = None,
-    restarts: int = 10,
+    restarts: int = DEFAULT_RESTARTS,
     seed: int = 0,
     seeds=None,
     max_iter: int = DEFAULT_MAX_ITER,

@@ -29,6 +29,8 @@ from eval.validation import EvalInputError, check_features, check_pair
 # 60k x 50-d, 8k queries, 1 thread, 1024-query batches took 10-14 s vs 1.6 s for >= 4096.
 # Our own per-batch buffers are only (B, k), so large batches cost little memory.
 DEFAULT_BATCH_SIZE = 16384
+DEFAULT_K = 20  # neighbours of the weighted vote (DINO's); eval.protocol.EvalProtocol takes it from here
+DEFAULT_TEMPERATURE = 0.07  # the vote weight's T (DINO's)
 
 
 def _check_knn_inputs(train_x, train_y, test_x, k: int):
@@ -146,7 +148,8 @@ def nn1_predict(
 
 
 def weighted_knn_predict(
-    train_x, train_y, test_x, *, k: int = 20, temperature: float = 0.07, index: str = DEFAULT_INDEX
+    train_x, train_y, test_x, *, k: int = DEFAULT_K, temperature: float = DEFAULT_TEMPERATURE,
+    index: str = DEFAULT_INDEX,
 ) -> np.ndarray:
     """Weighted k-NN labels alone (cosine, vote weight exp(sim / T)): the classifier of knn_classify
     without its 1-NN pass."""
@@ -160,8 +163,8 @@ def knn_classify(
     train_y,
     test_x,
     *,
-    k: int = 20,
-    temperature: float = 0.07,
+    k: int = DEFAULT_K,
+    temperature: float = DEFAULT_TEMPERATURE,
     batch_size: int = DEFAULT_BATCH_SIZE,
     index: str = DEFAULT_INDEX,
 ) -> dict:
@@ -190,7 +193,8 @@ def knn_classify(
 
 
 def knn_eval(
-    train_x, train_y, test_x, test_y, *, k: int = 20, temperature: float = 0.07, index: str = DEFAULT_INDEX
+    train_x, train_y, test_x, test_y, *, k: int = DEFAULT_K, temperature: float = DEFAULT_TEMPERATURE,
+    index: str = DEFAULT_INDEX,
 ) -> dict:
     """Accuracies (fractions in [0, 1]) of 1-NN and weighted k-NN on the test set, and the index used."""
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)

@@ -17,6 +17,12 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from eval.logreg import BACKENDS, DEFAULT_BACKEND, Fit, check_backend, predict
 from eval.validation import EvalInputError, check_features, check_pair
 
+# the protocol's defaults (eval.protocol.EvalProtocol takes them from here)
+DEFAULT_C_GRID = (0.01, 0.1, 1.0, 10.0)  # C values, chosen on held-out training labels
+DEFAULT_MAX_ITER = 1000  # solver iterations
+DEFAULT_BUDGETS = (10, 1.0)  # label budgets: ints per class, floats a share of the labels
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)  # label draws per budget
+
 _MAX_CV_FOLDS = 5
 _STAT_ROWS = 4096  # rows per block when accumulating the variance
 
@@ -118,9 +124,9 @@ def linear_probe(
     test_y,
     *,
     seed: int = 0,
-    c_grid=(0.01, 0.1, 1.0, 10.0),
+    c_grid=DEFAULT_C_GRID,
     val_fraction: float = 0.2,
-    max_iter: int = 1000,
+    max_iter: int = DEFAULT_MAX_ITER,
     backend: str = DEFAULT_BACKEND,
     stop_early: bool = True,
 ) -> dict:
@@ -234,8 +240,8 @@ def label_budget_probe(
     test_x,
     test_y,
     *,
-    budgets=(10, 0.01, 0.1, 1.0),
-    seeds=(0, 1, 2, 3, 4),
+    budgets=DEFAULT_BUDGETS,
+    seeds=DEFAULT_SEEDS,
     **probe_kw,
 ) -> dict:
     """Linear-probe accuracy per label budget over seeds: {name: {mean, std, accs, n_labels}}.

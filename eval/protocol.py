@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from eval.cluster_spaces import CLUSTER_SPACES
+from eval.clustering import DEFAULT_RESTARTS
+from eval.knn import DEFAULT_K
 from eval.knn_index import DEFAULT_INDEX, parse_index
-from eval.linear_probe import check_budget
+from eval.linear_probe import DEFAULT_BUDGETS, DEFAULT_C_GRID, DEFAULT_SEEDS, check_budget
+from eval.linear_probe import DEFAULT_MAX_ITER as PROBE_MAX_ITER
 from eval.logreg import DEFAULT_BACKEND, check_backend
 from eval.validation import EvalInputError
 
@@ -18,12 +21,13 @@ LIMITS = {"seeds": (1, 1000), "restarts": (1, 1000), "k": (1, 100_000), "max_ite
 
 @dataclass(frozen=True)
 class EvalProtocol:
-    budgets: tuple[int | float, ...] = (10, 1.0)  # linear-probe label budgets: ints per class, floats a share
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # label draws per budget (the first also seeds k-means)
-    restarts: int = 10  # k-means restarts, the lowest inertia kept
-    k: int = 20  # neighbours of the weighted k-NN vote (DINO's)
-    c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)  # the probe's C values, chosen on held-out labels
-    max_iter: int = 1000  # the probe solver's iterations
+    # each default is the owning module's own (one source of truth for the functions and the protocol)
+    budgets: tuple[int | float, ...] = DEFAULT_BUDGETS  # linear-probe label budgets: ints per class, floats a share
+    seeds: tuple[int, ...] = DEFAULT_SEEDS  # label draws per budget (the first also seeds k-means)
+    restarts: int = DEFAULT_RESTARTS  # k-means restarts, the lowest inertia kept
+    k: int = DEFAULT_K  # neighbours of the weighted k-NN vote (DINO's)
+    c_grid: tuple[float, ...] = DEFAULT_C_GRID  # the probe's C values, chosen on held-out labels
+    max_iter: int = PROBE_MAX_ITER  # the probe solver's iterations
     index: str = DEFAULT_INDEX  # eval.knn_index
     probe_backend: str = DEFAULT_BACKEND  # eval.logreg
     # k-means also in these spaces (eval.cluster_spaces), beside the plain features: L2-normalised, and
