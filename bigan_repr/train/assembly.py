@@ -27,7 +27,7 @@ from ..nets.bigan import BiGAN, sample_prior
 from .distributed import DistContext, gather_views, init_distributed, wrap
 from .ema import EncoderEMA
 from .labelled import LabelledBatches
-from .networks import networks_for
+from .networks import check_fits_in_memory, networks_for
 from .runtime import autocast_for, resolve_device, set_threads
 from .schedule import LRSchedule, lr_schedule
 from .step import CriticPair, GeneratorEncoderPair, StepContext
@@ -180,8 +180,10 @@ def assemble(cfg: Config) -> Assembly:
     n_critic = cfg.train.n_critic or objective.n_critic
     data, stream = _data_stream(cfg, dist, device)
     labels, labelled = _labelled(cfg, data, device)
+    n_classes = None if labels is None else len(labels.classes)
+    check_fits_in_memory(cfg, image_shape(data), n_classes, device)
     torch.manual_seed(cfg.train.seed)
-    model = networks_for(cfg, image_shape(data), None if labels is None else len(labels.classes)).to(device)
+    model = networks_for(cfg, image_shape(data), n_classes).to(device)
     _check_batch_norm_batch(model, cfg.train.batch_size)
     if cfg.train.sync_bn and dist.active:
         if device.type != "cuda":

@@ -8,6 +8,8 @@ all build through :func:`networks_for`, so the same config always gives the same
 
 from __future__ import annotations
 
+import torch
+
 from ..config import Config, ConfigError, ModelConfig
 from ..losses.objectives import get_objective
 from ..nets.bigan import BiGAN
@@ -34,3 +36,36 @@ def networks_for(cfg: Config, image_shape: tuple[int, int, int], n_classes: int 
                           f"{'the number of classes' if cfg.semi_supervised else 'no classes'} to build its networks")
     d_norm = resolve_d_norm(cfg.model, bool(get_objective(cfg.train.objective).gradient_penalty))
     return BiGAN(cfg.model, image_shape, d_norm, invariance=cfg.invariance_spec, n_classes=n_classes)
+
+
+# weights, their gradients and Adam's two moments: the least memory a training run holds per parameter
+_COPIES_IN_TRAINING = 4
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory on ``device`` (a CUDA device's, else the host's available RAM); None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_fits_in_memory(cfg: Config, image_shape: tuple[int, int, int], n_classes: int | None,
+                         device: torch.device) -> None:
+    """Refuse, before anything is allocated or written, networks whose parameters alone (with their gradients
+    and optimizer state) exceed the device's free memory: widths within the limits can still be too wide here."""
+    with torch.device("meta"):  # shapes only: no memory, no random draws
+        params = list(networks_for(cfg, image_shape, n_classes).parameters())
+    count = sum(p.numel() for p in params)
+    need = sum(p.numel() * p.element_size() for p in params) * _COPIES_IN_TRAINING
+    free = available_bytes(device)
+    if free is not None and need > free:
+        m = cfg.model
+        sizes = f"--hidden {m.hidden}, --width {m.width}, --z-dim {m.z_dim}, --projector {m.projector}"
+        raise ConfigError(f"the networks have {count:,} parameters: training them needs at least "
+                          f"{need / 2**30:.1f} GiB, and {device.type} has {free / 2**30:.1f} GiB free; "
+                          f"make them smaller ({sizes})")

@@ -137,6 +137,23 @@ def test_training_into_an_existing_run_is_refused(tmp_path):
         train(_cfg(steps=1), tmp_path / "run", progress=False)
 
 
+def test_networks_too_large_for_the_memory_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    # a width within the limits can still be too wide for this machine: one line naming the sizes, no run
+    import bigan_repr.train.networks as networks
+
+    params = sum(p.numel() for p in networks_for(_cfg(), (1, 8, 8)).parameters())
+    monkeypatch.setattr(networks, "available_bytes", lambda device: 4 * 4 * params - 1)  # a byte short
+    small = ["--hidden", str(SMALL["model"]["hidden"]), "--z-dim", str(SMALL["model"]["z_dim"]), "--invariance", "none"]
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--steps", "1", "--threads", "1", *small, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "training them needs at least" in result.output and "--hidden" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not out.exists()
+    monkeypatch.setattr(networks, "available_bytes", lambda device: 4 * 4 * params)  # exactly enough
+    train(_cfg(steps=1), tmp_path / "fits", progress=False)
+
+
 def test_same_seed_gives_the_same_weights_on_cpu(tmp_path):
     train(_cfg(steps=3), tmp_path / "a", progress=False)
     train(_cfg(steps=3), tmp_path / "b", progress=False)
