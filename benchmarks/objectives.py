@@ -12,8 +12,8 @@ Beside the features, each row carries the numbers every report gives on G and E
 D's ranking accuracy, the class kept by reconstruction as a share of its ceiling, and the samples'
 precision, recall and classes covered (realistic ones in brackets).
 
-Rows are written to OUT/results.json as they finish; a rerun skips the objectives already there
-(delete the file, or an entry, to measure again).
+Runs go to OUT/runs/NAME; rows are written to OUT/results.json as they finish, and a rerun skips
+the objectives already there (delete the file, or an entry, to measure again).
 """
 
 from __future__ import annotations
@@ -57,11 +57,11 @@ def run_objective(name: str, args, out: Path, data) -> dict:
     })
     start = time.perf_counter()
     try:
-        train(cfg, out / name, progress=False)
+        train(cfg, out / "runs" / name, progress=False)
     except TrainingDiverged:
         return {"nan": True, "train_s": time.perf_counter() - start}
     row = {"nan": False, "train_s": time.perf_counter() - start}
-    enc = load_encoder(out / name)
+    enc = load_encoder(out / "runs" / name)
     train_set, test_set = data
     checks = coupling_and_generation(enc, train_set, test_set)
     coupling, generation = checks["coupling"], checks["generation"]
