@@ -179,6 +179,11 @@ class TrainConfig:
     adversarial: bool = option(True, "--no-adversarial: train E by the invariance loss alone, without D or G "
                                "(the control)")
     lr_e: float | None = option(None, "E's learning rate (default: --lr)")  # and the projector's
+    # hybrids: the adversarial part feeding the invariance term (README: hybrids against the control)
+    generative_positives: float = option(0.0, "sigma > 0: G(E(x) + sigma * noise) as one more positive view of "
+                                         "each image in the invariance term (needs D and G)")
+    fake_negatives: bool = option(False, "generated images G(z) as extra negatives of the InfoNCE term "
+                                  "(ContraD's; needs --invariance infonce and D and G)")
     # off: each process's invariance loss sees its own batch only (as before the option existed)
     gather_invariance: bool = option(False, "under torchrun: the invariance loss over every process's batch, "
                                      "gathered with gradients (VICReg's variance and covariance, InfoNCE's "
@@ -220,6 +225,13 @@ class TrainConfig:
         _not_negative("train.warmup_steps", self.warmup_steps)
         _not_negative("train.recon_weight", self.recon_weight)
         _not_negative("train.latent_recon_weight", self.latent_recon_weight)
+        _not_negative("train.generative_positives", self.generative_positives)
+        if (self.generative_positives or self.fake_negatives) and not (self.adversarial and self.has_invariance):
+            raise ConfigError("train.generative_positives and train.fake_negatives feed G's images to the invariance "
+                              "term: they need train.invariance and train.adversarial")
+        if self.fake_negatives and self.invariance != "infonce":
+            raise ConfigError(f"train.fake_negatives needs a loss with negatives: train.invariance 'infonce', "
+                              f"not {self.invariance!r}")
         if self.ema is not None and not 0 < self.ema < 1:
             raise ConfigError(f"train.ema must lie in (0, 1), got {self.ema}")
         if self.select is not None and self.eval_every is None:
@@ -273,7 +285,8 @@ class Config:
         t = self.train
         if not t.has_invariance:
             return None
-        return InvarianceSpec(t.invariance, t.augment, t.invariance_weight, self.model.projector)
+        return InvarianceSpec(t.invariance, t.augment, t.invariance_weight, self.model.projector,
+                              t.generative_positives, t.fake_negatives)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -65,6 +65,11 @@ def test_a_fractional_count_is_never_an_integer(value):
     ({"recon_weight": -0.1}, "train.recon_weight must be 0 or more"),
     ({"epochs": 0}, "train.epochs must be positive"),
     ({"betas": [0.5, 1.0]}, "train.betas must be two numbers in"),
+    ({"generative_positives": -0.1}, "train.generative_positives must be 0 or more"),
+    ({"generative_positives": 0.1, "adversarial": False}, "they need train.invariance and train.adversarial"),
+    ({"generative_positives": 0.1, "invariance": "none"}, "they need train.invariance and train.adversarial"),
+    ({"fake_negatives": True, "invariance": "infonce", "adversarial": False}, "they need train.invariance"),
+    ({"fake_negatives": True}, "fake_negatives needs a loss with negatives: train.invariance 'infonce', not 'vicreg'"),
 ])
 def test_values_out_of_range_name_the_field(train, message):
     with pytest.raises(ConfigError, match=message):

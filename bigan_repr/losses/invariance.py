@@ -6,7 +6,8 @@ from image i), and returns a scalar to minimize.
 - VICReg (Bardes, Ponce & LeCun, ICLR 2022): lambda * MSE(h1, h2) + mu * sum_j relu(1 - std_j)
   over both views + nu * sum_{i != j} Cov_ij^2 / d over both views, lambda = mu = 25, nu = 1.
 - InfoNCE / NT-Xent (SimCLR): cross-entropy of each view picking its partner among the 2B - 1
-  other embeddings by cosine similarity / temperature.
+  other embeddings by cosine similarity / temperature; optional extra ``negatives`` (ContraD's
+  generated images) join every view's candidates without being anchors themselves.
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ def vicreg(h1: Tensor, h2: Tensor) -> Tensor:
             + cov * (_covariance(h1) + _covariance(h2)))
 
 
-def info_nce(h1: Tensor, h2: Tensor, temperature: float = INFONCE_TEMPERATURE) -> Tensor:
-    """NT-Xent over the 2B embeddings: each one's positive is the other view of its image."""
+def info_nce(h1: Tensor, h2: Tensor, temperature: float = INFONCE_TEMPERATURE, negatives: Tensor | None = None
+             ) -> Tensor:
+    """NT-Xent over the 2B embeddings: each one's positive is the other view of its image; ``negatives``
+    (N, d) are N more candidates that no view may pick."""
     b = h1.shape[0]
     h = F.normalize(torch.cat([h1, h2]).float(), dim=1)  # (2B, d)
-    logits = (h @ h.T) / temperature
-    logits = logits.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=h.device), float("-inf"))
+    candidates = h if negatives is None else torch.cat([h, F.normalize(negatives.float(), dim=1)])
+    logits = (h @ candidates.T) / temperature  # (2B, 2B + N)
+    logits = logits.masked_fill(torch.eye(2 * b, len(candidates), dtype=torch.bool, device=h.device), float("-inf"))
     partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(h.device)
     return F.cross_entropy(logits, partner)
 
@@ -65,3 +69,10 @@ class InvarianceSpec:
     augment: str  # a policy in losses.augment.POLICIES (never "none": two views need one)
     weight: float
     width: int  # the projector's width
+    generative_sigma: float = 0.0  # > 0: G(E(x) + sigma * noise) is one more positive view of x
+    fake_negatives: bool = False  # G(z) as negatives of the InfoNCE loss
+
+    @property
+    def n_views(self) -> int:
+        """Image batches the head projects per step: two views, then the hybrids' generated ones."""
+        return 2 + bool(self.generative_sigma) + self.fake_negatives

@@ -25,11 +25,22 @@ class InvarianceHead(nn.Sequential):
         self.spec = spec
         self._loss, self._policy = INVARIANCE[spec.loss], POLICIES[spec.augment]
 
-    def views(self, x: Tensor, rng: torch.Generator) -> Tensor:
-        """Two augmented views of each image in one batch: (2B, C, H, W), view 1 then view 2."""
-        return torch.cat([augment(x, self._policy, rng), augment(x, self._policy, rng)])
+    def views(self, x: Tensor, rng: torch.Generator, positives: Tensor | None = None,
+              negatives: Tensor | None = None) -> Tensor:
+        """Two augmented views of each image in one batch, view 1 then view 2, then (augmented likewise) the
+        hybrids' generated images when the spec asks for them: (n_views * B, C, H, W)."""
+        extra = [p for p in (positives, negatives) if p is not None]
+        if len(extra) != self.spec.n_views - 2:
+            raise ValueError(f"the invariance term takes {self.spec.n_views} views, got {2 + len(extra)}")
+        return torch.cat([augment(v, self._policy, rng) for v in (x, x, *extra)])
 
     def loss(self, h: Tensor) -> Tensor:
-        """The unweighted loss between the projections of both views (h: (2B, width), as ``views``)."""
-        h1, h2 = h.chunk(2)
-        return self._loss(h1, h2)
+        """The unweighted loss between the projections of both views (h as ``views`` orders it); with the
+        hybrids, plus the same loss between view 1 and the generated positive, and the generated negatives
+        among every InfoNCE candidate set."""
+        parts = h.chunk(self.spec.n_views)
+        kw = {"negatives": parts[-1]} if self.spec.fake_negatives else {}
+        loss = self._loss(parts[0], parts[1], **kw)
+        if self.spec.generative_sigma:
+            loss = loss + self._loss(parts[0], parts[2], **kw)
+        return loss

@@ -167,7 +167,8 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
         recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
         rng=rng, autocast=autocast_for(device, t.precision),
         d_augment=POLICIES[t.d_augment], adversarial=t.adversarial, labelled=labelled, class_weight=t.class_weight,
-        gather=partial(gather_views, ctx=dist) if t.gather_invariance and dist.active else None,
+        gather=partial(gather_views, ctx=dist, parts=spec.n_views)
+        if t.gather_invariance and dist.active and (spec := cfg.invariance_spec) else None,
     )
 
 

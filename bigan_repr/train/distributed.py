@@ -100,11 +100,11 @@ def gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return torch.cat(_GatherWithGrad.apply(x))
 
 
-def gather_views(h: torch.Tensor, ctx: DistContext) -> torch.Tensor:
-    """Projections of two views (2B, w), view 1 then view 2, gathered from every rank into (2BW, w), every
-    rank's view 1 then every rank's view 2, so row i of each half still pairs with row i of the other."""
-    h1, h2 = h.chunk(2)
-    return torch.cat([gather_with_grad(h1, ctx), gather_with_grad(h2, ctx)])
+def gather_views(h: torch.Tensor, ctx: DistContext, parts: int = 2) -> torch.Tensor:
+    """Projections of ``parts`` views (parts * B, w), view 1 first, gathered from every rank into
+    (parts * BW, w): every rank's view 1, then every rank's view 2, ..., so row i of each part still pairs
+    with row i of the others."""
+    return torch.cat([gather_with_grad(view, ctx) for view in h.chunk(parts)])
 
 
 def barrier(ctx: DistContext) -> None:

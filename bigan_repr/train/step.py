@@ -198,6 +198,22 @@ def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutp
     return stats
 
 
+@torch.no_grad()
+def _hybrid_images(ctx: StepContext, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    """The generated images the hybrids add to the invariance term, without gradients to G (or through E's
+    code): positives G(E(x) + sigma * noise) and negatives G(z), each None unless the spec asks for it."""
+    spec = ctx.head.spec
+    positives = negatives = None
+    with ctx.autocast:
+        if spec.generative_sigma:
+            code = ctx.model.encoder(x)
+            noise = torch.randn(code.shape, generator=ctx.rng, device=code.device, dtype=code.dtype)
+            positives = ctx.model.generator(code + spec.generative_sigma * noise)
+        if spec.fake_negatives:
+            negatives = ctx.model.generator(_z(ctx, x.shape[0], x.device))
+    return positives, negatives
+
+
 def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
     """n_critic D updates (one batch each), then one G/E update on the last batch.
 
@@ -213,7 +229,7 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
             discriminator_update(ctx, x, z_real, x_fake, z)
     x = batches[-1]
     z = _z(ctx, x.shape[0], x.device) if ctx.adversarial else None
-    views = None if ctx.head is None else ctx.head.views(x, ctx.rng)  # (2B, C, H, W)
+    views = None if ctx.head is None else ctx.head.views(x, ctx.rng, *_hybrid_images(ctx, x))  # (n_views * B, C, H, W)
     x_labelled, y_labelled = ctx.labelled.next(ctx.rng) if ctx.labelled is not None else (None, None)
     with ctx.autocast:
         out = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views, x_labelled)

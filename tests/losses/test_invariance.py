@@ -52,3 +52,16 @@ def test_descent_makes_views_agree(name):
         loss.backward()
         opt.step()
     assert loss.item() < 0.8 * first
+
+
+def test_infonce_negatives_join_every_candidate_set_and_are_never_anchors():
+    # one image, both views at e1; a negative at -e1 and one at e2: each view's candidates are its
+    # partner (cos 1), the negatives (cos -1 and 0), and nothing else, so the closed form is exact
+    t = INFONCE_TEMPERATURE
+    e1, e2 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    loss = info_nce(e1, e1, negatives=torch.cat([-3 * e1, 2 * e2]))  # scale: negatives are normalised too
+    expected = -math.log(math.exp(1 / t) / (math.exp(1 / t) + math.exp(-1 / t) + math.exp(0)))
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    # a negative that copies the positive makes the partner harder to pick: the loss grows
+    assert info_nce(e1, e1, negatives=e1).item() == pytest.approx(math.log(2), rel=1e-5)
+    assert torch.equal(info_nce(e1, e2, negatives=None), info_nce(e1, e2))

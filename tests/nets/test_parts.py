@@ -41,3 +41,22 @@ def test_encode_in_batches_equals_one_pass_and_is_float32():
     batched = encode_in_batches(net, images, "cpu", batch_size=3)
     assert batched.dtype == np.float32 and batched.flags.c_contiguous
     np.testing.assert_allclose(batched, whole, rtol=1e-6, atol=1e-6)
+
+
+def test_head_with_the_hybrids_projects_the_generated_images_and_adds_their_terms():
+    spec = InvarianceSpec("infonce", "shift", 1.0, 16, generative_sigma=0.5, fake_negatives=True)
+    head = InvarianceHead(12, spec)
+    assert spec.n_views == 4
+    x, pos, neg = (torch.rand(5, 1, 8, 8) * 2 - 1 for _ in range(3))
+    views = head.views(x, torch.Generator().manual_seed(0), pos, neg)
+    assert views.shape == (20, 1, 8, 8)
+    with pytest.raises(ValueError, match="4 views"):
+        head.views(x, torch.Generator(), pos)  # the spec asks for a negative batch too
+    h = torch.randn(20, 16)
+    h1, h2, hp, hn = h.chunk(4)
+    nce = INVARIANCE["infonce"]
+    assert torch.allclose(head.loss(h), nce(h1, h2, negatives=hn) + nce(h1, hp, negatives=hn))
+    only_positives = InvarianceHead(12, InvarianceSpec("vicreg", "shift", 1.0, 16, generative_sigma=0.5))
+    h = torch.randn(15, 16)
+    h1, h2, hp = h.chunk(3)
+    assert torch.allclose(only_positives.loss(h), INVARIANCE["vicreg"](h1, h2) + INVARIANCE["vicreg"](h1, hp))

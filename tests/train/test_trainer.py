@@ -154,6 +154,21 @@ def test_networks_too_large_for_the_memory_are_refused_before_anything_is_writte
     train(_cfg(steps=1), tmp_path / "fits", progress=False)
 
 
+def test_the_hybrids_train_from_the_cli_and_add_their_generated_views(tmp_path):
+    small = ["--steps", "2", "--threads", "1", "--log-every", "1", "--hidden", "128", "--z-dim", "8",
+             "--invariance", "infonce", "--quiet"]
+    hybrid, plain = tmp_path / "hybrid", tmp_path / "plain"
+    result = CliRunner().invoke(main, ["train", *small, "--fake-negatives", "--generative-positives", "0.2",
+                                       "--out", str(hybrid)])
+    assert result.exit_code == 0, result.output
+    assert CliRunner().invoke(main, ["train", *small, "--out", str(plain)]).exit_code == 0
+    stored = json.loads((hybrid / "config.json").read_text())["train"]
+    assert stored["fake_negatives"] is True and stored["generative_positives"] == 0.2
+    first = [json.loads((run / "metrics.jsonl").read_text().splitlines()[0])["invariance"] for run in (hybrid, plain)]
+    # a second InfoNCE term (x against its generated positive) and B more candidates in every softmax
+    assert first[0] > first[1] + 2 and all(math.isfinite(v) for v in first)
+
+
 def test_same_seed_gives_the_same_weights_on_cpu(tmp_path):
     train(_cfg(steps=3), tmp_path / "a", progress=False)
     train(_cfg(steps=3), tmp_path / "b", progress=False)
