@@ -32,7 +32,8 @@ class InvarianceHead(nn.Sequential):
         extra = [p for p in (positives, negatives) if p is not None]
         if len(extra) != self.spec.n_views - 2:
             raise ValueError(f"the invariance term takes {self.spec.n_views} views, got {2 + len(extra)}")
-        return torch.cat([augment(v, self._policy, rng) for v in (x, x, *extra)])
+        # G's images come in autocast's dtype (bf16 on CUDA): the views are one batch of x's dtype
+        return torch.cat([augment(v.to(x.dtype), self._policy, rng) for v in (x, x, *extra)])
 
     def loss(self, h: Tensor) -> Tensor:
         """The unweighted loss between the projections of both views (h as ``views`` orders it); with the
