@@ -21,3 +21,6 @@ done
 # a full run on the device: 2 epochs of the paper MLP on Fashion-MNIST, then the report
 time bigan pipeline --data fashion-mnist --epochs 2 --device cuda --threads 8 --seeds 2 --restarts 3 \
   --out "${OUT:-runs}/gpu-fmnist-mlp" --quiet
+# the hybrids under bf16 autocast: G's images join the views in another dtype
+timeout 120 bigan train --data digits --steps 20 --device cuda --threads 8 --invariance infonce --fake-negatives \
+  --generative-positives 0.2 --out "${OUT:-runs}/gpu-hybrids" --quiet && echo "hybrids on cuda: ok" || echo "failed: hybrids"
