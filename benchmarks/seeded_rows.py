@@ -1,0 +1,98 @@
+"""Recipes over seeds on the default data: each row × seed trained and reported once, kept, tabled as mean ± std.
+
+The runner behind ``coupling.py`` and ``hybrids.py``. A row is a name, a label for the table and the config
+changes it makes to the default recipe; each run is trained (resumed where an earlier invocation stopped) and
+evaluated as `bigan pipeline` does, without its pictures, into OUT/runs/ROW-SEED. Its numbers go to
+OUT/NAME.json as soon as it finishes, so a second invocation measures only what is missing; OUT/NAME.md holds
+the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bigan_repr.config import Config, resolve_layer
+from bigan_repr.report.run_report import evaluate_run
+from bigan_repr.runs.atomic import atomic_write_text
+from bigan_repr.train.runtime import set_threads
+from bigan_repr.train.trainer import train
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    key: str  # in a run's numbers
+    decimals: int = 1
+    scale: float = 1.0
+
+    def cell(self, runs: list[dict]) -> str:
+        v = [r[self.key] * self.scale for r in runs]
+        d = self.decimals
+        return f"{statistics.mean(v):.{d}f}" + (f" ± {statistics.stdev(v):.{d}f}" if len(v) > 1 else "")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str  # OUT/NAME.json and OUT/NAME.md
+    title: str  # the table's heading
+    rows: dict[str, tuple[str, dict]]  # row -> (label, config changes to the default recipe)
+    columns: tuple[Column, ...]
+    numbers: Callable[[dict, str], dict]  # (report.json payload, exported layer) -> the run's numbers
+    summary: Callable[[dict], str]  # a run's numbers -> its progress line
+    default_rows: tuple[str, ...] | None = None  # None: every row
+    threads: int = 1
+
+
+def exported(report: dict, layer: str) -> dict:
+    """The trained encoder's results at the exported layer (not the random-init baseline's)."""
+    return next(v for k, v in report["results"].items() if k.endswith(f"({layer})") and "random" not in k)
+
+
+def measured(cfg: Config, run: Path, numbers: Callable[[dict, str], dict]) -> dict:
+    resume = (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("step_*.pt"))
+    train(cfg, run, resume=resume, progress=False)
+    return numbers(evaluate_run(run, plot=False), resolve_layer(cfg, None))
+
+
+def table(bench: Benchmark, results: dict) -> str:
+    cols = bench.columns
+    lines = ["| recipe | n | " + " | ".join(c.name for c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for row, (label, _) in bench.rows.items():
+        if runs := [r for key, r in results.items() if key.rsplit("-", 1)[0] == row]:
+            lines.append(f"| {label} | {len(runs)} | " + " | ".join(c.cell(runs) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main(bench: Benchmark, description: str) -> None:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--rows", default=",".join(bench.default_rows or bench.rows), help=f"of {', '.join(bench.rows)}")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--threads", type=int, default=bench.threads)
+    p.add_argument("--out", type=Path, default=Path(f"benchmarks/results/{bench.name}-digits"))
+    args = p.parse_args()
+    rows = args.rows.split(",")
+    if unknown := sorted(set(rows) - set(bench.rows)):
+        p.error(f"unknown rows {unknown}; choose from {', '.join(bench.rows)}")
+    set_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{bench.name}.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for row in rows:
+            if (key := f"{row}-{seed}") in results:
+                continue
+            cfg = Config().updated(bench.rows[row][1]).updated({"train": {"seed": seed, "threads": args.threads}})
+            start = time.perf_counter()
+            results[key] = measured(cfg, args.out / "runs" / key, bench.numbers) \
+                | {"seconds": round(time.perf_counter() - start)}
+            print(f"{key}: {bench.summary(results[key])} ({results[key]['seconds']} s)", flush=True)
+            atomic_write_text(path, json.dumps(results, indent=1) + "\n")
+    markdown = f"# {bench.title}\n\n{table(bench, results)}\n"
+    atomic_write_text(args.out / f"{bench.name}.md", markdown)
+    print(markdown)
