@@ -22,6 +22,7 @@ from bigan_repr.report.run_report import evaluate_run
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train
+from eval.report import MODEL, Method
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Benchmark:
 
 def exported(report: dict, layer: str) -> dict:
     """The trained encoder's results at the exported layer (not the random-init baseline's)."""
-    return next(v for k, v in report["results"].items() if k.endswith(f"({layer})") and "random" not in k)
+    return report["results"][Method(MODEL, layer).label]
 
 
 def measured(cfg: Config, run: Path, numbers: Callable[[dict, str], dict]) -> dict:
