@@ -151,7 +151,10 @@ def _labelled(cfg: Config, data: ImageSet | FolderDataset, device) -> tuple[Labe
 
 def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, rng, dist, device,
                   labelled: LabelledBatches | None) -> StepContext:
-    t = cfg.train
+    t, spec = cfg.train, cfg.invariance_spec
+    # under torchrun, every process's views (each of the spec's parts) in one loss
+    gather = partial(gather_views, ctx=dist, parts=spec.n_views) if t.gather_invariance and dist.active and spec \
+        else None
     critic = CriticPair(model.discriminator, objective)
     gen_enc = GeneratorEncoderPair(model.generator if t.adversarial else None, model.encoder, model.projector,
                                    model.classifier)
@@ -167,8 +170,7 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
         recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
         rng=rng, autocast=autocast_for(device, t.precision),
         d_augment=POLICIES[t.d_augment], adversarial=t.adversarial, labelled=labelled, class_weight=t.class_weight,
-        gather=partial(gather_views, ctx=dist, parts=spec.n_views)
-        if t.gather_invariance and dist.active and (spec := cfg.invariance_spec) else None,
+        gather=gather,
     )
 
 

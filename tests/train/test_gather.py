@@ -58,3 +58,24 @@ def test_gathered_loss_and_gradient_are_the_whole_batchs(tmp_path, loss_name):
 def test_one_process_gathers_nothing():
     h = torch.randn(8, 3)
     assert gather_views(h, DistContext()).equal(torch.cat([h[:4], h[4:]]))
+
+
+def _gather_worker(rank, port, parts, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    try:
+        h = torch.arange(WORLD * parts * B, dtype=torch.float64).reshape(WORLD, parts * B, 1)[rank]
+        torch.save(gather_views(h, DistContext(rank, WORLD), parts=parts), f"{out}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_hybrids_extra_views_are_gathered_part_by_part(tmp_path):
+    # views 1 and 2, then a generated positive and negatives: every rank's part p sits together, so
+    # the head's chunk(parts) of the gathered rows still pairs row i of each part with row i of the others
+    parts = 4
+    mp.spawn(_gather_worker, args=(_free_port(), parts, str(tmp_path)), nprocs=WORLD)
+    rows = torch.arange(WORLD * parts * B, dtype=torch.float64).reshape(WORLD, parts, B, 1)
+    expected = rows.transpose(0, 1).reshape(-1, 1)  # part 1 of rank 0, part 1 of rank 1, part 2 of rank 0, ...
+    for r in range(WORLD):
+        assert torch.equal(torch.load(tmp_path / f"rank{r}.pt"), expected)
