@@ -168,7 +168,7 @@ embedding_option = click.option("--embedding", default=None, metavar="METHOD",
                                 help="embedding plot: tsne (default; on a subsample) or pca (fast)")
 
 layer_option = click.option("--layer", type=click.Choice(FEATURE_LAYERS), default=None,
-                            help="the layer to export: z, penultimate or d (default: the run's model.features)")
+                            help="the layer to export: z, penultimate, d or concat (default: the run's model.features)")
 skip_bad_option = click.option("--skip-bad/--no-skip-bad", default=None,
                                help="skip unreadable image files instead of failing (default: as the run trained)")
 

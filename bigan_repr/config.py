@@ -30,7 +30,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 STREAMS = ("auto", "memory", "loader")
 SELECT_METRICS = ("knn", "linear")  # validation metrics a run can keep its best checkpoint by
-FEATURE_LAYERS = ("z", "penultimate", "d")  # E(x), the layer below it, D's image pathway
+# E(x), the layer below it, D's image pathway, and ALI's concatenation of E's last hidden layers and z
+FEATURE_LAYERS = ("z", "penultimate", "d", "concat")
 INVARIANCE_CHOICES = ("none", *INVARIANCE)
 LR_SCHEDULES = ("constant", "cosine")  # train/schedule.py
 MAX_IMAGE_SIZE = 1024  # far beyond what the nets take (the MLP's input grows with its square)
@@ -136,8 +137,9 @@ class ModelConfig:
     d_norm: str = option("auto", "D's normalization", choices=D_NORMS)
     unary: bool = option(False, "add BigBiGAN unary scores s_x, s_z to D")  # beside the joint score
     # penultimate: the layer the invariance term shapes (README: digits and Fashion-MNIST results)
-    features: str = option("penultimate", "which layer to export: z = E(x), E's penultimate layer, or d = D's "
-                           "image pathway", choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
+    features: str = option("penultimate", "which layer to export: z = E(x), E's penultimate layer, d = D's "
+                           "image pathway, or concat = E's last three hidden layers and z, concatenated (ALI's)",
+                           choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
     # 3 layers, like VICReg's expander
     projector: int = option(512, "width of the invariance term's projector head", limits=WIDTH_RANGE)
 
@@ -278,6 +280,12 @@ class Config:
         """The layers a run of this config learns (FEATURE_LAYERS): "d", D's image pathway, only where D
         is trained."""
         return tuple(layer for layer in FEATURE_LAYERS if layer != "d" or self.train.adversarial)
+
+    @property
+    def report_layers(self) -> tuple[str, ...]:
+        """The layers a report evaluates: every layer the run learned, but "concat" (wide, and holding the
+        penultimate layer and z again) only where it is the one exported."""
+        return tuple(layer for layer in self.trained_layers if layer != "concat" or layer == self.model.features)
 
     @property
     def invariance_spec(self) -> InvarianceSpec | None:

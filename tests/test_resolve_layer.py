@@ -15,13 +15,14 @@ def test_the_default_is_the_runs_own_layer_and_any_learned_layer_may_be_asked_fo
 
 def test_d_needs_a_trained_d():
     cfg = Config().updated(NO_D)
-    assert cfg.trained_layers == ("z", "penultimate") and resolve_layer(cfg, None) == "penultimate"
+    assert cfg.trained_layers == ("z", "penultimate", "concat") and resolve_layer(cfg, None) == "penultimate"
     with pytest.raises(ConfigError, match=r"layer 'd' is not valid for this run \(the run trained no D"):
         resolve_layer(cfg, "d")
 
 
 def test_an_unknown_layer_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="layer 'fc7' is not valid for this run; choose one of: z, penultimate, d"):
+    with pytest.raises(ConfigError,
+                       match="layer 'fc7' is not valid for this run; choose one of: z, penultimate, d, concat"):
         resolve_layer(Config(), "fc7")
 
 
@@ -46,3 +47,8 @@ def test_the_api_refuses_d_of_a_run_without_d(tmp_path):
     for refused in (lambda: loaded.encode(images, layer="d"), lambda: feature_net(loaded, "d")):
         with pytest.raises(ConfigError, match="trained no D"):
             refused()
+
+
+def test_a_report_evaluates_concat_only_where_the_run_exports_it():
+    assert Config().report_layers == ("z", "penultimate", "d")
+    assert Config().updated({"model": {"features": "concat"}}).report_layers == FEATURE_LAYERS

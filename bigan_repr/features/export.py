@@ -2,8 +2,8 @@
 
 The exported network takes what every data source gives, uint8 images (N, C, H, W) in the run's
 channels and size, converts them to [-1, 1] inside, and returns float32 features (N, d) at one
-layer of config.FEATURE_LAYERS (z = E(x), E's penultimate layer, d = D's image pathway); the batch
-size is free. Formats:
+layer of config.FEATURE_LAYERS (z = E(x), E's penultimate layer, d = D's image pathway, concat = ALI's
+concatenation of E's last hidden layers and z); the batch size is free. Formats:
 - ``torchscript``: ``torch.jit.load(FILE)(images)``, no Python source needed;
 - ``onnx``: any ONNX runtime (input ``images``, output ``features``);
 - ``safetensors``: the weights, with the config, image shape and layer as metadata; this package

@@ -32,8 +32,12 @@ def _architecture(cfg: ModelConfig) -> Architecture:
     return ARCHITECTURES[cfg.arch]
 
 
+ALI_DEPTH = 3  # ALI's SVHN features: the encoder's last three hidden layers, with its output
+
+
 class Encoder(nn.Module):
-    """E: x -> z, with ``features(x)`` returning the penultimate layer."""
+    """E: x -> z, with ``features(x)`` returning the penultimate layer and ``concatenated(x)`` ALI's
+    features."""
 
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
         super().__init__()
@@ -43,6 +47,22 @@ class Encoder(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         return self.body(x)
+
+    def hidden(self, x: Tensor) -> list[Tensor]:
+        """E's hidden layers, input side first, each flattened (B, F_i): the output of every nonlinearity
+        of the body. The last one is the penultimate layer."""
+        layers = []
+        for module in self.body:
+            x = module(x)
+            if isinstance(module, nn.LeakyReLU):
+                layers.append(x.flatten(1))
+        return layers
+
+    def concatenated(self, x: Tensor) -> Tensor:
+        """ALI's trick (Dumoulin et al. 2017, SVHN): E's last ``ALI_DEPTH`` hidden layers (all of them when
+        it has fewer) and z, concatenated: (B, sum F_i + z_dim)."""
+        hidden = self.hidden(x)
+        return torch.cat([*hidden[-ALI_DEPTH:], self.code(hidden[-1])], dim=1)
 
     def code(self, features: Tensor) -> Tensor:
         """z from the penultimate layer, so a caller that needs both computes the body once."""
@@ -130,6 +150,7 @@ _LAYERS = {
     "z": lambda encoder, discriminator, x: encoder(x),
     "penultimate": lambda encoder, discriminator, x: encoder.features(x),
     "d": lambda encoder, discriminator, x: discriminator.x_features(x),
+    "concat": lambda encoder, discriminator, x: encoder.concatenated(x),
 }
 assert tuple(_LAYERS) == FEATURE_LAYERS
 

@@ -36,11 +36,11 @@ RAW_PIXELS = Method("raw pixels")
 def feature_sets(loaded: LoadedEncoder, train_images: np.ndarray, test_images: np.ndarray, *, seed: int = 0,
                  layers: tuple[str, ...] | None = None) -> dict[Method, tuple[np.ndarray, np.ndarray]]:
     """{method: (train features, test features)}: the model and the random-init networks at each layer
-    the run learned (default: all of them), and raw pixels."""
+    (default: the config's report_layers), and raw pixels."""
     random_init = random_encoder_like(loaded, seed=seed)
     sets = {}
     for family, encoder in ((MODEL, loaded), (RANDOM_INIT, random_init)):
-        for layer in layers or loaded.config.trained_layers:
+        for layer in layers or loaded.config.report_layers:
             method = Method(family, layer)
             with phase(f"encode {method.label}: {len(train_images)} train + {len(test_images)} test images"):
                 sets[method] = (encoder.encode(train_images, layer=layer), encoder.encode(test_images, layer=layer))
@@ -66,7 +66,8 @@ def _meta_and_notes(loaded: LoadedEncoder, run_dir: Path, train_n: int, test_n: 
             "objective": cfg.train.objective, "arch": cfg.model.arch, "classes": classes, "config": cfg.to_dict()}
     notes = [
         f"{cfg.data.source}: {train_n} train / {test_n} test images; checkpoint step {loaded.step}; "
-        f"(z) = E(x), (penultimate) = the encoder's layer below z, (d) = D's image pathway; the run exports "
+        f"(z) = E(x), (penultimate) = the encoder's layer below z, (d) = D's image pathway, (concat) = E's last "
+        f"hidden layers and z concatenated; the run exports "
         f"{exported}.",
         f"objective {cfg.train.objective}, arch {cfg.model.arch}, z_dim {cfg.model.z_dim}, prior {cfg.model.prior}.",
         "k-means on the test features; linear probe C chosen on a held-out part of the training set.",

@@ -36,7 +36,8 @@ def _run_exported(fmt, path, images):
 
 
 @pytest.mark.parametrize("fmt, layer", [("torchscript", "z"), ("torchscript", "penultimate"), ("torchscript", "d"),
-                                        ("onnx", "z"), ("onnx", "d"), ("safetensors", "penultimate")])
+                                        ("onnx", "z"), ("onnx", "d"), ("onnx", "concat"),
+                                        ("safetensors", "penultimate")])
 def test_exported_encoder_gives_the_same_features(tiny_run, tmp_path, fmt, layer):
     out = tmp_path / f"encoder.{fmt}"
     r = _invoke("export", tiny_run, "--format", fmt, "--layer", layer, "--out", out)

@@ -18,6 +18,10 @@ def _cfg(arch, **model):
 # times the last stage's area, e.g. 28 -> 14 -> 7 -> 4 px: 8 * 2**2 channels * 4 * 4 = 512
 PENULTIMATE = {"mlp": {8: 32, 28: 32, 12: 32, 32: 32}, "conv": {8: 8 * 4 * 4, 28: 32 * 4 * 4, 12: 16 * 3 * 3,
                                                                   32: 32 * 4 * 4}}
+# concat: E's last three hidden layers (all, when it has fewer) and z; the MLP has two hidden layers
+HIDDEN = {"mlp": {8: 2 * 32, 28: 2 * 32, 12: 2 * 32, 32: 2 * 32},
+          "conv": {8: 8 * 4 * 4, 28: 8 * 14 * 14 + 16 * 7 * 7 + 32 * 4 * 4, 12: 8 * 6 * 6 + 16 * 3 * 3,
+                   32: 8 * 16 * 16 + 16 * 8 * 8 + 32 * 4 * 4}}
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -32,10 +36,24 @@ def test_every_architecture_maps_between_images_and_codes(arch, shape):
     x_fake = m.generator(z)
     assert x_fake.shape == x.shape and x_fake.abs().max() <= 1
     assert m.discriminator(x, z).shape == (4, 3)  # joint score plus the two unary ones
-    widths = {"z": 5, "penultimate": PENULTIMATE[arch][shape[1]], "d": 32}  # d: D's hidden width, before z joins
+    widths = {"z": 5, "penultimate": PENULTIMATE[arch][shape[1]], "d": 32,  # d: D's hidden width, before z joins
+              "concat": HIDDEN[arch][shape[1]] + 5}
     assert tuple(widths) == FEATURE_LAYERS and m.encoder.feature_dim == widths["penultimate"]
     for layer in FEATURE_LAYERS:
         assert layer_features(m.encoder, m.discriminator, x, layer).shape == (4, widths[layer])
+
+
+def test_concat_is_the_last_three_hidden_layers_then_z():
+    torch.manual_seed(0)
+    m = build_bigan(_cfg("conv"), (1, 64, 64)).eval()  # four stages: 64 -> 32 -> 16 -> 8 -> 4 px
+    x = torch.rand(3, 1, 64, 64) * 2 - 1
+    hidden = m.encoder.hidden(x)
+    assert [h.shape[1] for h in hidden] == [8 * 32 * 32, 16 * 16 * 16, 32 * 8 * 8, 64 * 4 * 4]
+    concat = layer_features(m.encoder, m.discriminator, x, "concat")
+    assert concat.shape == (3, 16 * 16 * 16 + 32 * 8 * 8 + 64 * 4 * 4 + 5)  # the first stage left out
+    torch.testing.assert_close(concat[:, : hidden[1].shape[1]], hidden[1])
+    torch.testing.assert_close(concat[:, -5 - 64 * 16: -5], m.encoder.features(x))  # the penultimate layer
+    torch.testing.assert_close(concat[:, -5:], m.encoder(x))
 
 
 def test_conv_halves_down_to_four_pixels_with_dcgan_kernels_on_powers_of_two():
