@@ -192,6 +192,10 @@ class TrainConfig:
                                      "negatives), not each process's own")
     # with data.labels_per_class: the labelled cross-entropy and, with D and G, the (K+1)-class terms
     class_weight: float = option(1.0, "weight of the semi-supervised classifier's losses (default 1)")
+    # Salimans et al. 2016's G loss, here beside G's adversarial loss; E is held fixed for it
+    feature_matching: float = option(0.0, "weight of feature matching for G: the squared gap between the mean "
+                                     "penultimate features E gives real and generated batches, E held fixed for "
+                                     "it (needs D and G; default 0, off)")
     seed: int = option(0, "random seed", limits=SEED_RANGE)
     device: str = option("auto", "where to train", choices=DEVICES)
     # None: all cores
@@ -228,6 +232,9 @@ class TrainConfig:
         _not_negative("train.recon_weight", self.recon_weight)
         _not_negative("train.latent_recon_weight", self.latent_recon_weight)
         _not_negative("train.generative_positives", self.generative_positives)
+        _not_negative("train.feature_matching", self.feature_matching)
+        if self.feature_matching and not self.adversarial:
+            raise ConfigError("train.feature_matching trains G: it needs train.adversarial")
         if (self.generative_positives or self.fake_negatives) and not (self.adversarial and self.has_invariance):
             raise ConfigError("train.generative_positives and train.fake_negatives feed G's images to the invariance "
                               "term: they need train.invariance and train.adversarial")

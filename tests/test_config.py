@@ -66,6 +66,8 @@ def test_a_fractional_count_is_never_an_integer(value):
     ({"epochs": 0}, "train.epochs must be positive"),
     ({"betas": [0.5, 1.0]}, "train.betas must be two numbers in"),
     ({"generative_positives": -0.1}, "train.generative_positives must be 0 or more"),
+    ({"feature_matching": -1.0}, "train.feature_matching must be 0 or more"),
+    ({"feature_matching": 1.0, "adversarial": False}, "train.feature_matching trains G: it needs train.adversarial"),
     ({"generative_positives": 0.1, "adversarial": False}, "they need train.invariance and train.adversarial"),
     ({"generative_positives": 0.1, "invariance": "none"}, "they need train.invariance and train.adversarial"),
     ({"fake_negatives": True, "invariance": "infonce", "adversarial": False}, "they need train.invariance"),

@@ -170,7 +170,7 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
         recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
         rng=rng, autocast=autocast_for(device, t.precision),
         d_augment=POLICIES[t.d_augment], adversarial=t.adversarial, labelled=labelled, class_weight=t.class_weight,
-        gather=gather,
+        feature_matching=t.feature_matching, gather=gather,
     )
 
 

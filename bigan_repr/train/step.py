@@ -8,6 +8,8 @@ Two optional additions, each measured in the README's ablation:
   each image, added to E's adversarial loss, or alone (no D, no G: the control).
 A semi-supervised run adds the classifier on E's penultimate layer: cross-entropy on an augmented
 labelled batch and, with D and G, the (K+1)-class terms on x and on G(z) (``losses/semisup.py``).
+Feature matching (Salimans et al. 2016), when weighted, adds to G's loss the gap between the mean
+penultimate features of x and of G(z), read through a fixed copy of E so that only G moves.
 The step returns detached tensors and never synchronizes with the device; the caller decides
 when to read them.
 """
@@ -21,6 +23,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from ..losses.augment import AugmentPolicy, augment
 from ..losses.objectives import Objective, joint_gradient_penalty
@@ -60,6 +63,7 @@ class GEOutputs(NamedTuple):
     logits_labelled: Tensor | None = None  # the classifier on the labelled batch, (B_l, K)
     logits_real: Tensor | None = None  # the classifier on x, whose labels are not used, (B, K)
     logits_fake: Tensor | None = None  # the classifier on G(z), detached from G: E's (K+1)-class term, (B, K)
+    feature_gap: Tensor | None = None  # feature matching's gap for G, E held fixed, ()
 
 
 class GeneratorEncoderPair(nn.Module):
@@ -74,8 +78,8 @@ class GeneratorEncoderPair(nn.Module):
         self.generator, self.encoder, self.head, self.classifier = generator, encoder, head, classifier
 
     def forward(self, x: Tensor, z: Tensor, cycles: bool = False, views: Tensor | None = None,
-                x_labelled: Tensor | None = None) -> GEOutputs:
-        z_real = x_fake = x_rec = z_rec = h = logits_labelled = logits_real = logits_fake = None
+                x_labelled: Tensor | None = None, feature_matching: bool = False) -> GEOutputs:
+        z_real = x_fake = x_rec = z_rec = h = logits_labelled = logits_real = logits_fake = feature_gap = None
         E, C = self.encoder, self.classifier
         if self.generator is not None:
             f_real = E.features(x)
@@ -84,11 +88,22 @@ class GeneratorEncoderPair(nn.Module):
                 x_rec, z_rec = self.generator(z_real), E(x_fake)
             if C is not None:  # real images (labels unused) and generated ones: the (K+1)-th class
                 logits_real, logits_fake = C(f_real), C(E.features(x_fake.detach()))
+            if feature_matching:
+                gap = f_real.detach().float().mean(0) - fixed_features(E, x_fake).float().mean(0)
+                feature_gap = gap.pow(2).mean()
         if views is not None:
             h = self.head(E.features(views))  # (2B, width): both views in one batch
         if x_labelled is not None:
             logits_labelled = C(E.features(x_labelled))
-        return GEOutputs(z_real, x_fake, x_rec, z_rec, h, logits_labelled, logits_real, logits_fake)
+        return GEOutputs(z_real, x_fake, x_rec, z_rec, h, logits_labelled, logits_real, logits_fake, feature_gap)
+
+
+def fixed_features(encoder: nn.Module, x: Tensor) -> Tensor:
+    """E's penultimate layer on x through a fixed copy of E: gradients reach x, never E's weights, and
+    batch norm's running statistics are left as they were (it normalizes by x's own batch, as E does)."""
+    frozen = {name: p.detach() for name, p in encoder.body.named_parameters()}
+    frozen |= {name: b.clone() for name, b in encoder.body.named_buffers()}
+    return functional_call(encoder.body, frozen, (x,))
 
 
 @dataclass
@@ -110,6 +125,7 @@ class StepContext:
     adversarial: bool = True  # False: E learns from the invariance term (and labels) alone
     labelled: LabelledBatches | None = None  # a semi-supervised run's labelled images
     class_weight: float = 1.0  # the weight of the classifier's losses
+    feature_matching: float = 0.0  # the weight of G's feature-matching term (0: not computed)
     gather: Callable[[Tensor], Tensor] | None = None  # under torchrun: every process's projections, with gradients
 
     @property
@@ -191,6 +207,9 @@ def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutp
             loss = loss + ctx.head.spec.weight * invariance
             stats["invariance"] = invariance.detach().float()
         loss = loss + _classifier_loss(ctx, out, y_labelled, stats)
+        if out.feature_gap is not None:
+            loss = loss + ctx.feature_matching * out.feature_gap
+            stats["feature_gap"] = out.feature_gap.detach().float()
     ctx.opt_ge.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_ge.step()
@@ -232,7 +251,8 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
     views = None if ctx.head is None else ctx.head.views(x, ctx.rng, *_hybrid_images(ctx, x))  # (n_views * B, C, H, W)
     x_labelled, y_labelled = ctx.labelled.next(ctx.rng) if ctx.labelled is not None else (None, None)
     with ctx.autocast:
-        out = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views, x_labelled)
+        out = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views, x_labelled,
+                          ctx.feature_matching > 0)
     stats = {}
     if ctx.adversarial:
         stats = discriminator_update(ctx, x, out.z_real.detach(), out.x_fake.detach(), z)

@@ -30,13 +30,15 @@ def _rows(run):
     ({}, {"class_loss", "generated_class_loss", "invariance", "d_loss"}),  # (c) the full recipe
     ({"adversarial": False}, {"class_loss", "invariance"}),  # (b) labels + invariance, no D or G
     ({"adversarial": False, "invariance": "none"}, {"class_loss"}),  # (a) the labels alone
+    ({"feature_matching": 1.0}, {"class_loss", "generated_class_loss", "invariance", "d_loss", "feature_gap"}),
 ])
 def test_each_recipe_trains_the_classifier_with_its_own_terms(tmp_path, recipe, terms):
     trainer = Trainer(_cfg(4, **recipe), tmp_path / "run", progress=False)
     model = trainer.parts.model
     before = {k: p.detach().clone() for k, p in model.named_parameters()}
     trainer.run()
-    logged = set(_rows(tmp_path / "run")[-1]) & {"class_loss", "generated_class_loss", "invariance", "d_loss"}
+    logged = set(_rows(tmp_path / "run")[-1]) & {"class_loss", "generated_class_loss", "invariance", "d_loss",
+                                                 "feature_gap"}
     assert logged == terms
     moved = {net for net in ("generator", "encoder", "discriminator", "classifier")
              if any(not torch.equal(before[k], p) for k, p in model.named_parameters() if k.startswith(net))}

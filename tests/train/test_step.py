@@ -1,5 +1,7 @@
 """step.py on a tiny model: what each update changes, and in which direction."""
 
+import copy
+
 import pytest
 import torch
 
@@ -79,3 +81,29 @@ def test_without_the_adversarial_game_only_e_and_the_projector_change():
     changed = {name for name in nets if _changed(getattr(run.model, name), before[name])}
     assert changed == {"encoder", "projector"}
     assert set(stats) == {"invariance"}  # no D update, no adversarial loss
+
+
+def test_feature_matching_moves_g_alone_and_leaves_es_statistics():
+    run = _run(feature_matching=1.0)
+    x, _, _, z = _batch(run)
+    E = run.model.encoder
+    before = copy.deepcopy(E)
+    out = run.ctx.gen_enc(x, z, feature_matching=True)
+    with torch.no_grad():  # the squared gap between the batches' mean penultimate features, each batch-normed alone
+        expected = (copy.deepcopy(before).features(x).mean(0) - copy.deepcopy(before).features(out.x_fake).mean(0))
+        before.features(x)  # what E's statistics become from x alone
+    torch.testing.assert_close(out.feature_gap, expected.pow(2).mean())
+    for (name, got), (_, want) in zip(E.named_buffers(), before.named_buffers(), strict=True):
+        assert torch.equal(got, want), name  # G(z) left batch norm's running statistics as they were
+    E_params, G_params = list(E.parameters()), list(run.model.generator.parameters())
+    grads = torch.autograd.grad(out.feature_gap, E_params + G_params, allow_unused=True, retain_graph=True)
+    assert all(g is None or not g.any() for g in grads[: len(E_params)])  # E is held fixed for the term
+    assert any(g is not None and g.abs().sum() > 0 for g in grads[len(E_params):])
+    stats = generator_encoder_update(run.ctx, x, z, out)
+    assert torch.equal(stats["feature_gap"], out.feature_gap.detach())
+
+
+def test_feature_matching_is_off_unless_weighted():
+    run = _run()
+    x, _, _, z = _batch(run)
+    assert run.ctx.feature_matching == 0 and run.ctx.gen_enc(x, z).feature_gap is None
