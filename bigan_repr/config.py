@@ -193,7 +193,7 @@ class TrainConfig:
     # with data.labels_per_class: the labelled cross-entropy and, with D and G, the (K+1)-class terms
     class_weight: float = option(1.0, "weight of the semi-supervised classifier's losses (default 1)")
     # Salimans et al. 2016's G loss, here beside G's adversarial loss; E is held fixed for it
-    feature_matching: float = option(0.0, "weight of feature matching for G: the squared gap between the mean "
+    feature_matching: float = option(0.0, "weight of feature matching for G: the squared distance between the mean "
                                      "penultimate features E gives real and generated batches, E held fixed for "
                                      "it (needs D and G; default 0, off)")
     seed: int = option(0, "random seed", limits=SEED_RANGE)

@@ -90,7 +90,7 @@ class GeneratorEncoderPair(nn.Module):
                 logits_real, logits_fake = C(f_real), C(E.features(x_fake.detach()))
             if feature_matching:
                 gap = f_real.detach().float().mean(0) - fixed_features(E, x_fake).float().mean(0)
-                feature_gap = gap.pow(2).mean()
+                feature_gap = gap.pow(2).sum()  # ||.||^2, as published
         if views is not None:
             h = self.head(E.features(views))  # (2B, width): both views in one batch
         if x_labelled is not None:

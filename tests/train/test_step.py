@@ -92,7 +92,7 @@ def test_feature_matching_moves_g_alone_and_leaves_es_statistics():
     with torch.no_grad():  # the squared gap between the batches' mean penultimate features, each batch-normed alone
         expected = (copy.deepcopy(before).features(x).mean(0) - copy.deepcopy(before).features(out.x_fake).mean(0))
         before.features(x)  # what E's statistics become from x alone
-    torch.testing.assert_close(out.feature_gap, expected.pow(2).mean())
+    torch.testing.assert_close(out.feature_gap, expected.pow(2).sum())
     for (name, got), (_, want) in zip(E.named_buffers(), before.named_buffers(), strict=True):
         assert torch.equal(got, want), name  # G(z) left batch norm's running statistics as they were
     E_params, G_params = list(E.parameters()), list(run.model.generator.parameters())
