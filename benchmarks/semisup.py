@@ -1,4 +1,4 @@
-"""Semi-supervised benchmark: four recipes over several fixed label splits, test accuracy mean ± std.
+"""Semi-supervised benchmark: recipes over several fixed label splits, test accuracy mean ± std.
 
     python benchmarks/semisup.py --preset fmnist-semisup --budgets 10,100 --splits 0,1,2 --threads 2
     python benchmarks/semisup.py --preset digits-semisup --budgets 5,20 --splits 0,1,2 --threads 2
@@ -15,6 +15,8 @@ the preset's budget and its classifier scored on the test set:
 - (d) a linear probe on frozen features (its exported layer) of the unsupervised preset (``--unsupervised``;
   ``fmnist`` for ``fmnist-semisup``; trained once here), fitted on the same labelled images (the same draw:
   budget N, seed S).
+- (e) the full recipe with Salimans et al.'s feature matching for G (``--feature-matching 1``), run when asked
+  (``--rows e``).
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
 resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table.
@@ -41,6 +43,7 @@ ROWS = {
     "b": ("labels + invariance (no adversarial part)", {"adversarial": False, "d_augment": "none"}),
     "c": ("full recipe (BiGAN + invariance + (K+1) classes)", {}),
     "d": ("linear probe on the unsupervised preset's features", None),
+    "e": ("full recipe + feature matching for G", {"feature_matching": 1.0}),
 }
 
 
