@@ -27,21 +27,28 @@ ROWS: dict[str, tuple[str, dict]] = {
     "default": ("**default** (100 epochs = 1,100 steps, `--recon-weight 0.05`)", {}),
     "d-layer-norm": ("default + layer norm in D (`--d-norm layer`)", {"model": {"d_norm": "layer"}}),
 }
-COLUMNS = (Column("recon ratio", "recon_ratio", 2), Column("latent ratio", "latent_ratio", 2),
-           Column("D %", "d_accuracy", 1, 100), Column("class kept / ceiling %", "class_kept_share"),
-           Column("precision", "precision", 2), Column("recall", "recall", 2),
-           Column("classes covered", "classes_covered"), Column("(realistic)", "classes_covered_realistic"),
-           Column("k-NN", "knn", 1, 100), Column("linear", "linear", 1, 100))
+GENERATIVE_COLUMNS = (
+    Column("recon ratio", "recon_ratio", 2), Column("latent ratio", "latent_ratio", 2),
+    Column("D %", "d_accuracy", 1, 100), Column("class kept / ceiling %", "class_kept_share"),
+    Column("precision", "precision", 2), Column("recall", "recall", 2),
+    Column("classes covered", "classes_covered"), Column("(realistic)", "classes_covered_realistic"))
+COLUMNS = (*GENERATIVE_COLUMNS, Column("k-NN", "knn", 1, 100), Column("linear", "linear", 1, 100))
+
+
+def generative_numbers(judged: dict) -> dict:
+    """GENERATIVE_COLUMNS' numbers (and the verdict) from report.json's "coupling" and "generation" objects."""
+    c, g = judged["coupling"], judged["generation"]
+    return {"recon_ratio": c["recon_ratio"], "latent_ratio": c["latent_ratio"], "d_accuracy": c["d_accuracy"],
+            "class_kept_share": 100 * c["class_kept"] / c["class_kept_ceiling"], "precision": g["precision"],
+            "recall": g["recall"], "classes_covered": g["classes_covered"],
+            "classes_covered_realistic": g["classes_covered_realistic"], "coupled": c["coupled"],
+            "verdict": c["verdict"]}
 
 
 def numbers(report: dict, layer: str) -> dict:
     """The table's numbers from a report.json payload."""
-    c, g, features = report["coupling"], report["generation"], exported(report, layer)
-    return {"recon_ratio": c["recon_ratio"], "latent_ratio": c["latent_ratio"], "d_accuracy": c["d_accuracy"],
-            "class_kept_share": 100 * c["class_kept"] / c["class_kept_ceiling"], "precision": g["precision"],
-            "recall": g["recall"], "classes_covered": g["classes_covered"],
-            "classes_covered_realistic": g["classes_covered_realistic"], "knn": features["knn_acc"],
-            "linear": features["linear_acc"], "coupled": c["coupled"], "verdict": c["verdict"]}
+    features = exported(report, layer)
+    return generative_numbers(report) | {"knn": features["knn_acc"], "linear": features["linear_acc"]}
 
 
 BENCHMARK = Benchmark(
