@@ -25,14 +25,16 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # augmented images (DiffAugment); E's penultimate layer is exported, the checkpoint chosen on
     # validation k-NN. 3,000 steps of 256 = 12.8 epochs. Layer norm in D: with batch norm D wins
     # from step 300 and G never couples to E (README: ablation); layer norm also scored higher on
-    # validation k-NN (84.8 vs 84.7) and linear (88.1 vs 87.3).
+    # validation k-NN (84.8 vs 84.7) and linear (88.1 vs 87.3). The x-cycle term (0.01) makes G's
+    # reconstructions keep the class (86% of the ceiling, against 50% without it) at equal k-NN and
+    # linear probe (README: the fmnist preset).
     "fmnist": {
         "data": {"source": "fashion-mnist"},
         "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
                   "features": "penultimate", "projector": 512, "d_norm": "layer"},
         "train": {"objective": "gan", "batch_size": 256, "steps": 3000, "lr": 2e-4, "lr_e": 1e-3,
                   "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
-                  "log_every": 100, "recon_weight": 0.0} | _SELECT | {"select": "knn"},
+                  "log_every": 100, "recon_weight": 0.01} | _SELECT | {"select": "knn"},
     },
     # semi-supervised (README: semi-supervised benchmark): the fmnist recipe with 10 labelled images per
     # class training a classifier on E's penultimate layer, the BiGAN's samples as its (K+1)-th class. No
