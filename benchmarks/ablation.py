@@ -105,6 +105,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="G/E steps per row (default: the preset's)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--d-norm", choices=D_NORMS, default=None, help="D's normalization (default: the preset's)")
+    p.add_argument("--recon-weight", type=float, default=None,
+                   help="the x-cycle term's weight (default: the preset's; 0 reproduces the committed rows)")
     p.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of the rows")
     p.add_argument("--train-only", action="store_true", help="train the rows, evaluate later")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation"))
@@ -114,6 +116,8 @@ def main() -> None:
     base = Config().updated(preset(args.preset))
     if args.d_norm:
         base = base.updated({"model": {"d_norm": args.d_norm}})
+    if args.recon_weight is not None:
+        base = base.updated({"train": {"recon_weight": args.recon_weight}})
     exported = base.model.features
     summary_path = args.out / "ablation.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
