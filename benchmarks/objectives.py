@@ -30,7 +30,7 @@ from bigan_repr.losses.objectives import OBJECTIVES
 from bigan_repr.report.generative_check import coupling_and_generation
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
-from bigan_repr.train.trainer import TrainingDiverged, train
+from bigan_repr.train.trainer import TrainingDiverged, train_to_end
 from eval import cluster_eval, knn_eval, linear_probe
 
 COLUMNS = ("linear", "knn", "nn1", "kmeans_acc", "kmeans_nmi", "recon_ratio", "latent_ratio", "d_accuracy",
@@ -58,7 +58,7 @@ def run_objective(name: str, args, out: Path, data) -> dict:
     })
     start = time.perf_counter()
     try:
-        train(cfg, out / "runs" / name, progress=False)
+        train_to_end(cfg, out / "runs" / name)
     except TrainingDiverged:
         return {"nan": True, "train_s": time.perf_counter() - start}
     row = {"nan": False, "train_s": time.perf_counter() - start}

@@ -21,7 +21,7 @@ from bigan_repr.config import Config, resolve_layer
 from bigan_repr.report.run_report import evaluate_run
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
-from bigan_repr.train.trainer import train
+from bigan_repr.train.trainer import train_to_end
 from eval.report import MODEL, Method
 
 
@@ -56,8 +56,7 @@ def exported(report: dict, layer: str) -> dict:
 
 
 def measured(cfg: Config, run: Path, numbers: Callable[[dict, str], dict]) -> dict:
-    resume = (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("step_*.pt"))
-    train(cfg, run, resume=resume, progress=False)
+    train_to_end(cfg, run)
     return numbers(evaluate_run(run, plot=False), resolve_layer(cfg, None))
 
 

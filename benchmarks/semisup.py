@@ -36,7 +36,7 @@ from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.presets import PRESETS, preset
 from bigan_repr.report.run_report import classifier_result
 from bigan_repr.train.runtime import set_threads
-from bigan_repr.train.trainer import train
+from bigan_repr.train.trainer import train_to_end
 from eval import EvalProtocol, label_budget_probe
 
 ROWS = {
@@ -62,9 +62,8 @@ def unsupervised_preset(name: str) -> str:
 
 
 def trained(cfg: Config, run: Path) -> Path:
-    """Train ``cfg`` into ``run``, resuming a row an earlier invocation left unfinished."""
-    resume = (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("step_*.pt"))
-    train(cfg, run, resume=resume, progress=False)
+    """Train ``cfg`` into ``run`` to its end, resuming a row an earlier invocation left unfinished."""
+    train_to_end(cfg, run)
     return run
 
 

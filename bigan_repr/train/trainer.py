@@ -279,3 +279,19 @@ class _StopFlag:
 
 def train(cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True) -> TrainResult:
     return Trainer(cfg, out, resume=resume, progress=progress).run()
+
+
+class TrainingStopped(UserError):
+    """A run that had to reach its last step stopped before it (interrupted)."""
+
+
+def train_to_end(cfg: Config, out: str | Path, *, progress: bool = False) -> TrainResult:
+    """Train ``cfg`` into ``out`` to its last step, resuming from the run's checkpoints where it has some (a
+    finished run resumes to its end at once). Raises TrainingStopped when interrupted first, so that a
+    caller measuring runs never takes a half-trained one for a finished one."""
+    out = Path(out)
+    result = train(cfg, out, resume=bool(out.is_dir() and step_checkpoints(out)), progress=progress)
+    if result.stopped != "finished":
+        raise TrainingStopped(f"{out}: training {result.stopped} at step {result.step} of {cfg.train.steps}; "
+                              "run the same command again to resume it")
+    return result

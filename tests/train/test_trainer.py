@@ -13,7 +13,7 @@ from bigan_repr.losses.objectives import OBJECTIVES
 from bigan_repr.report.run_report import evaluate_run
 from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
 from bigan_repr.train.networks import networks_for
-from bigan_repr.train.trainer import Trainer, train
+from bigan_repr.train.trainer import Trainer, TrainingStopped, train, train_to_end
 from cli import main
 from eval import EvalProtocol
 from tests.conftest import SMALL
@@ -203,3 +203,15 @@ def test_invalid_values_name_the_field():
         from bigan_repr.train.networks import resolve_d_norm
 
         resolve_d_norm(Config().updated({"model": {"d_norm": "batch"}}).model, gradient_penalty=True)
+
+
+def test_train_to_end_refuses_an_interrupted_run_then_resumes_it(tmp_path, monkeypatch):
+    from bigan_repr.runs import fault_injection
+
+    monkeypatch.setattr(fault_injection, "_SPEC", "INT@metrics:4")  # a Ctrl-C once step 4's row is written
+    monkeypatch.setattr(fault_injection, "_fired", False)
+    cfg, run = _cfg(steps=8, log_every=1, checkpoint_every=100), tmp_path / "run"
+    with pytest.raises(TrainingStopped, match="training interrupted at step 4 of 8; run the same command again"):
+        train_to_end(cfg, run)  # a benchmark must not measure this run as if it had finished
+    assert [p.name for p in step_checkpoints(run)] == ["step_00000004.pt"]
+    assert train_to_end(cfg, run).step == 8 and train_to_end(cfg, run).stopped == "finished"
