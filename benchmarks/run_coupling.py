@@ -7,13 +7,15 @@ Each GROUP=RUN[,RUN...] names the runs of one recipe (a preset over label splits
 checkpoint (the one `bigan report` evaluates) is measured by the function every report calls
 (``bigan_repr/report/generative_check.py``), with the run's own seed, and nothing is written into the run.
 Numbers go to OUT/run_coupling.json as each run finishes (a second invocation measures only the runs not
-there); OUT/run_coupling.md holds the table, with the columns of ``coupling.py``.
+there); OUT/run_coupling.md holds the command and the table, with the columns of ``coupling.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -68,8 +70,9 @@ def main() -> None:
         print(f"{run}: recon ratio {results[run]['recon_ratio']:.3f}, {results[run]['verdict']} "
               f"({results[run]['seconds']} s)", flush=True)
         atomic_write_text(path, json.dumps(results, indent=1) + "\n")
-    markdown = "# Coupling and generation of trained runs (mean ± std over each group's runs)\n\n" \
-        + table(groups, results) + "\n"
+    command = "python benchmarks/run_coupling.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    markdown = (f"# Coupling and generation of trained runs (mean ± std over each group's runs)\n\n"
+                f"```\n{command}\n```\n\n{table(groups, results)}\n")
     atomic_write_text(args.out / "run_coupling.md", markdown)
     print(markdown)
 
