@@ -33,7 +33,7 @@ from bigan_repr.config import D_NORMS, Config
 from bigan_repr.features.encoder import dataset_for, load_encoder, random_encoder_like, raw_pixels
 from bigan_repr.presets import preset
 from bigan_repr.train.runtime import set_threads
-from bigan_repr.train.trainer import train
+from bigan_repr.train.trainer import train_to_end
 from eval import evaluate
 from eval.report import render_markdown
 
@@ -91,7 +91,7 @@ def train_rows(base: Config, names: list[str], args, rows: dict, save) -> None:
             continue
         run = args.out / "runs" / name.replace(" + ", "+").replace(" ", "-")
         start = time.perf_counter()
-        result = train(cfg, run, progress=False, resume=(run / "checkpoints").is_dir())
+        result = train_to_end(cfg, run)  # an interrupted row stops the script, never counts as trained
         seconds = time.perf_counter() - start + rows.get(name, {}).get("train_s", 0)
         rows[name] = {"run": str(run.relative_to(args.out)), "train_s": round(seconds), "steps": result.step,
                       "adversarial": cfg.train.adversarial, "config": cfg.train.__dict__}
