@@ -32,6 +32,7 @@ from pathlib import Path
 from bigan_repr.config import D_NORMS, Config
 from bigan_repr.features.encoder import dataset_for, load_encoder, random_encoder_like, raw_pixels
 from bigan_repr.presets import preset
+from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
 from eval import evaluate
@@ -125,7 +126,7 @@ def main() -> None:
     rows = summary.setdefault("rows", {})
 
     def save() -> None:
-        summary_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        atomic_write_text(summary_path, json.dumps(summary, indent=2, default=str) + "\n")
 
     names = [n for n in args.rows.split(",") if n]
     train_rows(base, names, args, rows, save)
@@ -142,7 +143,7 @@ def main() -> None:
     table = {f"{name} {layer}": r for name, row in rows.items() for layer, r in row.get("results", {}).items()}
     table |= summary.get("baselines", {})
     markdown = render_markdown(table, title=f"Ablation of the {args.preset} preset (Fashion-MNIST test set)")
-    (args.out / "ablation.md").write_text(markdown)
+    atomic_write_text(args.out / "ablation.md", markdown)
     print(markdown)
 
 

@@ -35,6 +35,7 @@ from bigan_repr.config import Config, resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.presets import PRESETS, preset
 from bigan_repr.report.run_report import classifier_result
+from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
 from eval import EvalProtocol, label_budget_probe
@@ -143,10 +144,10 @@ def main() -> None:
                                                                       args.threads), run))
                 results[key] = {"test_accuracy": accuracy, "seconds": round(time.perf_counter() - start)}
                 print(f"{key}: {accuracy:.2f}% ({results[key]['seconds']} s)", flush=True)
-                path.write_text(json.dumps(state, indent=1) + "\n")
+                atomic_write_text(path, json.dumps(state, indent=1) + "\n")
     markdown = (f"# Semi-supervised benchmark: preset {args.preset}, test accuracy (%), mean ± std over label "
                 f"splits\n\n" + table(results, budgets, splits) + "\n")
-    (args.out / "semisup.md").write_text(markdown)
+    atomic_write_text(args.out / "semisup.md", markdown)
     print(markdown)
 
 
