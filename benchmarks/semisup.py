@@ -15,9 +15,8 @@ the preset's budget and its classifier scored on the test set:
 - (d) a linear probe on frozen features (its exported layer) of the unsupervised preset (``--unsupervised``;
   ``fmnist`` for ``fmnist-semisup``; trained once here), fitted on the same labelled images (the same draw:
   budget N, seed S).
-- (e) the full recipe with Salimans et al.'s feature matching for G (``--feature-matching 1``), and (f) with the
-  x-cycle term at 0.01 (``--recon-weight 0.01``, as the ``fmnist`` preset now has), each run when asked
-  (``--rows e,f``).
+- (e) the full recipe with Salimans et al.'s feature matching for G (``--feature-matching 1``), run when asked
+  (``--rows e``).
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
 resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table.
@@ -46,7 +45,6 @@ ROWS = {
     "c": ("full recipe (BiGAN + invariance + (K+1) classes)", {}),
     "d": ("linear probe on the unsupervised preset's features", None),
     "e": ("full recipe + feature matching for G", {"feature_matching": 1.0}),
-    "f": ("full recipe + x-cycle term (0.01)", {"recon_weight": 0.01}),
 }
 
 
@@ -97,7 +95,7 @@ def table(results: dict, budgets: list[int], splits: list[int]) -> str:
             accs = [results[key]["test_accuracy"] for s in splits if (key := f"{row}/{b}/{s}") in results]
             spread = f" ± {statistics.stdev(accs):.1f}" if len(accs) > 1 else ""
             cells.append(f"{statistics.mean(accs):.1f}{spread} (n={len(accs)})" if accs else "-")
-        if any(cell != "-" for cell in cells):  # rows never run (the pilots, elsewhere) are left out
+        if any(cell != "-" for cell in cells):  # rows never run (a pilot, elsewhere) are left out
             lines.append(f"| ({row}) {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
