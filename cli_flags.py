@@ -18,7 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import click
 
 from bigan_repr.config import SECTIONS, Config, load_config_file
-from bigan_repr.presets import PRESETS, preset
+from bigan_repr.presets import DROPPED, PRESETS, preset
 
 
 class FiniteFloat(click.FloatRange):
@@ -94,13 +94,22 @@ def _field_options() -> list:
 TRAINING_OPTIONS = _field_options()
 
 
+class PresetChoice(click.Choice):
+    """The presets by name; a dropped one is refused with what replaced it, not only the valid list."""
+
+    def convert(self, value, param, ctx):
+        if value in DROPPED:
+            self.fail(f"preset {value!r} was dropped: {DROPPED[value]}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def training_options(f):
     """Decorate a command with every training flag, then --config and --preset."""
     for option in reversed(TRAINING_OPTIONS):
         f = option(f)
     f = click.option("--config", "config_file", type=click.Path(dir_okay=False),
                      help="JSON/YAML defaults; flags override them")(f)
-    f = click.option("--preset", type=click.Choice(list(PRESETS)),
+    f = click.option("--preset", type=PresetChoice(list(PRESETS)),
                      help="a named recipe; --config and flags override it")(f)
     return f
 

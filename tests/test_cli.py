@@ -59,7 +59,10 @@ PIPELINE = ["pipeline", "--out", "{OUT}", "--quiet", "--steps", "1"]  # refused 
     ([*TRAIN, "--batch-size", "1", "--steps", "1"], "batch norm, which needs at least 2 images per batch"),
     ([*TRAIN, "--data", "folder:{ONE}", "--steps", "1"], "larger than the dataset (1 images)"),
     ([*TRAIN, "--data", "npz:{TWO}", "--batch-size", "2", "--eval-every", "1"], "--eval-every needs a validation"),
-    (["train", "--resume", "{RUN}", "--preset", "fmnist-mlp"], "--preset cannot be combined with it"),
+    (["train", "--resume", "{RUN}", "--preset", "fmnist-mlp-alice"], "--preset cannot be combined with it"),
+    # a dropped preset's name is answered with what replaced it, by train and pipeline alike
+    ([*TRAIN, "--preset", "fmnist-mlp"], "preset 'fmnist-mlp' was dropped: it did not couple G and E"),
+    ([*PIPELINE, "--preset", "fmnist-mlp"], "fmnist-mlp-alice adds the x-cycle term"),
     (["train", "--resume", "{RUN}", "--out", "{RUN}"], "--out cannot be combined with it"),
     ([*EVAL, "--seeds", "0"], "Invalid value for '--seeds': 0 is not in the range 1<=x<=1000"),
     ([*EVAL, "--restarts", "0"], "Invalid value for '--restarts': 0 is not in the range 1<=x<=1000"),

@@ -15,3 +15,12 @@ def test_every_preset_states_its_x_cycle_weight(name):
 def test_every_preset_states_its_length(name):
     # the default's 100 epochs are sized for the 1,437 digits; a preset sets steps or epochs itself
     assert {"steps", "epochs"} & set(PRESETS[name]["train"])
+
+
+def test_a_dropped_preset_is_refused_with_its_replacement():
+    from bigan_repr.config import ConfigError
+    from bigan_repr.presets import DROPPED, preset
+
+    assert not set(DROPPED) & set(PRESETS)
+    with pytest.raises(ConfigError, match="preset 'fmnist-mlp' was dropped: .*fmnist-mlp-alice"):
+        preset("fmnist-mlp")
