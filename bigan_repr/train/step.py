@@ -68,7 +68,7 @@ class GEOutputs(NamedTuple):
 
 class GeneratorEncoderPair(nn.Module):
     """Everything G and E compute with gradients, in one forward call: E(x) and G(z) (plus the
-    cycle terms' G(E(x)), E(G(z))) when adversarial, the invariance head's outputs on the views when
+    x-cycle's G(E(x)) and the latent cycle's E(G(z)), each only when its term is weighted) when adversarial, the invariance head's outputs on the views when
     E has that term, the classifier's logits in a semi-supervised run. ``generator`` is None when E
     trains without D and G."""
 
@@ -77,15 +77,18 @@ class GeneratorEncoderPair(nn.Module):
         super().__init__()
         self.generator, self.encoder, self.head, self.classifier = generator, encoder, head, classifier
 
-    def forward(self, x: Tensor, z: Tensor, cycles: bool = False, views: Tensor | None = None,
-                x_labelled: Tensor | None = None, feature_matching: bool = False) -> GEOutputs:
+    def forward(self, x: Tensor, z: Tensor, x_cycle: bool = False, z_cycle: bool = False,
+                views: Tensor | None = None, x_labelled: Tensor | None = None,
+                feature_matching: bool = False) -> GEOutputs:
         z_real = x_fake = x_rec = z_rec = h = logits_labelled = logits_real = logits_fake = feature_gap = None
         E, C = self.encoder, self.classifier
         if self.generator is not None:
             f_real = E.features(x)
             z_real, x_fake = E.code(f_real), self.generator(z)
-            if cycles:
-                x_rec, z_rec = self.generator(z_real), E(x_fake)
+            if x_cycle:
+                x_rec = self.generator(z_real)
+            if z_cycle:  # E in train mode: its batch-norm statistics see G(z) only when the term is on
+                z_rec = E(x_fake)
             if C is not None:  # real images (labels unused) and generated ones: the (K+1)-th class
                 logits_real, logits_fake = C(f_real), C(E.features(x_fake.detach()))
             if feature_matching:
@@ -171,8 +174,9 @@ def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Te
 def _adversarial_loss(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs) -> Tensor:
     D = ctx.model.discriminator
     loss = ctx.objective.g_loss(D(ctx.for_d(x), out.z_real), D(ctx.for_d(out.x_fake), z), ctx.gen_loss)
-    if out.x_rec is not None:  # ALICE-style cycle terms, off by default
+    if out.x_rec is not None:  # ALICE-style cycle terms, each computed only when weighted
         loss = loss + ctx.recon_weight * (out.x_rec - x).float().pow(2).flatten(1).sum(1).mean()
+    if out.z_rec is not None:
         loss = loss + ctx.latent_recon_weight * (out.z_rec - z).float().pow(2).sum(1).mean()
     return loss
 
@@ -251,7 +255,7 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
     views = None if ctx.head is None else ctx.head.views(x, ctx.rng, *_hybrid_images(ctx, x))  # (n_views * B, C, H, W)
     x_labelled, y_labelled = ctx.labelled.next(ctx.rng) if ctx.labelled is not None else (None, None)
     with ctx.autocast:
-        out = ctx.gen_enc(x, z, bool(ctx.recon_weight or ctx.latent_recon_weight), views, x_labelled,
+        out = ctx.gen_enc(x, z, ctx.recon_weight > 0, ctx.latent_recon_weight > 0, views, x_labelled,
                           ctx.feature_matching > 0)
     stats = {}
     if ctx.adversarial:

@@ -107,3 +107,21 @@ def test_feature_matching_is_off_unless_weighted():
     run = _run()
     x, _, _, z = _batch(run)
     assert run.ctx.feature_matching == 0 and run.ctx.gen_enc(x, z).feature_gap is None
+
+
+@pytest.mark.parametrize(("recon", "latent"), [(0.05, 0.0), (0.0, 0.5), (0.05, 0.5), (0.0, 0.0)])
+def test_each_cycle_is_computed_only_when_weighted(recon, latent):
+    run = _run(recon_weight=recon, latent_recon_weight=latent)
+    x, _, _, z = _batch(run)
+    E = run.model.encoder
+    before = copy.deepcopy(E)
+    out = run.ctx.gen_enc(x, z, recon > 0, latent > 0)
+    assert (out.x_rec is not None, out.z_rec is not None) == (recon > 0, latent > 0)
+    with torch.no_grad():  # E's batch-norm statistics: from x, and from G(z) only for the latent cycle
+        before(x)
+        if latent:
+            before(out.x_fake)
+    for (name, got), (_, want) in zip(E.named_buffers(), before.named_buffers(), strict=True):
+        assert torch.equal(got, want), name
+    stats = train_step(run.ctx, [x])  # the step passes the same choice and trains with either cycle absent
+    assert torch.isfinite(stats["g_loss"])
