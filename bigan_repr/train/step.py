@@ -67,10 +67,10 @@ class GEOutputs(NamedTuple):
 
 
 class GeneratorEncoderPair(nn.Module):
-    """Everything G and E compute with gradients, in one forward call: E(x) and G(z) (plus the
-    x-cycle's G(E(x)) and the latent cycle's E(G(z)), each only when its term is weighted) when adversarial, the invariance head's outputs on the views when
-    E has that term, the classifier's logits in a semi-supervised run. ``generator`` is None when E
-    trains without D and G."""
+    """Everything G and E compute with gradients, in one forward call: E(x) and G(z) when adversarial
+    (plus the x-cycle's G(E(x)) and the latent cycle's E(G(z)), each only when its term is weighted),
+    the invariance head's outputs on the views when E has that term, the classifier's logits in a
+    semi-supervised run. ``generator`` is None when E trains without D and G."""
 
     def __init__(self, generator: nn.Module | None, encoder: nn.Module, head: nn.Module | None,
                  classifier: nn.Module | None = None):
