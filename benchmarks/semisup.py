@@ -19,7 +19,8 @@ the preset's budget and its classifier scored on the test set:
   (``--rows e``).
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
-resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table.
+resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table
+of everything semisup.json holds, whichever budgets and rows this invocation ran.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def probe_accuracy(unsup_run: Path, budget: int, split: int, cache: dict) -> flo
     return round(100 * next(iter(result.values()))["mean"], 2)
 
 
-def table(results: dict, budgets: list[int], splits: list[int]) -> str:
+def table(results: dict) -> str:
+    """Every row, budget and split the results hold, whichever invocation measured them."""
+    budgets = sorted({int(key.split("/")[1]) for key in results})
+    splits = sorted({int(key.split("/")[2]) for key in results})
     lines = ["| row | " + " | ".join(f"{b} labels/class" for b in budgets) + " |",
              "|---" * (len(budgets) + 1) + "|"]
     for row, (name, _) in ROWS.items():
@@ -144,7 +148,7 @@ def main() -> None:
                 print(f"{key}: {accuracy:.2f}% ({results[key]['seconds']} s)", flush=True)
                 atomic_write_text(path, json.dumps(state, indent=1) + "\n")
     markdown = (f"# Semi-supervised benchmark: preset {args.preset}, test accuracy (%), mean ± std over label "
-                f"splits\n\n" + table(results, budgets, splits) + "\n")
+                f"splits\n\n" + table(results) + "\n")
     atomic_write_text(args.out / "semisup.md", markdown)
     print(markdown)
 
