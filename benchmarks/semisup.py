@@ -11,12 +11,13 @@ the preset's budget and its classifier scored on the test set:
   augmentations (``--no-adversarial --invariance none``);
 - (b) no adversarial part: the labels plus the invariance term on every training image (``--no-adversarial``),
   the strongest non-GAN control;
-- (c) the full recipe: labels, invariance, the BiGAN, and the (K+1)-class terms on E's classifier;
+- (c) the full recipe: labels, invariance, the BiGAN, the (K+1)-class terms on E's classifier, and
+  Salimans et al.'s feature matching for G where the preset has it (``fmnist-semisup`` does);
 - (d) a linear probe on frozen features (its exported layer) of the unsupervised preset (``--unsupervised``;
   ``fmnist`` for ``fmnist-semisup``; trained once here), fitted on the same labelled images (the same draw:
   budget N, seed S).
-- (e) the full recipe with Salimans et al.'s feature matching for G (``--feature-matching 1``), run when asked
-  (``--rows e``).
+- (e) the full recipe without feature matching (``--feature-matching 0``: G's adversarial loss alone), the
+  control that tells what feature matching adds; run when asked (``--rows e``).
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
 resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table
@@ -43,9 +44,10 @@ from eval import EvalProtocol, label_budget_probe
 ROWS = {
     "a": ("supervised only", {"adversarial": False, "invariance": "none", "d_augment": "none"}),
     "b": ("labels + invariance (no adversarial part)", {"adversarial": False, "d_augment": "none"}),
-    "c": ("full recipe (BiGAN + invariance + (K+1) classes)", {}),
+    "c": ("full recipe (the preset: BiGAN + invariance + (K+1) classes, and G's feature matching if it has it)",
+          {}),
     "d": ("linear probe on the unsupervised preset's features", None),
-    "e": ("full recipe + feature matching for G", {"feature_matching": 1.0}),
+    "e": ("full recipe without feature matching (G's adversarial loss alone)", {"feature_matching": 0.0}),
 }
 
 
