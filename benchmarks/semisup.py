@@ -16,8 +16,9 @@ the preset's budget and its classifier scored on the test set:
 - (d) a linear probe on frozen features (its exported layer) of the unsupervised preset (``--unsupervised``;
   ``fmnist`` for ``fmnist-semisup``; trained once here), fitted on the same labelled images (the same draw:
   budget N, seed S).
-- (e) the full recipe without feature matching (``--feature-matching 0``: G's adversarial loss alone), the
-  control that tells what feature matching adds; run when asked (``--rows e``).
+- (e) the full recipe with feature matching switched: without it (``--feature-matching 0``) where the preset
+  has it, with it (``--feature-matching 1``) where the preset has not; the row that tells what feature
+  matching adds, run when asked (``--rows e``).
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
 resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table
@@ -47,12 +48,16 @@ ROWS = {
     "c": ("full recipe (the preset: BiGAN + invariance + (K+1) classes, and G's feature matching if it has it)",
           {}),
     "d": ("linear probe on the unsupervised preset's features", None),
-    "e": ("full recipe without feature matching (G's adversarial loss alone)", {"feature_matching": 0.0}),
+    # (e) switches feature matching: off where the preset has it (fmnist-semisup), on where it has not
+    "e": ("full recipe with G's feature matching switched (off where the preset has it, on where not)",
+          lambda train: {"feature_matching": 0.0 if train.feature_matching else 1.0}),
 }
 
 
 def row_config(base: Config, row: str, budget: int, split: int, steps: int | None, threads: int) -> Config:
-    changes = ROWS[row][1] | {"threads": threads} | ({"steps": steps} if steps else {})
+    spec = ROWS[row][1]
+    changes = spec(base.train) if callable(spec) else spec
+    changes = changes | {"threads": threads} | ({"steps": steps} if steps else {})
     return base.updated({"data": {"labels_per_class": budget, "label_seed": split}, "train": changes})
 
 
