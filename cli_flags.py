@@ -18,7 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import click
 
 from bigan_repr.config import SECTIONS, Config, load_config_file
-from bigan_repr.presets import DROPPED, PRESETS, preset
+from bigan_repr.presets import PRESETS, dropped_refusal, preset
 
 
 class FiniteFloat(click.FloatRange):
@@ -98,8 +98,8 @@ class PresetChoice(click.Choice):
     """The presets by name; a dropped one is refused with what replaced it, not only the valid list."""
 
     def convert(self, value, param, ctx):
-        if value in DROPPED:
-            self.fail(f"preset {value!r} was dropped: {DROPPED[value]}", param, ctx)
+        if refusal := dropped_refusal(value):
+            self.fail(refusal, param, ctx)
         return super().convert(value, param, ctx)
 
 

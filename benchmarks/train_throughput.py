@@ -90,17 +90,18 @@ def ours(trainer: Trainer, steps: int) -> float:
 
 
 # what --recipes times, each on top of the plain BiGAN step
+X_CYCLE = Config().train.recon_weight  # the default's x-cycle weight
 RECIPES = {
-    "the default (vicreg, shift views, x-cycle 0.05)": {"invariance": "vicreg", "augment": "shift",
-                                                        "recon_weight": 0.05},
+    f"the default (vicreg, shift views, x-cycle {X_CYCLE})": {"invariance": "vicreg", "augment": "shift",
+                                                             "recon_weight": X_CYCLE},
     "D augmentation (light)": {"d_augment": "light"},
     "D augmentation (strong)": {"d_augment": "strong"},
     "invariance (vicreg, strong views)": {"invariance": "vicreg", "augment": "strong"},
     "the fmnist recipe's options": {"invariance": "vicreg", "augment": "strong", "d_augment": "light",
                                     "recon_weight": 0.01},
     "invariance alone (no D, no G)": {"invariance": "vicreg", "augment": "strong", "adversarial": False},
-    "x-cycle term (0.05)": {"recon_weight": 0.05},
-    "x-cycle and latent cycle (0.05 each)": {"recon_weight": 0.05, "latent_recon_weight": 0.05},
+    f"x-cycle term ({X_CYCLE})": {"recon_weight": X_CYCLE},
+    f"x-cycle and latent cycle ({X_CYCLE} each)": {"recon_weight": X_CYCLE, "latent_recon_weight": X_CYCLE},
 }
 
 

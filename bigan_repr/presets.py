@@ -92,9 +92,14 @@ DROPPED = {"fmnist-mlp": "it did not couple G and E (README: presets); fmnist-ml
                          "to the same nets and objective, and --recon-weight 0 --epochs 10 on it trains the old recipe"}
 
 
+def dropped_refusal(name: str) -> str | None:
+    """The one line that refuses a dropped preset's name, or None for any other name."""
+    return f"preset {name!r} was dropped: {DROPPED[name]}" if name in DROPPED else None
+
+
 def preset(name: str) -> dict[str, dict[str, Any]]:
-    if name in DROPPED:
-        raise ConfigError(f"preset {name!r} was dropped: {DROPPED[name]}")
+    if refusal := dropped_refusal(name):
+        raise ConfigError(refusal)
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
     return PRESETS[name]
