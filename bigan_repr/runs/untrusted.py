@@ -18,6 +18,7 @@ what the files mean: ``config``, ``runs/`` and ``report/`` all read through it, 
 from __future__ import annotations
 
 import json
+import re
 import reprlib
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,9 @@ def _check_depth(data: Any, path: str | Path) -> None:
     raise UntrustedFileError(path, f"nested more than {MAX_DEPTH} deep")
 
 
+_NESTING_REFUSAL = re.compile(r"nesting depth|too deep|nested too", re.IGNORECASE)
+
+
 def parse_yaml(text: str, path: str | Path) -> Any:
     """YAML text parsed by the safe loader: its events counted and its node graph measured before any
     object is built."""
@@ -126,6 +130,8 @@ def parse_yaml(text: str, path: str | Path) -> Any:
         raise
     except (yaml.YAMLError, ValueError, TypeError) as e:  # ValueError/TypeError: a scalar its tag refuses
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if _NESTING_REFUSAL.search(problem):  # the parser's own depth limit (libyaml >= 0.2.6's scanner)
+            raise UntrustedFileError(path, f"nested more than {MAX_DEPTH} deep") from None
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise UntrustedFileError(path, f"not readable YAML ({cut(problem)}{where})") from None
