@@ -29,14 +29,15 @@ import json
 import time
 from pathlib import Path
 
+from bigan_repr.eval import evaluate
+from bigan_repr.eval.report import render_markdown
+
 from bigan_repr.config import D_NORMS, Config
 from bigan_repr.features.encoder import dataset_for, load_encoder, random_encoder_like, raw_pixels
 from bigan_repr.presets import preset
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
-from eval import evaluate
-from eval.report import render_markdown
 
 # the recipe parts each row switches, on top of the preset
 ROWS: dict[str, dict] = {

@@ -52,7 +52,7 @@ def make_source(path: Path, n: int, compressed: bool = False, seed: int = 0) -> 
 def cli(args: list[str], cwd: Path, threads: int, timed: bool = False) -> subprocess.CompletedProcess:
     """`python -m cli ARGS` with this checkout's code; under `/usr/bin/time -v` when ``timed``."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
-    cmd = (["/usr/bin/time", "-v"] if timed else []) + [sys.executable, "-m", "cli", *args]
+    cmd = (["/usr/bin/time", "-v"] if timed else []) + [sys.executable, "-m", "bigan_repr.cli", *args]
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")

@@ -41,11 +41,7 @@ from sklearn.neighbors import KNeighborsClassifier
 # Run from anywhere: `eval` and `bigan_repr` are top-level packages next to this folder.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import eval.suite  # noqa: E402
-from bigan_repr.config import DataConfig  # noqa: E402
-from bigan_repr.data.sources import load_images  # noqa: E402
-from bigan_repr.train.runtime import set_threads  # noqa: E402
-from eval import (  # noqa: E402
+from bigan_repr.eval import (  # noqa: E402
     cluster_eval,
     evaluate,
     hungarian_accuracy,
@@ -55,7 +51,12 @@ from eval import (  # noqa: E402
     nn1_predict,
     weighted_vote,
 )
-from eval.knn_index import IndexSpec, NeighbourIndex  # noqa: E402
+from bigan_repr.eval.knn_index import IndexSpec, NeighbourIndex  # noqa: E402
+
+import eval.suite  # noqa: E402
+from bigan_repr.config import DataConfig  # noqa: E402
+from bigan_repr.data.sources import load_images  # noqa: E402
+from bigan_repr.train.runtime import set_threads  # noqa: E402
 
 TASKS = ("probe", "budget", "kmeans", "nn1", "knn", "row")
 ROW_TARGET_S = 30.0

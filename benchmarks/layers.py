@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bigan_repr.eval import report_payload
+from bigan_repr.eval.report import render_markdown, report_json
+
 from bigan_repr.config import resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.report.run_report import evaluate_sets, feature_sets, require_labels
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
-from eval import report_payload
-from eval.report import render_markdown, report_json
 
 
 def main() -> None:

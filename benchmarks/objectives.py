@@ -23,6 +23,8 @@ import json
 import time
 from pathlib import Path
 
+from bigan_repr.eval import cluster_eval, knn_eval, linear_probe
+
 from bigan_repr.config import Config
 from bigan_repr.data.sources import load_images
 from bigan_repr.features.encoder import load_encoder, raw_pixels
@@ -31,7 +33,6 @@ from bigan_repr.report.generative_check import coupling_and_generation
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import TrainingDiverged, train_to_end
-from eval import cluster_eval, knn_eval, linear_probe
 
 COLUMNS = ("linear", "knn", "nn1", "kmeans_acc", "kmeans_nmi", "recon_ratio", "latent_ratio", "d_accuracy",
            "class_kept", "precision", "recall", "classes", "train_s", "nan")

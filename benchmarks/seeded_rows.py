@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bigan_repr.eval.report import MODEL, Method
+
 from bigan_repr.config import Config, resolve_layer
 from bigan_repr.report.run_report import evaluate_run
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
-from eval.report import MODEL, Method
 
 
 @dataclass(frozen=True)

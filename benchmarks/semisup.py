@@ -33,6 +33,8 @@ import statistics
 import time
 from pathlib import Path
 
+from bigan_repr.eval import EvalProtocol, label_budget_probe
+
 from bigan_repr.config import Config, resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.presets import PRESETS, preset
@@ -40,7 +42,6 @@ from bigan_repr.report.run_report import classifier_result
 from bigan_repr.runs.atomic import atomic_write_text
 from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
-from eval import EvalProtocol, label_budget_probe
 
 ROWS = {
     "a": ("supervised only", {"adversarial": False, "invariance": "none", "d_augment": "none"}),

@@ -19,8 +19,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from eval.kmeans import DEFAULT_MAX_ITER, DEFAULT_TOL, kmeans_runs
-from eval.validation import EvalInputError, check_features
+from .kmeans import DEFAULT_MAX_ITER, DEFAULT_TOL, kmeans_runs
+from .validation import EvalInputError, check_features
 
 DEFAULT_RESTARTS = 10  # per seed, the lowest inertia kept; eval.protocol.EvalProtocol takes it from here
 

@@ -13,8 +13,8 @@ import json
 from collections import Counter
 from html import escape
 
-from eval.html import TABLE_LEGEND, Picture, metrics_table, page, picture_section, section
-from eval.report import Column, Method, aligned, best_rows, cell_text, cell_value, columns_for
+from .html import TABLE_LEGEND, Picture, metrics_table, page, picture_section, section
+from .report import Column, Method, aligned, best_rows, cell_text, cell_value, columns_for
 
 INFO = ("run", "data", "objective", "arch", "recipe", "step", "layer")  # the label columns, in order
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
-from eval.validation import EvalInputError
+from .validation import EvalInputError
 
 # G and E count as coupled when the reconstruction error is at most this share of a shuffled
 # pairing's. The runs the README calls coupled measured 0.43-0.82 (WGAN-GP and clipping MLPs, the

@@ -10,8 +10,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from eval.figures import figure_png, new_figure
-from eval.validation import EvalInputError, check_features
+from .figures import figure_png, new_figure
+from .validation import EvalInputError, check_features
 
 EMBEDDINGS = {"tsne": "t-SNE", "pca": "PCA"}  # method name -> how titles spell it
 DEFAULT_EMBEDDING = "tsne"

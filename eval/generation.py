@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eval.validation import EvalInputError, check_features
+from .validation import EvalInputError, check_features
 
 K_BALL = 3  # the paper's k
 MIN_CLASS_SHARE = 0.01  # a class is covered when at least 1% of the samples fall in it

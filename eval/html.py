@@ -14,7 +14,7 @@ import struct
 from html import escape
 from typing import NamedTuple
 
-from eval.report import Column, Method, best_rows, cell_text, cell_value, columns_for, judgement_rows
+from .report import Column, Method, best_rows, cell_text, cell_value, columns_for, judgement_rows
 
 # (section id, heading), in page order. Picture sections appear when the caller supplies them.
 REPORT_SECTIONS = (

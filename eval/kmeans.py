@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from eval.torch_threads import Workers, spans, threads_for
+from .torch_threads import Workers, spans, threads_for
 
 DEFAULT_MAX_ITER = 300
 DEFAULT_TOL = 1e-4

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from eval.knn_index import DEFAULT_INDEX, IndexSpec, NeighbourIndex, resolve_index
-from eval.torch_threads import Workers, threads_for
-from eval.validation import EvalInputError, check_features, check_pair
+from .knn_index import DEFAULT_INDEX, IndexSpec, NeighbourIndex, resolve_index
+from .torch_threads import Workers, threads_for
+from .validation import EvalInputError, check_features, check_pair
 
 # Queries per faiss search call. faiss switches from its scalar loop to BLAS only for
 # large enough query blocks, and streams the whole database once per call: measured on

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from eval.validation import EvalInputError
+from .validation import EvalInputError
 
 # Database size up to which "auto" means exact search. At 200k x 128-d with a 1/6-size test
 # set (Fashion-MNIST's proportions) exact search is about 2 x 10^11 multiply-adds per protocol:

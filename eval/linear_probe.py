@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from eval.logreg import BACKENDS, DEFAULT_BACKEND, Fit, check_backend, predict
-from eval.validation import EvalInputError, check_features, check_pair
+from .logreg import BACKENDS, DEFAULT_BACKEND, check_backend
+from .probe_fit import Fit, predict
+from .validation import EvalInputError, check_features, check_pair
 
 # the protocol's defaults (eval.protocol.EvalProtocol takes them from here)
 DEFAULT_C_GRID = (0.01, 0.1, 1.0, 10.0)  # C values, chosen on held-out training labels

@@ -34,18 +34,17 @@ evaluations on the benchmark's features.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.optimize import minimize
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from eval.torch_threads import Workers, spans, threads_for
-from eval.validation import EvalInputError
+from .logreg_sklearn import SklearnSolver
+from .probe_fit import Fit
+from .torch_threads import Workers, spans, threads_for
+from .validation import EvalInputError
 
 # L-BFGS stops when the largest entry of the objective's gradient (in W, b) is below this:
 # scikit-learn's lbfgs rule and default tol. Looser tolerances were measured to flip the choice
@@ -70,22 +69,6 @@ _BLOCK_ROWS = 4096
 # 256 on 48k x 2048 features, 128 took the least time for the first C of the path (the full
 # problem then needed 40 evaluations instead of 138).
 _COARSE_DIMS = 128
-
-
-@dataclass
-class Fit:
-    coef: np.ndarray  # (K', d) float32, K' = 1 for two classes
-    intercept: np.ndarray  # (K',)
-    n_iter: int
-    converged: bool
-
-
-def predict(fit: Fit, x: np.ndarray) -> np.ndarray:
-    """Class indices (0..K-1) for standardized features x (N, d)."""
-    scores = x @ fit.coef.T + fit.intercept  # (N, K')
-    if scores.shape[1] == 1:
-        return (scores[:, 0] > 0).astype(np.int64)  # scikit-learn's binary rule
-    return scores.argmax(axis=1)
 
 
 @dataclass
@@ -273,25 +256,6 @@ def _loss_and_residual(logits: torch.Tensor, targets: torch.Tensor) -> tuple[tor
         return loss, torch.sigmoid(logits).sub_(targets)
     log_p = torch.log_softmax(logits, dim=0)
     return -(targets * log_p).sum(), log_p.exp_().sub_(targets)
-
-
-class SklearnSolver:
-    """scikit-learn's LogisticRegression (lbfgs, float64, tol 1e-4), warm-started by hand."""
-
-    def prepare(self, x: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
-        return x
-
-    def fit(self, data: np.ndarray, y: np.ndarray, n_classes: int, c: float, *, init: Fit | None,
-            max_iter: int) -> Fit:
-        model = LogisticRegression(C=c, solver="lbfgs", max_iter=max_iter, warm_start=init is not None)
-        if init is not None:
-            model.coef_, model.intercept_ = init.coef.astype(np.float64), init.intercept.astype(np.float64)
-        with warnings.catch_warnings():
-            # Non-convergence is reported in the result ("converged") instead of spamming logs.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(data, y)
-        n_iter = int(np.max(model.n_iter_))
-        return Fit(model.coef_.astype(np.float32), model.intercept_.astype(np.float32), n_iter, n_iter < max_iter)
 
 
 BACKENDS = {"torch": TorchSolver, "sklearn": SklearnSolver}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from eval.figures import figure_png, new_figure
-from eval.knn_index import DEFAULT_INDEX, NeighbourIndex, resolve_index
-from eval.validation import EvalInputError, check_features, check_pair
+from .figures import figure_png, new_figure
+from .knn_index import DEFAULT_INDEX, NeighbourIndex, resolve_index
+from .validation import EvalInputError, check_features, check_pair
 
 _FRAME = 3  # pixels of coloured frame around every tile
 _GAP = 10  # pixels between the query column and its neighbours

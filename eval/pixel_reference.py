@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eval.knn import weighted_knn_predict
-from eval.validation import EvalInputError, check_features
+from .knn import weighted_knn_predict
+from .validation import EvalInputError, check_features
 
 PCA_DIMS = 64
 _BLOCK = 8192  # rows per block of the covariance sum: memory stays at a block of float64 pixels

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from eval.cluster_spaces import CLUSTER_SPACES
-from eval.clustering import DEFAULT_RESTARTS
-from eval.knn import DEFAULT_K
-from eval.knn_index import DEFAULT_INDEX, parse_index
-from eval.linear_probe import DEFAULT_BUDGETS, DEFAULT_C_GRID, DEFAULT_SEEDS, check_budget
-from eval.linear_probe import DEFAULT_MAX_ITER as PROBE_MAX_ITER
-from eval.logreg import DEFAULT_BACKEND, check_backend
-from eval.validation import EvalInputError
+from .cluster_spaces import CLUSTER_SPACES
+from .clustering import DEFAULT_RESTARTS
+from .knn import DEFAULT_K
+from .knn_index import DEFAULT_INDEX, parse_index
+from .linear_probe import DEFAULT_BUDGETS, DEFAULT_C_GRID, DEFAULT_SEEDS, check_budget
+from .linear_probe import DEFAULT_MAX_ITER as PROBE_MAX_ITER
+from .logreg import DEFAULT_BACKEND, check_backend
+from .validation import EvalInputError
 
 # sane limits of the protocol's counts (inclusive), which the CLI's flags also show: beyond them a value
 # is a typo, not a protocol (10^14 seeds would be built as a tuple before anything ran)

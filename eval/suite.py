@@ -7,12 +7,12 @@ feature sets passed to `evaluate_many`, evaluated on the same labels and protoco
 
 from __future__ import annotations
 
-from eval.cluster_spaces import CLUSTER_SPACES
-from eval.clustering import cluster_eval
-from eval.knn import knn_eval
-from eval.linear_probe import budget_name, label_budget_probe, linear_probe
-from eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
-from eval.validation import check_features, check_pair
+from .cluster_spaces import CLUSTER_SPACES
+from .clustering import cluster_eval
+from .knn import knn_eval
+from .linear_probe import budget_name, label_budget_probe, linear_probe
+from .protocol import DEFAULT_PROTOCOL, EvalProtocol
+from .validation import check_features, check_pair
 
 
 def _budget_results(train_x, train_y, test_x, test_y, protocol: EvalProtocol, full_probe: dict) -> dict:

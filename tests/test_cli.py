@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from cli import main
+from bigan_repr.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
+from bigan_repr.cli_flags import _kind, build_config, overrides_from_flags, training_options
 from bigan_repr.config import SECTIONS
-from cli import main
-from cli_flags import _kind, build_config, overrides_from_flags, training_options
 
 FIELDS = [(section, f) for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
 

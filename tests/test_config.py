@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bigan_repr.cli import main
 from bigan_repr.config import SECTIONS, Config, ConfigError, TrainConfig, load_config_file
 from bigan_repr.errors import UserError
-from cli import main
 
 NAN, INF = float("nan"), float("inf")
 # values of the wrong type for each declared type (None is added for fields that cannot be null)

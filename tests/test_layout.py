@@ -7,18 +7,21 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "bigan_repr"
-TOP_FILES = {"__init__.py", "config.py", "presets.py", "errors.py"}
-LONG_ALLOWED = {"config.py"}  # with cli.py (outside the package): the two files allowed past 300 lines
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "bigan_repr"
+EVAL = REPO / "eval"  # installed as bigan_repr.eval (pyproject's package-dir)
+TOP_FILES = {"__init__.py", "config.py", "presets.py", "errors.py", "cli.py", "cli_flags.py"}
+LONG_ALLOWED = {"config.py", "cli.py"}  # the two files allowed past 300 lines
 MAX_LINES = 300
 
 
 def _modules() -> dict[str, Path]:
-    """{dotted name: file} of every module of the package ('bigan_repr.data.sources', ...)."""
+    """{dotted name as installed: file} of every module, eval/'s included ('bigan_repr.data.sources', ...)."""
     found = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    for root, name in ((PACKAGE, ("bigan_repr",)), (EVAL, ("bigan_repr", "eval"))):
+        for path in root.rglob("*.py"):
+            parts = (*name, *path.relative_to(root).with_suffix("").parts)
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 
 
@@ -75,6 +78,25 @@ def test_the_import_graph_is_read():
     graph = _graph()
     assert "bigan_repr.nets.bigan" in graph["bigan_repr.train.networks"]
     assert "bigan_repr.train.assembly" in graph["bigan_repr.train.state"]
+    assert "bigan_repr.eval.knn_index" in graph["bigan_repr.eval.knn"]  # eval/'s relative imports
+    assert "bigan_repr.eval.protocol" in graph["bigan_repr.cli"]
+
+
+def test_one_installed_name_and_every_package_folder_installed():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {name for name, path in _modules().items() if path.name == "__init__.py"}
+    assert set(tool["packages"]) == folders
+    assert all(name.split(".")[0] == "bigan_repr" for name in tool["packages"])
+    assert "py-modules" not in tool  # no top-level module (cli, eval) beside the package
+    assert tool["package-dir"] == {"bigan_repr.eval": "eval"}
+
+
+def test_eval_imports_nothing_of_the_package_above_it():
+    graph = _graph()
+    above = {m for name, deps in graph.items() if name.startswith("bigan_repr.eval") for m in deps
+             if not m.startswith("bigan_repr.eval")}
+    assert above == set()
 
 
 def test_no_import_circle_in_the_package():
@@ -86,9 +108,10 @@ def test_the_cycle_finder_finds_one():
     assert _find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-@pytest.mark.parametrize("folder", ["data", "nets", "losses", "train", "features", "runs", "report"])
+@pytest.mark.parametrize("folder", ["data", "nets", "losses", "train", "features", "runs", "report", "eval"])
 def test_each_folder_says_what_it_owns_and_may_import(folder):
-    doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text()))
+    doc = ast.get_docstring(ast.parse((EVAL if folder == "eval" else PACKAGE / folder).joinpath("__init__.py")
+                                      .read_text()))
     assert doc and doc.startswith(f"{folder}/:") and "may import" in doc.lower()
 
 
@@ -97,12 +120,11 @@ def test_only_entry_points_in_the_top_folder():
 
 
 def test_modules_stay_short():
-    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+    long = {str(p.relative_to(REPO)): n for p in _modules().values()
             if (n := len(p.read_text().splitlines())) > MAX_LINES and p.name not in LONG_ALLOWED}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
 
 
 def test_no_two_modules_share_a_name_across_package_and_eval():
-    names = [p.stem for p in (*PACKAGE.rglob("*.py"), *PACKAGE.parent.joinpath("eval").glob("*.py"))
-             if p.name != "__init__.py"]
+    names = [p.stem for p in _modules().values() if p.name != "__init__.py"]
     assert sorted(n for n in set(names) if names.count(n) > 1) == []

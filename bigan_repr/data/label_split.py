@@ -55,7 +55,7 @@ class LabelSplit:
 def draw_label_split(labels: np.ndarray | None, ids: np.ndarray, labels_per_class: int, seed: int,
                      source: str) -> LabelSplit:
     """``labels_per_class`` images of every class of a training split (labels, ids), drawn with ``seed``."""
-    from eval.linear_probe import subsample_labels
+    from bigan_repr.eval.linear_probe import subsample_labels
 
     if labels is None:
         raise DataError(f"--labels-per-class needs labels, and data source {source!r} has none (a folder needs "

@@ -71,7 +71,7 @@ def _labels(y: np.ndarray, n: int, path: Path, key: str) -> np.ndarray:
         raise DataError(
             f"{path}: {key!r} must have shape ({n},) to match the images; got {y.shape}"
         )
-    from eval.validation import EvalInputError, integer_labels  # one rule for labels everywhere
+    from bigan_repr.eval.validation import EvalInputError, integer_labels  # one rule for labels everywhere
 
     try:
         y = integer_labels(y, f"{path}: {key!r}")

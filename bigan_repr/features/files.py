@@ -225,7 +225,7 @@ def read_features(path: str | Path) -> FeatureFile:
 def load_feature_file(path: str | Path, *, require_labels: bool = True) -> dict[str, Any]:
     """A feature file's rows checked for evaluation: {"features": float32 (N, d), "labels": int64 (N,)
     or None, "ids", "meta"}; shards are joined in row order. Every error names the file."""
-    from eval import EvalInputError, check_features
+    from bigan_repr.eval import EvalInputError, check_features
 
     stored = read_features(path)
     if require_labels and stored.labels is None:

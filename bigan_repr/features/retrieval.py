@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from eval.knn_index import DEFAULT_INDEX
-from eval.neighbors import neighbor_png, neighbor_search
-from eval.validation import check_features
+from bigan_repr.eval.knn_index import DEFAULT_INDEX
+from bigan_repr.eval.neighbors import neighbor_png, neighbor_search
+from bigan_repr.eval.validation import check_features
 
 from ..config import resolve_layer
 from ..data.rows import ArrayRows, FileRows, ImageRows

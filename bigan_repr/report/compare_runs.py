@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from eval.compare import compare_reports, render_compare_html
-from eval.html import Picture
+from bigan_repr.eval.compare import compare_reports, render_compare_html
+from bigan_repr.eval.html import Picture
 
 from ..config import Config
 from ..errors import UserError

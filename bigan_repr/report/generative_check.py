@@ -16,9 +16,16 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from eval.coupling import class_kept, code_scale, coupling_verdict, distance_ratio, ranking_accuracy, shuffled_partners
-from eval.generation import classes_covered, precision_recall, realistic
-from eval.pixel_reference import PCA_DIMS, PixelReference
+from bigan_repr.eval.coupling import (
+    class_kept,
+    code_scale,
+    coupling_verdict,
+    distance_ratio,
+    ranking_accuracy,
+    shuffled_partners,
+)
+from bigan_repr.eval.generation import classes_covered, precision_recall, realistic
+from bigan_repr.eval.pixel_reference import PCA_DIMS, PixelReference
 
 from ..data.image_set import ImageSet, to_model_range
 from ..features.encoder import LoadedEncoder, raw_pixels

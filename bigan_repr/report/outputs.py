@@ -24,8 +24,8 @@ def write_report(out_dir: str | Path, payload: dict, *, html: str | None = None,
 
     ``payload`` is `eval.report_payload`'s dict; without ``html`` the page holds the table alone.
     """
-    from eval import render_markdown, report_json
-    from eval.html import render_report_html
+    from bigan_repr.eval import render_markdown, report_json
+    from bigan_repr.eval.html import render_report_html
 
     out_dir = Path(out_dir)
     for name, data in (extra or {}).items():

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.embedding import EMBEDDINGS, MAX_POINTS, embedding_png
-from eval.html import Picture
-from eval.neighbors import nearest_neighbors, neighbor_png, pick_queries
+from bigan_repr.eval.embedding import EMBEDDINGS, MAX_POINTS, embedding_png
+from bigan_repr.eval.html import Picture
+from bigan_repr.eval.neighbors import nearest_neighbors, neighbor_png, pick_queries
 
 from ..data.image_set import ImageSet
 from ..runs.curves import plot_curves

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eval.embedding import DEFAULT_EMBEDDING, check_method
-from eval.linear_probe import check_budget_fits
-from eval.protocol import DEFAULT_PROTOCOL
+from bigan_repr.eval.embedding import DEFAULT_EMBEDDING, check_method
+from bigan_repr.eval.linear_probe import check_budget_fits
+from bigan_repr.eval.protocol import DEFAULT_PROTOCOL
 
 from ..config import Config
 from ..data.sources import open_rows

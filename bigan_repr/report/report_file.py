@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.report import JUDGEMENT_NUMBERS, columns_for
+from bigan_repr.eval.report import JUDGEMENT_NUMBERS, columns_for
 
 from ..errors import UserError
 from ..runs.untrusted import UntrustedFileError, kind_of, read_mapping, shown

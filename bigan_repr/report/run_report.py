@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from eval import evaluate, report_payload
-from eval.embedding import DEFAULT_EMBEDDING, check_method
-from eval.html import render_report_html
-from eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
-from eval.report import MODEL, Method
+from bigan_repr.eval import evaluate, report_payload
+from bigan_repr.eval.embedding import DEFAULT_EMBEDDING, check_method
+from bigan_repr.eval.html import render_report_html
+from bigan_repr.eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
+from bigan_repr.eval.report import MODEL, Method
 
 from ..config import resolve_layer
 from ..data.image_set import ImageSet

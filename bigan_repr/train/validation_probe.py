@@ -12,7 +12,7 @@ from functools import partial
 
 import numpy as np
 
-from eval.protocol import DEFAULT_PROTOCOL
+from bigan_repr.eval.protocol import DEFAULT_PROTOCOL
 
 from ..config import ConfigError
 from ..data.folder import FolderDataset
@@ -48,7 +48,7 @@ class ValidationProbe:
 
     def evaluate(self, encoder: Encoder, discriminator: JointDiscriminator, device) -> dict[str, float]:
         """Validation accuracies: 1-NN, weighted k-NN and a linear probe, by the protocol's quick variant."""
-        from eval import knn_eval, linear_probe
+        from bigan_repr.eval import knn_eval, linear_probe
 
         with eval_mode(encoder, discriminator):
             features = partial(layer_features, encoder, discriminator, layer=self.layer)

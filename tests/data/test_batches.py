@@ -87,7 +87,7 @@ def test_a_bad_file_on_the_loader_path_is_one_line_naming_it(digit_folder, tmp_p
 def test_training_on_a_folder_with_a_bad_file_is_one_line_and_exit_2(digit_folder, tmp_path):
     from click.testing import CliRunner
 
-    from cli import main
+    from bigan_repr.cli import main
 
     bad = _with_bad_files(digit_folder, tmp_path / "copy")
     result = CliRunner().invoke(main, ["train", "--data", f"folder:{tmp_path / 'copy'}", "--epochs", "1",

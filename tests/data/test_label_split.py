@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from bigan_repr.eval.linear_probe import subsample_labels
 
 from bigan_repr.data.label_split import LabelSplit, check_same_split, draw_label_split
 from bigan_repr.errors import DataError
-from eval.linear_probe import subsample_labels
 
 LABELS = np.repeat(np.array([3, 7, 9]), [20, 15, 30])  # label values need not start at 0
 IDS = np.array([f"img{i}.png" for i in range(len(LABELS))])

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bigan_repr.cli import main
 from bigan_repr.config import DataConfig
 from bigan_repr.data.npz_archive import MAX_RATIO, RATIO_FLOOR, read_npz
 from bigan_repr.data.sources import load_images, open_rows
 from bigan_repr.errors import DataError, UserError
-from cli import main
 
 IMAGES = np.zeros((4, 8, 8), np.uint8)
 

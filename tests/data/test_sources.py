@@ -240,7 +240,7 @@ def test_bad_files_in_a_folder_fail_by_name_or_are_skipped(tmp_path, capsys):
 def test_training_with_skip_bad_prints_and_records_what_it_skipped(tmp_path):
     from click.testing import CliRunner
 
-    from cli import main
+    from bigan_repr.cli import main
 
     folder = tmp_path / "images"
     bad = _folder_with_bad_files(folder)

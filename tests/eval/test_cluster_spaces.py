@@ -3,12 +3,12 @@ space that finds the classes, and the protocol field that names them."""
 
 import numpy as np
 import pytest
+from bigan_repr.eval import DEFAULT_PROTOCOL, EvalProtocol, evaluate
+from bigan_repr.eval.cluster_spaces import PCA_WHITEN_DIMS, l2_normalize, pca_whiten
+from bigan_repr.eval.validation import EvalInputError
 from click.testing import CliRunner
 
-from cli import main
-from eval import DEFAULT_PROTOCOL, EvalProtocol, evaluate
-from eval.cluster_spaces import PCA_WHITEN_DIMS, l2_normalize, pca_whiten
-from eval.validation import EvalInputError
+from bigan_repr.cli import main
 
 
 def test_l2_rows_have_unit_length_and_zero_rows_stay_zero():

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from bigan_repr.eval import EvalInputError, cluster_eval, hungarian_accuracy
+from bigan_repr.eval.kmeans import kmeans, kmeans_runs
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
-
-from eval import EvalInputError, cluster_eval, hungarian_accuracy
-from eval.kmeans import kmeans, kmeans_runs
 
 
 def test_hungarian_accuracy_is_one_for_a_relabelled_perfect_clustering():

@@ -3,8 +3,7 @@ the class kept by reconstructions, and the verdict line."""
 
 import numpy as np
 import pytest
-
-from eval.coupling import (
+from bigan_repr.eval.coupling import (
     COUPLED_RATIO,
     class_kept,
     code_scale,
@@ -13,8 +12,9 @@ from eval.coupling import (
     ranking_accuracy,
     shuffled_partners,
 )
-from eval.pixel_reference import PixelReference
-from eval.validation import EvalInputError
+from bigan_repr.eval.pixel_reference import PixelReference
+from bigan_repr.eval.validation import EvalInputError
+
 from tests.conftest import blobs
 
 

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-
-from eval.generation import MIN_CLASS_SHARE, classes_covered, precision_recall, realistic
-from eval.pixel_reference import PixelReference, pca_basis
-from eval.validation import EvalInputError
+from bigan_repr.eval.generation import MIN_CLASS_SHARE, classes_covered, precision_recall, realistic
+from bigan_repr.eval.pixel_reference import PixelReference, pca_basis
+from bigan_repr.eval.validation import EvalInputError
 
 
 def test_identical_sets_have_precision_and_recall_one():

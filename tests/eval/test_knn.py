@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from bigan_repr.eval import EvalInputError, knn_classify, knn_eval, parse_index
+from bigan_repr.eval.knn_index import AUTO_FLAT_MAX, IndexSpec, NeighbourIndex, resolve_index
 from sklearn.neighbors import KNeighborsClassifier
 
-from eval import EvalInputError, knn_classify, knn_eval, parse_index
-from eval.knn_index import AUTO_FLAT_MAX, IndexSpec, NeighbourIndex, resolve_index
 from tests.conftest import blobs
 
 
@@ -52,8 +52,7 @@ def test_nn1_matches_sklearn_brute_force():
 def test_exact_search_shares_one_gemm_and_matches_faiss_flat(threads):
     # Both protocols come from one matrix of dot products; each must equal faiss's own flat index.
     import torch
-
-    from eval.knn import _exact_search
+    from bigan_repr.eval.knn import _exact_search
 
     rng = np.random.default_rng(4)
     train_x = (rng.normal(size=(3000, 40)) * rng.uniform(0.5, 3, size=(3000, 1))).astype(np.float32)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from bigan_repr.eval import EvalInputError, label_budget_probe, linear_probe, subsample_labels
 
-from eval import EvalInputError, label_budget_probe, linear_probe, subsample_labels
 from tests.conftest import blobs
 
 SMALL_GRID = (0.1, 1.0)
@@ -192,9 +192,9 @@ def test_torch_probe_agrees_with_sklearn_probe(split):
 def test_torch_penalty_means_what_sklearn_c_means(n_classes, c):
     # Same standardized data, same C: the two solvers must find the same model, so the
     # penalty is scaled like scikit-learn's 0.5 ||W||^2 + C sum_i loss_i.
+    from bigan_repr.eval.logreg import TorchSolver
+    from bigan_repr.eval.logreg_sklearn import SklearnSolver
     from sklearn.datasets import make_classification
-
-    from eval.logreg import SklearnSolver, TorchSolver
 
     x, y = make_classification(n_samples=300, n_features=8, n_informative=6, n_classes=n_classes, random_state=0)
     x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
@@ -251,7 +251,7 @@ def _assert_same_model(a, b, rel=0.02):
 
 
 def test_warm_start_reaches_the_cold_start_solution():
-    from eval.logreg import TorchSolver
+    from bigan_repr.eval.logreg import TorchSolver
 
     x, y = _wide_problem(d=60)
     solver = TorchSolver()
@@ -266,7 +266,8 @@ def test_warm_start_reaches_the_cold_start_solution():
 def test_coarse_step_changes_the_work_not_the_solution():
     # A cold start first solves over the 128 axes of largest variance; the answer must be the
     # full problem's: the same as without that step and as scikit-learn's.
-    from eval.logreg import SklearnSolver, TorchSolver, _TorchData
+    from bigan_repr.eval.logreg import TorchSolver, _TorchData
+    from bigan_repr.eval.logreg_sklearn import SklearnSolver
 
     x, y = _wide_problem()
     solver = TorchSolver()
@@ -281,7 +282,7 @@ def test_coarse_step_changes_the_work_not_the_solution():
 
 
 def test_reused_preconditioner_gives_the_same_refit():
-    from eval.logreg import TorchSolver
+    from bigan_repr.eval.logreg import TorchSolver
 
     x, y = _wide_problem()
     solver = TorchSolver()
@@ -298,9 +299,8 @@ def test_reused_preconditioner_gives_the_same_refit():
 def test_sharded_evaluation_equals_one_pass(n_classes):
     # Row blocks on two worker threads must give the loss and gradient of the whole matrix at once.
     import torch
-
-    from eval import logreg
-    from eval.torch_threads import Workers
+    from bigan_repr.eval import logreg
+    from bigan_repr.eval.torch_threads import Workers
 
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.normal(size=(3001, 40)).astype(np.float32))
@@ -340,9 +340,10 @@ def test_c_path_stops_when_holdout_accuracy_falls(backend, monkeypatch):
     # path stops at the first C that scores below the one before it, whatever the backend.
     import importlib
 
-    from eval.logreg import BACKENDS
+    from bigan_repr.eval.logreg import BACKENDS
 
-    probe_module = importlib.import_module("eval.linear_probe")  # the module: eval.linear_probe is the function
+    # the module: bigan_repr.eval.linear_probe is also the name of the function
+    probe_module = importlib.import_module("bigan_repr.eval.linear_probe")
 
     rng = np.random.default_rng(0)
     y = np.arange(400) % 4

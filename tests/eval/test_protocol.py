@@ -3,9 +3,8 @@
 import inspect
 
 import pytest
-
-from eval import DEFAULT_PROTOCOL, cluster_eval, knn_eval, label_budget_probe, linear_probe
-from eval.knn import knn_classify, weighted_knn_predict
+from bigan_repr.eval import DEFAULT_PROTOCOL, cluster_eval, knn_eval, label_budget_probe, linear_probe
+from bigan_repr.eval.knn import knn_classify, weighted_knn_predict
 
 
 def _default(fn, name):

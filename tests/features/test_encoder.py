@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from bigan_repr.eval import EvalProtocol, evaluate
 from click.testing import CliRunner
 from PIL import Image
 
+from bigan_repr.cli import main
 from bigan_repr.config import DataConfig
 from bigan_repr.data.sources import load_images
 from bigan_repr.features.encoder import load_encoder
-from cli import main
-from eval import EvalProtocol, evaluate
 
 
 def _invoke(*args):

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from bigan_repr.cli import main
 from bigan_repr.data.image_files import conform
 from bigan_repr.data.npz_source import NpzRows, read_image_npz
 from bigan_repr.errors import DataError
@@ -21,7 +22,6 @@ from bigan_repr.features.files import (
     write_shard,
 )
 from bigan_repr.features.publish import new_staging_dir
-from cli import main
 
 
 def _invoke(*args):

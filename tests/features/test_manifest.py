@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bigan_repr.cli import main
 from bigan_repr.features.files import MANIFEST, FeatureFileError, read_features
 from bigan_repr.features.manifest import FORMAT, MAX_BYTES
-from cli import main
 
 
 def _folder(root):

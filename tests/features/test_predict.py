@@ -8,10 +8,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from bigan_repr.cli import main
 from bigan_repr.config import DataConfig
 from bigan_repr.data.sources import load_images
 from bigan_repr.features.encoder import load_encoder
-from cli import main
 
 
 def _invoke(*args):

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.features.files import MANIFEST, read_features
 from bigan_repr.runs.leftovers import HOST
-from cli import main
 
 HOOK = "BIGAN_REPR_TEST_SIGNAL"  # bigan_repr/runs/fault_injection.py
 
@@ -23,7 +23,7 @@ def _invoke(*args):
 
 
 def _encode_killed(run, out, point, *args):
-    cmd = [sys.executable, "-m", "cli", "encode", str(run), "--out", str(out), *map(str, args)]
+    cmd = [sys.executable, "-m", "bigan_repr.cli", "encode", str(run), "--out", str(out), *map(str, args)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", HOOK: f"KILL@{point}"}
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

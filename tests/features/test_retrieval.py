@@ -7,9 +7,9 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
+from bigan_repr.cli import main
 from bigan_repr.config import DataConfig
 from bigan_repr.data.sources import load_images
-from cli import main
 
 QUERIES = [3, 100, 1000]  # rows of the digits training split
 

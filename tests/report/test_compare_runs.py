@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.config import Config
-from cli import main
 
 LOW = {"nn1_acc": 0.1, "knn_acc": 0.1, "linear_acc": 0.1, "kmeans_acc": 0.1, "kmeans_nmi": 0.1, "kmeans_ari": 0.01,
        "budgets": {"10/class": {"mean": 0.1, "std": 0.01, "accs": [0.1, 0.1], "n_labels": 100},

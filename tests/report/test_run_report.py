@@ -10,15 +10,15 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from bigan_repr.eval import embedding_figure, nearest_neighbors, pick_queries
+from bigan_repr.eval.neighbors import _FRAME, _GAP, _OTHER, _QUERY, _SAME, neighbor_mosaic
 from click.testing import CliRunner
 from PIL import Image
 from sklearn.datasets import make_blobs
 
+from bigan_repr.cli import main
 from bigan_repr.config import DataConfig
 from bigan_repr.data.sources import DEBIAN_FASHION_MNIST, load_images
-from cli import main
-from eval import embedding_figure, nearest_neighbors, pick_queries
-from eval.neighbors import _FRAME, _GAP, _OTHER, _QUERY, _SAME, neighbor_mosaic
 
 SECTIONS = {"results", "coupling", "samples", "reconstructions", "curves", "embedding", "neighbors", "config"}
 VOID = {"meta", "img", "br", "hr", "link", "input", "wbr"}  # elements with no end tag

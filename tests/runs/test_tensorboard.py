@@ -7,9 +7,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.config import Config
 from bigan_repr.train.trainer import train
-from cli import main
 from tests.conftest import SMALL
 
 

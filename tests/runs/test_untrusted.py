@@ -6,10 +6,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.config import Config
 from bigan_repr.runs.run_dir import RunDir
 from bigan_repr.runs.untrusted import UntrustedFileError, read_json_lines, shown
-from cli import main
 
 ROWS = [{"step": 5, "epoch": 0.1, "d_loss": 1.0}, {"step": 10, "epoch": 0.2, "d_loss": 0.9}]
 

@@ -112,7 +112,7 @@ def _snapshot(folder: Path) -> dict:
 def _one_error_line(args) -> str:
     from click.testing import CliRunner
 
-    from cli import main
+    from bigan_repr.cli import main
 
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output

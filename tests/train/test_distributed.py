@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.features.files import MANIFEST, read_features
 from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
-from cli import main
 
 TRAIN = ["train", "--hidden", "128", "--z-dim", "8", "--batch-size", "32", "--threads", "1",
          "--log-every", "2", "--quiet"]
@@ -25,7 +25,8 @@ def _run_torchrun(tmp_path, *args):
     # PYTHONPATH: the processes import this checkout's code, wherever the package is installed from
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get(
         "PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "cli", *args]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "bigan_repr.cli", *args]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc

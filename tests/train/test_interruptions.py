@@ -12,11 +12,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.config import Config
 from bigan_repr.errors import UserError
 from bigan_repr.train.checkpoint import CheckpointError, load_checkpoint, step_checkpoints
 from bigan_repr.train.trainer import Trainer, TrainingDiverged, train
-from cli import main
 from tests.conftest import SMALL
 
 HOOK = "BIGAN_REPR_TEST_SIGNAL"  # bigan_repr/runs/fault_injection.py: signal the run at a named point
@@ -25,7 +25,7 @@ TINY = ["--hidden", "64", "--z-dim", "8", "--batch-size", "16", "--threads", "1"
 
 
 def _bigan(*args, env=None, wait=True):
-    cmd = [sys.executable, "-m", "cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "bigan_repr.cli", *map(str, args)]
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     if wait:
         return subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=300)

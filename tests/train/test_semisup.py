@@ -9,9 +9,9 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from bigan_repr.cli import main
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.train.trainer import Trainer, train
-from cli import main
 
 SMALL = {"model": {"hidden": 32, "z_dim": 4, "projector": 16},
          "train": {"batch_size": 32, "threads": 1, "log_every": 2, "checkpoint_every": 3, "sample_every": 1000}}

@@ -5,8 +5,10 @@ import math
 
 import pytest
 import torch
+from bigan_repr.eval import EvalProtocol
 from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.errors import UserError
 from bigan_repr.losses.objectives import OBJECTIVES
@@ -14,8 +16,6 @@ from bigan_repr.report.run_report import evaluate_run
 from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
 from bigan_repr.train.networks import networks_for
 from bigan_repr.train.trainer import Trainer, TrainingStopped, train, train_to_end
-from cli import main
-from eval import EvalProtocol
 from tests.conftest import SMALL
 
 METRIC_KEYS = {"step", "epoch", "d_loss", "g_loss", "bound", "d_real", "d_fake", "d_acc", "recon",
@@ -186,7 +186,7 @@ def test_config_file_with_unknown_key_lists_valid_keys(tmp_path):
 
 
 def test_yaml_config_sets_defaults_and_flags_override(tmp_path):
-    from cli_flags import build_config
+    from bigan_repr.cli_flags import build_config
 
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text("model:\n  z_dim: 12\ntrain:\n  objective: kl\n  batch_size: 32\n")

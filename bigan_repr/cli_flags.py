@@ -17,8 +17,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import click
 
-from bigan_repr.config import SECTIONS, Config, load_config_file
-from bigan_repr.presets import PRESETS, dropped_refusal, preset
+from .config import SECTIONS, Config, load_config_file
+from .presets import PRESETS, dropped_refusal, preset
 
 
 class FiniteFloat(click.FloatRange):
