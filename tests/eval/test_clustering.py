@@ -67,8 +67,9 @@ def test_more_restarts_never_increase_the_objective():
     x, y = make_blobs(n_samples=300, centers=8, n_features=8, cluster_std=3.0, random_state=0)
     one = cluster_eval(x, y, restarts=1, seed=0)
     many = cluster_eval(x, y, restarts=6, seed=0)
-    # Restart 0 is shared, and the best of several is kept.
-    assert many["inertia"] <= one["inertia"] + 1e-6
+    # Restart 0 is shared, and the best of several is kept (to float32 rounding: the restarts run
+    # batched, and a batch of 6 sums in another order than a batch of 1)
+    assert many["inertia"] <= one["inertia"] * (1 + 1e-6)
 
 
 def test_seeds_report_the_mean_and_std_of_the_per_seed_runs():
