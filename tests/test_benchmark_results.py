@@ -1,0 +1,107 @@
+"""The benchmarks' results file (benchmarks/results_file.py): rows carry where they came from, a rerun skips the
+rows already measured, a failed write leaves the old file, and files written before the provenance load."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))  # benchmarks/ is a folder of scripts, not a package
+
+import results_file  # noqa: E402
+from results_file import ResultsFile  # noqa: E402
+
+from bigan_repr.config import Config  # noqa: E402
+
+
+def test_a_written_row_carries_config_command_commit_and_seconds(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [str(REPO / "benchmarks" / "hybrids.py"), "--out", "a folder"])
+    cfg = Config().updated({"train": {"seed": 3}})
+    ResultsFile(tmp_path / "hybrids.json").add("default-3", {"knn": 0.9}, cfg, time.perf_counter() - 2.2)
+    row = json.loads((tmp_path / "hybrids.json").read_text())["default-3"]
+    assert row["knn"] == 0.9 and row["seconds"] == 2
+    assert Config.from_dict(row["config"]) == cfg
+    assert row["command"] == "python benchmarks/hybrids.py --out 'a folder'"
+    assert row["commit"] == results_file.commit()
+
+
+def _git(folder: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=folder, check=True,
+                   capture_output=True)
+
+
+def test_the_commit_is_head_marked_dirty_by_tracked_changes_and_unknown_outside_git(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # no checkout above tmp_path counts
+    monkeypatch.setattr(results_file, "REPO", tmp_path)
+    results_file.commit.cache_clear()
+    try:
+        assert results_file.commit() == "unknown"
+        _git(tmp_path, "init", "-q")
+        (tmp_path / "tracked.py").write_text("1\n")
+        _git(tmp_path, "add", "tracked.py")
+        _git(tmp_path, "commit", "-q", "-m", "one")
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout
+        (tmp_path / "untracked.py").write_text("")
+        results_file.commit.cache_clear()
+        assert results_file.commit() == head.strip()
+        (tmp_path / "tracked.py").write_text("2\n")
+        results_file.commit.cache_clear()
+        assert results_file.commit() == head.strip() + "+dirty"
+    finally:
+        results_file.commit.cache_clear()
+
+
+def test_resume_skips_the_rows_present_and_keeps_them(tmp_path):
+    path = tmp_path / "semisup.json"
+    path.write_text(json.dumps({"results": {"a/5/0": {"test_accuracy": 80.0}, "b/5/0": {"test_accuracy": 70.0}},
+                                "preset": "digits-semisup"}))
+    results = ResultsFile(path, rows_key="results")
+    measured = []
+    for key in ("a/5/0", "c/5/0"):
+        if key in results:
+            continue
+        measured.append(key)
+        results.add(key, {"test_accuracy": 90.0}, Config(), time.perf_counter())
+    assert measured == ["c/5/0"]
+    again = json.loads(path.read_text())
+    assert again["results"]["a/5/0"] == {"test_accuracy": 80.0} and again["results"]["b/5/0"] == {"test_accuracy": 70.0}
+    assert again["results"]["c/5/0"]["test_accuracy"] == 90.0 and again["preset"] == "digits-semisup"
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    results = ResultsFile(path, indent=2)
+    results.add("tv", {"knn": 0.8}, Config(), time.perf_counter())
+    before = path.read_bytes()
+
+    def fails(document, indent):
+        raise RuntimeError("serializer failed")
+
+    monkeypatch.setattr(results_file, "serialized", fails)
+    with pytest.raises(RuntimeError, match="serializer failed"):
+        results.add("kl", {"knn": 0.7}, Config(), time.perf_counter())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary left beside it
+
+
+@pytest.mark.parametrize("name, rows_key", [
+    ("coupling-digits/coupling.json", None), ("hybrids-digits/hybrids.json", None),
+    ("preset-coupling/run_coupling.json", None), ("semisup-digits/semisup.json", "results"),
+    ("ablation/ablation.json", "rows"), ("objectives/results.json", None)])
+def test_committed_results_without_the_new_fields_load(name, rows_key):
+    results = ResultsFile(REPO / "benchmarks" / "results" / name, rows_key=rows_key)
+    assert results.rows and all(isinstance(row, dict) for row in results.rows.values())
+
+
+def test_an_old_row_stays_as_it_was_beside_a_new_one(tmp_path):
+    path = tmp_path / "coupling.json"
+    path.write_text(json.dumps({"default-0": {"recon_ratio": 0.5, "seconds": 61}}, indent=1) + "\n")
+    results = ResultsFile(path)
+    results.add("default-1", {"recon_ratio": 0.4}, Config(), time.perf_counter())
+    rows = json.loads(path.read_text())
+    assert rows["default-0"] == {"recon_ratio": 0.5, "seconds": 61}
+    assert {"config", "command", "commit", "seconds"} <= set(rows["default-1"])
