@@ -25,18 +25,16 @@ evaluates the rows not evaluated yet.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from bigan_repr.eval import evaluate
 from bigan_repr.eval.report import render_markdown
+from results_file import ResultsFile, parse_args, publish
 
 from bigan_repr.config import D_NORMS, Config
 from bigan_repr.features.encoder import dataset_for, load_encoder, random_encoder_like, raw_pixels
 from bigan_repr.presets import preset
-from bigan_repr.runs.atomic import atomic_write_text
-from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
 
 # the recipe parts each row switches, on top of the preset
@@ -60,9 +58,9 @@ def row_config(base: Config, changes: dict, steps: int | None, threads: int) -> 
     return base.updated({"train": overrides})
 
 
-def evaluate_layers(run: Path, exported: str, random_too: bool = False) -> dict:
+def evaluate_layers(run: Path, exported: str, random_too: bool = False) -> tuple[dict, Config]:
     """Full-protocol results of a run's encoder (and, with random_too, its random-init twin) at the exported
-    layer and at D's image pathway where the run trained D."""
+    layer and at D's image pathway where the run trained D; and the config the run was trained with."""
     loaded = load_encoder(run)
     layers = [layer for layer in dict.fromkeys((exported, "d")) if layer in loaded.config.trained_layers]
     print(f"{run.name}: evaluating {', '.join(layers)}", flush=True)
@@ -79,11 +77,12 @@ def evaluate_layers(run: Path, exported: str, random_too: bool = False) -> dict:
     if random_too:
         results["raw pixels"] = evaluate(raw_pixels(train_set.images), train_set.labels,
                                          raw_pixels(test_set.images), test_set.labels)
-    return {"step": loaded.step, "results": results}
+    return {"step": loaded.step, "results": results}, loaded.config
 
 
-def train_rows(base: Config, names: list[str], args, rows: dict, save) -> None:
+def train_rows(base: Config, names: list[str], args, results: ResultsFile) -> None:
     """Train every row not trained yet (a row interrupted midway resumes), recording its time."""
+    rows = results.rows
     for name in names:
         cfg = row_config(base, ROWS[name], args.steps, args.threads)
         if cfg is None:
@@ -95,57 +94,58 @@ def train_rows(base: Config, names: list[str], args, rows: dict, save) -> None:
         start = time.perf_counter()
         result = train_to_end(cfg, run)  # an interrupted row stops the script, never counts as trained
         seconds = time.perf_counter() - start + rows.get(name, {}).get("train_s", 0)
-        rows[name] = {"run": str(run.relative_to(args.out)), "train_s": round(seconds), "steps": result.step,
-                      "adversarial": cfg.train.adversarial, "config": cfg.train.__dict__}
+        results.add(name, {"run": str(run.relative_to(args.out)), "train_s": round(seconds), "steps": result.step,
+                           "adversarial": cfg.train.adversarial}, cfg, start)
         print(f"{name}: trained {result.step} steps in {seconds:.0f} s", flush=True)
-        save()
+
+
+def evaluate_rows(exported: str, names: list[str], args, results: ResultsFile) -> None:
+    """Evaluate every trained row not evaluated yet; the first one evaluated also measures the baselines."""
+    summary = results.document
+    for name in names:
+        row = results.rows.get(name)
+        if row is None or "results" in row:
+            continue
+        start = time.perf_counter()
+        evaluated, config = evaluate_layers(args.out / row["run"], exported, random_too="baselines" not in summary)
+        row |= evaluated
+        if "baselines" not in summary:
+            summary["baselines"] = {k: row["results"].pop(k) for k in list(row["results"]) if not k.startswith("(")}
+        # a row trained by one invocation (--train-only) may be evaluated by another: the row carries the
+        # evaluating one's stamp, its seconds counting the training too, and the training's command and commit
+        row["trained_by"] = {k: row[k] for k in ("command", "commit") if k in row}
+        results.add(name, row, config, start - row["train_s"])
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="fmnist")
     p.add_argument("--steps", type=int, default=None, help="G/E steps per row (default: the preset's)")
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--d-norm", choices=D_NORMS, default=None, help="D's normalization (default: the preset's)")
     p.add_argument("--recon-weight", type=float, default=None,
                    help="the x-cycle term's weight (default: the preset's; 0 reproduces the committed rows)")
     p.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of the rows")
     p.add_argument("--train-only", action="store_true", help="train the rows, evaluate later")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation"))
-    args = p.parse_args()
-    set_threads(args.threads)
+    args = parse_args(p)
     args.out.mkdir(parents=True, exist_ok=True)
     base = Config().updated(preset(args.preset))
     if args.d_norm:
         base = base.updated({"model": {"d_norm": args.d_norm}})
     if args.recon_weight is not None:
         base = base.updated({"train": {"recon_weight": args.recon_weight}})
-    exported = base.model.features
-    summary_path = args.out / "ablation.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary["preset"], summary["exported_layer"], summary["d_norm"] = args.preset, exported, base.model.d_norm
-    rows = summary.setdefault("rows", {})
-
-    def save() -> None:
-        atomic_write_text(summary_path, json.dumps(summary, indent=2, default=str) + "\n")
-
+    results = ResultsFile(args.out / "ablation.json", rows_key="rows", indent=2)
+    results.document |= {"preset": args.preset, "exported_layer": base.model.features, "d_norm": base.model.d_norm}
     names = [n for n in args.rows.split(",") if n]
-    train_rows(base, names, args, rows, save)
+    train_rows(base, names, args, results)
     if args.train_only:
         return
-    for name in names:
-        row = rows.get(name)
-        if row is None or "results" in row:
-            continue
-        row |= evaluate_layers(args.out / row["run"], exported, random_too="baselines" not in summary)
-        if "baselines" not in summary:
-            summary["baselines"] = {k: row["results"].pop(k) for k in list(row["results"]) if not k.startswith("(")}
-        save()
+    evaluate_rows(base.model.features, names, args, results)
+    rows = results.rows
     table = {f"{name} {layer}": r for name, row in rows.items() for layer, r in row.get("results", {}).items()}
-    table |= summary.get("baselines", {})
-    markdown = render_markdown(table, title=f"Ablation of the {args.preset} preset (Fashion-MNIST test set)")
-    atomic_write_text(args.out / "ablation.md", markdown)
-    print(markdown)
+    table |= results.document.get("baselines", {})
+    publish(args.out / "ablation.md",
+            render_markdown(table, title=f"Ablation of the {args.preset} preset (Fashion-MNIST test set)"))
 
 
 if __name__ == "__main__":

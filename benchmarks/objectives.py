@@ -24,14 +24,13 @@ import time
 from pathlib import Path
 
 from bigan_repr.eval import cluster_eval, knn_eval, linear_probe
+from results_file import ResultsFile, parse_args
 
 from bigan_repr.config import Config
 from bigan_repr.data.sources import load_images
 from bigan_repr.features.encoder import load_encoder, raw_pixels
 from bigan_repr.losses.objectives import OBJECTIVES
 from bigan_repr.report.generative_check import coupling_and_generation
-from bigan_repr.runs.atomic import atomic_write_text
-from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import TrainingDiverged, train_to_end
 
 COLUMNS = ("linear", "knn", "nn1", "kmeans_acc", "kmeans_nmi", "recon_ratio", "latent_ratio", "d_accuracy",
@@ -48,8 +47,8 @@ def evaluate(train_x, train_y, test_x, test_y) -> dict:
             "kmeans_acc": clusters["acc"], "kmeans_nmi": clusters["nmi"]}
 
 
-def run_objective(name: str, args, out: Path, data) -> dict:
-    cfg = Config().updated({
+def objective_config(name: str, args) -> Config:
+    return Config().updated({
         "data": {"source": "fashion-mnist"},
         "model": {"arch": "mlp", "hidden": 1024, "z_dim": 50, "features": "z"},
         # the objective alone: no invariance term and no x-cycle term, whatever the defaults become
@@ -57,6 +56,10 @@ def run_objective(name: str, args, out: Path, data) -> dict:
                   "seed": args.seed, "log_every": 100, "checkpoint_every": args.steps,
                   "invariance": "none", "recon_weight": 0.0},
     })
+
+
+def run_objective(cfg: Config, out: Path, data) -> dict:
+    name = cfg.train.objective
     start = time.perf_counter()
     try:
         train_to_end(cfg, out / "runs" / name)
@@ -98,30 +101,29 @@ def table(rows: dict[str, dict]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--objectives", default=",".join(OBJECTIVES))
     p.add_argument("--out", default="benchmarks/results/objectives")
-    args = p.parse_args()
-    set_threads(args.threads)
+    args = parse_args(p)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data_cfg = Config().updated({"data": {"source": "fashion-mnist"}}).data
-    data = (load_images(data_cfg, "train"), load_images(data_cfg, "test"))
-    results = out / "results.json"
-    rows = json.loads(results.read_text()) if results.is_file() else {}
-    if "raw pixels" not in rows:
-        rows["raw pixels"] = evaluate(raw_pixels(data[0].images), data[0].labels, raw_pixels(data[1].images),
-                                      data[1].labels)
-    print(table(rows), flush=True)
+    data_config = Config().updated({"data": {"source": "fashion-mnist"}})
+    data = (load_images(data_config.data, "train"), load_images(data_config.data, "test"))
+    results = ResultsFile(out / "results.json", indent=2)
+    if "raw pixels" not in results:
+        start = time.perf_counter()  # the row's config: the one its data was loaded by
+        results.add("raw pixels", evaluate(raw_pixels(data[0].images), data[0].labels, raw_pixels(data[1].images),
+                                           data[1].labels), data_config, start)
+    print(table(results.rows), flush=True)
     for name in args.objectives.split(","):
-        if name in rows:
+        if name in results:
             continue
-        rows[name] = run_objective(name, args, out, data)
-        print(f"{name}: {json.dumps(rows[name])}", flush=True)
-        atomic_write_text(results, json.dumps(rows, indent=2))
+        start, cfg = time.perf_counter(), objective_config(name, args)
+        numbers = run_objective(cfg, out, data)
+        results.add(name, numbers, cfg, start)
+        print(f"{name}: {json.dumps(numbers)}", flush=True)
     print(f"\nFashion-MNIST, MLP BiGAN, {args.steps} steps of batch 128, seed {args.seed}, E(x) features\n")
-    print(table(rows))
+    print(table(results.rows))
 
 
 if __name__ == "__main__":

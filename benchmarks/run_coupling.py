@@ -13,27 +13,25 @@ there); OUT/run_coupling.md holds the command and the table, with the columns of
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
 from coupling import GENERATIVE_COLUMNS, generative_numbers
+from results_file import ResultsFile, command, parse_args, publish
 
+from bigan_repr.config import Config
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.report.generative_check import coupling_and_generation
-from bigan_repr.runs.atomic import atomic_write_text
-from bigan_repr.train.runtime import set_threads
 
 
-def measured(run: Path) -> dict:
+def measured(run: Path) -> tuple[dict, Config]:
+    """The run's numbers, and the config it was trained with."""
     loaded = load_encoder(run)
     train_set, test_set = (dataset_for(loaded, None, split) for split in ("train", "test"))
     judged = coupling_and_generation(loaded, train_set, test_set, seed=loaded.config.train.seed)
     if judged is None:
         raise SystemExit(f"{run}: the run trained no G or D (train.adversarial false): nothing to measure")
-    return generative_numbers(judged) | {"step": loaded.step}
+    return generative_numbers(judged) | {"step": loaded.step}, loaded.config
 
 
 def table(groups: dict[str, list[str]], results: dict) -> str:
@@ -49,32 +47,25 @@ def table(groups: dict[str, list[str]], results: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("groups", nargs="+", metavar="GROUP=RUN[,RUN...]")
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/run-coupling"))
-    args = p.parse_args()
+    args = parse_args(p)
     groups = {}
     for spec in args.groups:
         name, sep, runs = spec.partition("=")
         if not sep or not runs:
             p.error(f"{spec!r}: expected GROUP=RUN[,RUN...]")
         groups[name] = runs.split(",")
-    set_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "run_coupling.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
+    results = ResultsFile(args.out / "run_coupling.json")
     for run in (run for runs in groups.values() for run in runs):
         if run in results:
             continue
         start = time.perf_counter()
-        results[run] = measured(Path(run)) | {"seconds": round(time.perf_counter() - start)}
-        print(f"{run}: recon ratio {results[run]['recon_ratio']:.3f}, {results[run]['verdict']} "
-              f"({results[run]['seconds']} s)", flush=True)
-        atomic_write_text(path, json.dumps(results, indent=1) + "\n")
-    command = "python benchmarks/run_coupling.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    markdown = (f"# Coupling and generation of trained runs (mean ± std over each group's runs)\n\n"
-                f"```\n{command}\n```\n\n{table(groups, results)}\n")
-    atomic_write_text(args.out / "run_coupling.md", markdown)
-    print(markdown)
+        numbers, cfg = measured(Path(run))
+        kept = results.add(run, numbers, cfg, start)
+        print(f"{run}: recon ratio {kept['recon_ratio']:.3f}, {kept['verdict']} ({kept['seconds']} s)", flush=True)
+    publish(args.out / "run_coupling.md", f"# Coupling and generation of trained runs (mean ± std over each group's "
+            f"runs)\n\n```\n{command()}\n```\n\n{table(groups, results.rows)}\n")
 
 
 if __name__ == "__main__":

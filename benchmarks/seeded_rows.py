@@ -10,7 +10,6 @@ the table.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -18,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bigan_repr.eval.report import MODEL, Method
+from results_file import ResultsFile, parse_args, publish
 
 from bigan_repr.config import Config, resolve_layer
 from bigan_repr.report.run_report import evaluate_run
-from bigan_repr.runs.atomic import atomic_write_text
-from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
 
 
@@ -74,26 +72,19 @@ def main(bench: Benchmark, description: str) -> None:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--rows", default=",".join(bench.default_rows or bench.rows), help=f"of {', '.join(bench.rows)}")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--threads", type=int, default=bench.threads)
     p.add_argument("--out", type=Path, default=Path(f"benchmarks/results/{bench.name}-digits"))
-    args = p.parse_args()
+    args = parse_args(p, threads=bench.threads)
     rows = args.rows.split(",")
     if unknown := sorted(set(rows) - set(bench.rows)):
         p.error(f"unknown rows {unknown}; choose from {', '.join(bench.rows)}")
-    set_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{bench.name}.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
+    results = ResultsFile(args.out / f"{bench.name}.json")
     for seed in (int(s) for s in args.seeds.split(",")):
         for row in rows:
             if (key := f"{row}-{seed}") in results:
                 continue
             cfg = Config().updated(bench.rows[row][1]).updated({"train": {"seed": seed, "threads": args.threads}})
             start = time.perf_counter()
-            results[key] = measured(cfg, args.out / "runs" / key, bench.numbers) \
-                | {"seconds": round(time.perf_counter() - start)}
-            print(f"{key}: {bench.summary(results[key])} ({results[key]['seconds']} s)", flush=True)
-            atomic_write_text(path, json.dumps(results, indent=1) + "\n")
-    markdown = f"# {bench.title}\n\n{table(bench, results)}\n"
-    atomic_write_text(args.out / f"{bench.name}.md", markdown)
-    print(markdown)
+            kept = results.add(key, measured(cfg, args.out / "runs" / key, bench.numbers), cfg, start)
+            print(f"{key}: {bench.summary(kept)} ({kept['seconds']} s)", flush=True)
+    publish(args.out / f"{bench.name}.md", f"# {bench.title}\n\n{table(bench, results.rows)}\n")

@@ -28,19 +28,17 @@ of everything semisup.json holds, whichever budgets and rows this invocation ran
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 from bigan_repr.eval import EvalProtocol, label_budget_probe
+from results_file import ResultsFile, parse_args, publish
 
 from bigan_repr.config import Config, resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.presets import PRESETS, preset
 from bigan_repr.report.run_report import classifier_result
-from bigan_repr.runs.atomic import atomic_write_text
-from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.trainer import train_to_end
 
 ROWS = {
@@ -112,6 +110,24 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def unsupervised_config(args) -> Config:
+    """Row (d)'s config: the unsupervised preset, without labels, at this invocation's steps and threads."""
+    return Config().updated(preset(args.unsupervised or unsupervised_preset(args.preset))).updated(
+        {"data": {"labels_per_class": None}, "train": {"threads": args.threads}
+         | ({"steps": args.steps} if args.steps else {})})
+
+
+def measure(row: str, budget: int, split: int, base: Config, args, cache: dict) -> tuple[float, Config]:
+    """One row's test accuracy at one budget and split, and the config of the run it comes from."""
+    if row == "d":
+        unsup, unsup_run = unsupervised_config(args), args.out / "runs" / "unsupervised"
+        if "features" not in cache:
+            trained(unsup, unsup_run)  # once; a finished run resumes to its end at once
+        return probe_accuracy(unsup_run, budget, split, cache), unsup
+    cfg = row_config(base, row, budget, split, args.steps, args.threads)
+    return classifier_accuracy(trained(cfg, args.out / "runs" / f"{row}-{budget}-{split}")), cfg
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="fmnist-semisup")
@@ -121,17 +137,13 @@ def main() -> None:
     p.add_argument("--splits", default="0,1,2")
     p.add_argument("--rows", default="a,b,c,d")
     p.add_argument("--steps", type=int, default=None, help="steps per row (default: the preset's)")
-    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/semisup"))
-    args = p.parse_args()
-    set_threads(args.threads)
+    args = parse_args(p)
     budgets, splits = [int(b) for b in args.budgets.split(",")], [int(s) for s in args.splits.split(",")]
     base = Config().updated(preset(args.preset))
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "semisup.json"
-    state = json.loads(path.read_text()) if path.exists() else {}
-    results = state.setdefault("results", {})
-    state |= {"preset": args.preset, "steps": args.steps or base.train.steps}
+    results = ResultsFile(args.out / "semisup.json", rows_key="results")
+    results.document |= {"preset": args.preset, "steps": args.steps or base.train.steps}
     cache: dict = {}
     for budget in budgets:
         for split in splits:
@@ -140,25 +152,11 @@ def main() -> None:
                 if key in results:
                     continue
                 start = time.perf_counter()
-                if row == "d":
-                    unsup = Config().updated(preset(args.unsupervised or unsupervised_preset(args.preset))).updated(
-                        {"data": {"labels_per_class": None}, "train": {"threads": args.threads}
-                         | ({"steps": args.steps} if args.steps else {})})
-                    unsup_run = args.out / "runs" / "unsupervised"
-                    if "features" not in cache:
-                        trained(unsup, unsup_run)  # once; a finished run resumes to its end at once
-                    accuracy = probe_accuracy(unsup_run, budget, split, cache)
-                else:
-                    run = args.out / "runs" / f"{row}-{budget}-{split}"
-                    accuracy = classifier_accuracy(trained(row_config(base, row, budget, split, args.steps,
-                                                                      args.threads), run))
-                results[key] = {"test_accuracy": accuracy, "seconds": round(time.perf_counter() - start)}
-                print(f"{key}: {accuracy:.2f}% ({results[key]['seconds']} s)", flush=True)
-                atomic_write_text(path, json.dumps(state, indent=1) + "\n")
-    markdown = (f"# Semi-supervised benchmark: preset {args.preset}, test accuracy (%), mean ± std over label "
-                f"splits\n\n" + table(results) + "\n")
-    atomic_write_text(args.out / "semisup.md", markdown)
-    print(markdown)
+                accuracy, cfg = measure(row, budget, split, base, args, cache)
+                kept = results.add(key, {"test_accuracy": accuracy}, cfg, start)
+                print(f"{key}: {accuracy:.2f}% ({kept['seconds']} s)", flush=True)
+    publish(args.out / "semisup.md", f"# Semi-supervised benchmark: preset {args.preset}, test accuracy (%), mean ± "
+            f"std over label splits\n\n" + table(results.rows) + "\n")
 
 
 if __name__ == "__main__":
