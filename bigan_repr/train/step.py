@@ -1,36 +1,28 @@
-"""One BiGAN training step, the same for every objective.
+"""One BiGAN training step, the same for every objective and every set of terms.
 
-D is updated ``n_critic`` times (one real batch each), then G and E together on the last batch.
-Two optional additions, each measured in the README's ablation:
-- augmentation inside D's input (DiffAugment): D compares (T(x), E(x)) with (T(G(z)), z) for
-  random T drawn afresh for every call, so G is never taught to produce augmented images;
-- an invariance term for E: a loss between the projector's outputs on two augmented views of
-  each image, added to E's adversarial loss, or alone (no D, no G: the control).
-A semi-supervised run adds the classifier on E's penultimate layer: cross-entropy on an augmented
-labelled batch and, with D and G, the (K+1)-class terms on x and on G(z) (``losses/semisup.py``).
-Feature matching (Salimans et al. 2016), when weighted, adds to G's loss the gap between the mean
-penultimate features of x and of G(z), read through a fixed copy of E so that only G moves.
+D is updated ``n_critic`` times (one real batch each), then G and E together on the last batch,
+by the weighted sum of the run's terms (``terms/``: the adversarial loss, ALICE's cycles, feature
+matching, E's invariance term, the semi-supervised classifier's). The step knows none of them by
+name but the adversarial one, whose E(x) and G(z) D's update of the same step compares.
+DiffAugment, when on, transforms x inside D's input for both joints, drawn afresh for every call,
+so G is never taught to produce augmented images.
 The step returns detached tensors and never synchronizes with the device; the caller decides
 when to read them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
 from ..losses.augment import AugmentPolicy, augment
 from ..losses.objectives import Objective, joint_gradient_penalty
-from ..losses.semisup import generated_loss, labelled_loss, unlabelled_real_loss
 from ..nets.bigan import BiGAN, sample_prior
-from ..nets.invariance_head import InvarianceHead
-from .labelled import LabelledBatches
+from ..terms.adversarial import Adversarial
+from ..terms.term import Batch, Pass, Term
 
 
 class CriticPair(nn.Module):
@@ -52,89 +44,41 @@ class CriticPair(nn.Module):
         return d_real, d_fake, penalty
 
 
-class GEOutputs(NamedTuple):
-    """What G and E compute with gradients in one step; None where the step has no such part."""
+class GeneratorEncoderPass(nn.Module):
+    """Everything G and E compute with gradients in one step, in one forward call: each term's outputs
+    (``terms/``), keyed by the term's name. It holds the networks the terms use, so that
+    DistributedDataParallel sees their parameters; ``generator`` is None when E trains without D and G."""
 
-    z_real: Tensor | None  # E(x)
-    x_fake: Tensor | None  # G(z)
-    x_rec: Tensor | None  # G(E(x)), for the cycle terms
-    z_rec: Tensor | None  # E(G(z)), likewise
-    h: Tensor | None  # the invariance head's projections of both views, (2B, width)
-    logits_labelled: Tensor | None = None  # the classifier on the labelled batch, (B_l, K)
-    logits_real: Tensor | None = None  # the classifier on x, whose labels are not used, (B, K)
-    logits_fake: Tensor | None = None  # the classifier on G(z), detached from G: E's (K+1)-class term, (B, K)
-    feature_gap: Tensor | None = None  # feature matching's gap for G, E held fixed, ()
-
-
-class GeneratorEncoderPair(nn.Module):
-    """Everything G and E compute with gradients, in one forward call: E(x) and G(z) when adversarial
-    (plus the x-cycle's G(E(x)) and the latent cycle's E(G(z)), each only when its term is weighted),
-    the invariance head's outputs on the views when E has that term, the classifier's logits in a
-    semi-supervised run. ``generator`` is None when E trains without D and G."""
-
-    def __init__(self, generator: nn.Module | None, encoder: nn.Module, head: nn.Module | None,
-                 classifier: nn.Module | None = None):
+    def __init__(self, model: BiGAN, terms: list[Term], adversarial: bool):
         super().__init__()
-        self.generator, self.encoder, self.head, self.classifier = generator, encoder, head, classifier
+        self.model, self.terms = [model], terms  # a list: the model's modules are registered below, once
+        self.generator = model.generator if adversarial else None
+        self.encoder, self.projector, self.classifier = model.encoder, model.projector, model.classifier
 
-    def forward(self, x: Tensor, z: Tensor, x_cycle: bool = False, z_cycle: bool = False,
-                views: Tensor | None = None, x_labelled: Tensor | None = None,
-                feature_matching: bool = False) -> GEOutputs:
-        z_real = x_fake = x_rec = z_rec = h = logits_labelled = logits_real = logits_fake = feature_gap = None
-        E, C = self.encoder, self.classifier
-        if self.generator is not None:
-            f_real = E.features(x)
-            z_real, x_fake = E.code(f_real), self.generator(z)
-            if x_cycle:
-                x_rec = self.generator(z_real)
-            if z_cycle:  # E in train mode: its batch-norm statistics see G(z) only when the term is on
-                z_rec = E(x_fake)
-            if C is not None:  # real images (labels unused) and generated ones: the (K+1)-th class
-                logits_real, logits_fake = C(f_real), C(E.features(x_fake.detach()))
-            if feature_matching:
-                gap = f_real.detach().float().mean(0) - fixed_features(E, x_fake).float().mean(0)
-                feature_gap = gap.pow(2).sum()  # ||.||^2, as published
-        if views is not None:
-            h = self.head(E.features(views))  # (2B, width): both views in one batch
-        if x_labelled is not None:
-            logits_labelled = C(E.features(x_labelled))
-        return GEOutputs(z_real, x_fake, x_rec, z_rec, h, logits_labelled, logits_real, logits_fake, feature_gap)
-
-
-def fixed_features(encoder: nn.Module, x: Tensor) -> Tensor:
-    """E's penultimate layer on x through a fixed copy of E: gradients reach x, never E's weights, and
-    batch norm's running statistics are left as they were (it normalizes by x's own batch, as E does)."""
-    frozen = {name: p.detach() for name, p in encoder.body.named_parameters()}
-    frozen |= {name: b.clone() for name, b in encoder.body.named_buffers()}
-    return functional_call(encoder.body, frozen, (x,))
+    def forward(self, batch: Batch) -> dict[str, dict[str, Tensor]]:
+        p = Pass(self.model[0], batch)
+        return {term.name: term.forward(p) for term in self.terms}
 
 
 @dataclass
 class StepContext:
     """Everything a step needs besides the batch; built once by the trainer."""
 
-    model: BiGAN  # the bare networks: no-grad passes, weight clipping, the G/E loss through D
+    model: BiGAN  # the bare networks: no-grad passes, weight clipping
     critic: nn.Module  # CriticPair, possibly wrapped in DistributedDataParallel
-    gen_enc: nn.Module  # GeneratorEncoderPair, possibly wrapped likewise
+    gen_enc: nn.Module  # GeneratorEncoderPass, possibly wrapped likewise
     objective: Objective
     opt_d: torch.optim.Optimizer
     opt_ge: torch.optim.Optimizer
-    gen_loss: str
-    recon_weight: float
-    latent_recon_weight: float
     rng: torch.Generator
     autocast: AbstractContextManager
+    terms: list[Term]  # what G and E minimize, summed with each term's weight (terms/registry.py)
     d_augment: AugmentPolicy | None = None  # applied to both joints' x inside D's input
-    adversarial: bool = True  # False: E learns from the invariance term (and labels) alone
-    labelled: LabelledBatches | None = None  # a semi-supervised run's labelled images
-    class_weight: float = 1.0  # the weight of the classifier's losses
-    feature_matching: float = 0.0  # the weight of G's feature-matching term (0: not computed)
-    gather: Callable[[Tensor], Tensor] | None = None  # under torchrun: every process's projections, with gradients
 
     @property
-    def head(self) -> InvarianceHead | None:
-        """E's invariance head: its views, its loss and their weight (None: no such term)."""
-        return self.model.projector
+    def adversarial(self) -> bool:
+        """Whether the step plays the game: draws z and updates D (False: E learns without D and G)."""
+        return any(term.needs_prior for term in self.terms)
 
     def for_d(self, x: Tensor) -> Tensor:
         """x as D sees it: augmented with fresh draws when DiffAugment is on."""
@@ -171,70 +115,22 @@ def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Te
     }
 
 
-def _adversarial_loss(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs) -> Tensor:
-    D = ctx.model.discriminator
-    loss = ctx.objective.g_loss(D(ctx.for_d(x), out.z_real), D(ctx.for_d(out.x_fake), z), ctx.gen_loss)
-    if out.x_rec is not None:  # ALICE-style cycle terms, each computed only when weighted
-        loss = loss + ctx.recon_weight * (out.x_rec - x).float().pow(2).flatten(1).sum(1).mean()
-    if out.z_rec is not None:
-        loss = loss + ctx.latent_recon_weight * (out.z_rec - z).float().pow(2).sum(1).mean()
-    return loss
-
-
-def _classifier_loss(ctx: StepContext, out: GEOutputs, y_labelled: Tensor | None, stats: dict) -> Tensor:
-    """The semi-supervised classifier's terms: labelled cross-entropy, and with G the (K+1)-class ones."""
-    loss = torch.zeros((), device=ctx.rng.device)
-    if out.logits_labelled is not None:
-        labelled = labelled_loss(out.logits_labelled, y_labelled)
-        loss = loss + ctx.class_weight * labelled
-        stats["class_loss"] = labelled.detach().float()
-    if out.logits_real is not None:
-        real_or_generated = unlabelled_real_loss(out.logits_real) + generated_loss(out.logits_fake)
-        loss = loss + ctx.class_weight * real_or_generated
-        stats["generated_class_loss"] = real_or_generated.detach().float()
-    return loss
-
-
-def generator_encoder_update(ctx: StepContext, x: Tensor, z: Tensor, out: GEOutputs,
-                             y_labelled: Tensor | None = None) -> dict[str, Tensor]:
-    # ---- G and E: minimize the G/E loss against the updated D, plus E's invariance term ----
+def generator_encoder_update(ctx: StepContext, batch: Batch, out: dict[str, dict[str, Tensor]]) -> dict[str, Tensor]:
+    # ---- G and E: minimize the terms' weighted sum, the adversarial one against the updated D ----
     stats = {}
     D = ctx.model.discriminator
     D.requires_grad_(False)  # D's gradients are not needed here; skip computing them
     with ctx.autocast:
-        loss = torch.zeros((), device=x.device)
-        if ctx.adversarial:
-            loss = _adversarial_loss(ctx, x, z, out)
-            stats["g_loss"] = loss.detach().float()
-        if out.h is not None:
-            invariance = ctx.head.loss(out.h if ctx.gather is None else ctx.gather(out.h))
-            loss = loss + ctx.head.spec.weight * invariance
-            stats["invariance"] = invariance.detach().float()
-        loss = loss + _classifier_loss(ctx, out, y_labelled, stats)
-        if out.feature_gap is not None:
-            loss = loss + ctx.feature_matching * out.feature_gap
-            stats["feature_gap"] = out.feature_gap.detach().float()
+        loss = torch.zeros((), device=batch.x.device)
+        for term in ctx.terms:
+            value = term.loss(out[term.name], batch)
+            loss = loss + term.weight * value
+            stats[term.log] = value.detach().float()
     ctx.opt_ge.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_ge.step()
     D.requires_grad_(True)
     return stats
-
-
-@torch.no_grad()
-def _hybrid_images(ctx: StepContext, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
-    """The generated images the hybrids add to the invariance term, without gradients to G (or through E's
-    code): positives G(E(x) + sigma * noise) and negatives G(z), each None unless the spec asks for it."""
-    spec = ctx.head.spec
-    positives = negatives = None
-    with ctx.autocast:
-        if spec.generative_sigma:
-            code = ctx.model.encoder(x)
-            noise = torch.randn(code.shape, generator=ctx.rng, device=code.device, dtype=code.dtype)
-            positives = ctx.model.generator(code + spec.generative_sigma * noise)
-        if spec.fake_negatives:
-            negatives = ctx.model.generator(_z(ctx, x.shape[0], x.device))
-    return positives, negatives
 
 
 def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
@@ -251,13 +147,13 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
                 z_real, x_fake = ctx.model.encoder(x), ctx.model.generator(z)
             discriminator_update(ctx, x, z_real, x_fake, z)
     x = batches[-1]
-    z = _z(ctx, x.shape[0], x.device) if ctx.adversarial else None
-    views = None if ctx.head is None else ctx.head.views(x, ctx.rng, *_hybrid_images(ctx, x))  # (n_views * B, C, H, W)
-    x_labelled, y_labelled = ctx.labelled.next(ctx.rng) if ctx.labelled is not None else (None, None)
+    batch = Batch(x, z=_z(ctx, x.shape[0], x.device) if ctx.adversarial else None)
+    for term in ctx.terms:  # each term's inputs, drawn in registry order
+        term.prepare(batch)
     with ctx.autocast:
-        out = ctx.gen_enc(x, z, ctx.recon_weight > 0, ctx.latent_recon_weight > 0, views, x_labelled,
-                          ctx.feature_matching > 0)
+        out = ctx.gen_enc(batch)
     stats = {}
     if ctx.adversarial:
-        stats = discriminator_update(ctx, x, out.z_real.detach(), out.x_fake.detach(), z)
-    return stats | generator_encoder_update(ctx, x, z, out, y_labelled)
+        played = out[Adversarial.name]
+        stats = discriminator_update(ctx, x, played["z_real"].detach(), played["x_fake"].detach(), batch.z)
+    return stats | generator_encoder_update(ctx, batch, out)

@@ -7,6 +7,7 @@ import torch
 
 from bigan_repr.config import Config
 from bigan_repr.nets.bigan import sample_prior
+from bigan_repr.terms.term import Batch
 from bigan_repr.train.assembly import assemble
 from bigan_repr.train.step import discriminator_update, generator_encoder_update, train_step
 
@@ -61,12 +62,20 @@ def test_weight_clipping_holds_ds_parameters_in_the_clip_range():
     assert max(p.abs().max().item() for p in run.model.encoder.parameters()) > c  # D alone is clipped
 
 
+def _outputs(run, x, z):
+    """The batch and every term's outputs with gradients, as train_step computes them."""
+    batch = Batch(x, z)
+    for term in run.ctx.terms:
+        term.prepare(batch)
+    return batch, run.ctx.gen_enc(batch)
+
+
 def test_the_g_e_update_changes_g_and_e_but_not_d():
     run = _run()
     x, _, _, z = _batch(run)
-    outputs = run.ctx.gen_enc(x, z)  # E(x) and G(z) with gradients, as train_step computes them
+    batch, outputs = _outputs(run, x, z)
     before = {name: _weights(getattr(run.model, name)) for name in ("generator", "encoder", "discriminator")}
-    stats = generator_encoder_update(run.ctx, x, z, outputs)
+    stats = generator_encoder_update(run.ctx, batch, outputs)
     assert _changed(run.model.generator, before["generator"]) and _changed(run.model.encoder, before["encoder"])
     assert _changed(run.model.discriminator, before["discriminator"]) == []
     assert torch.isfinite(stats["g_loss"])
@@ -84,44 +93,46 @@ def test_without_the_adversarial_game_only_e_and_the_projector_change():
 
 
 def test_feature_matching_moves_g_alone_and_leaves_es_statistics():
-    run = _run(feature_matching=1.0)
+    run = _run(feature_matching=1.0, invariance="none")  # E sees x and G(z) alone
     x, _, _, z = _batch(run)
     E = run.model.encoder
     before = copy.deepcopy(E)
-    out = run.ctx.gen_enc(x, z, feature_matching=True)
+    batch, outputs = _outputs(run, x, z)
+    gap, x_fake = outputs["feature_matching"]["gap"], outputs["adversarial"]["x_fake"]
     with torch.no_grad():  # the squared gap between the batches' mean penultimate features, each batch-normed alone
-        expected = (copy.deepcopy(before).features(x).mean(0) - copy.deepcopy(before).features(out.x_fake).mean(0))
+        expected = (copy.deepcopy(before).features(x).mean(0) - copy.deepcopy(before).features(x_fake).mean(0))
         before.features(x)  # what E's statistics become from x alone
-    torch.testing.assert_close(out.feature_gap, expected.pow(2).sum())
+    torch.testing.assert_close(gap, expected.pow(2).sum())
     for (name, got), (_, want) in zip(E.named_buffers(), before.named_buffers(), strict=True):
         assert torch.equal(got, want), name  # G(z) left batch norm's running statistics as they were
     E_params, G_params = list(E.parameters()), list(run.model.generator.parameters())
-    grads = torch.autograd.grad(out.feature_gap, E_params + G_params, allow_unused=True, retain_graph=True)
+    grads = torch.autograd.grad(gap, E_params + G_params, allow_unused=True, retain_graph=True)
     assert all(g is None or not g.any() for g in grads[: len(E_params)])  # E is held fixed for the term
     assert any(g is not None and g.abs().sum() > 0 for g in grads[len(E_params):])
-    stats = generator_encoder_update(run.ctx, x, z, out)
-    assert torch.equal(stats["feature_gap"], out.feature_gap.detach())
+    stats = generator_encoder_update(run.ctx, batch, outputs)
+    assert torch.equal(stats["feature_gap"], gap.detach())
 
 
 def test_feature_matching_is_off_unless_weighted():
     run = _run()
     x, _, _, z = _batch(run)
-    assert run.ctx.feature_matching == 0 and run.ctx.gen_enc(x, z).feature_gap is None
+    assert "feature_matching" not in _outputs(run, x, z)[1]
 
 
 @pytest.mark.parametrize(("recon", "latent"), [(0.05, 0.0), (0.0, 0.5), (0.05, 0.5), (0.0, 0.0)])
 def test_each_cycle_is_computed_only_when_weighted(recon, latent):
-    run = _run(recon_weight=recon, latent_recon_weight=latent)
+    run = _run(recon_weight=recon, latent_recon_weight=latent, invariance="none")
     x, _, _, z = _batch(run)
     E = run.model.encoder
     before = copy.deepcopy(E)
-    out = run.ctx.gen_enc(x, z, recon > 0, latent > 0)
-    assert (out.x_rec is not None, out.z_rec is not None) == (recon > 0, latent > 0)
+    _, out = _outputs(run, x, z)
+    assert ("x_cycle" in out, "z_cycle" in out) == (recon > 0, latent > 0)
     with torch.no_grad():  # E's batch-norm statistics: from x, and from G(z) only for the latent cycle
         before(x)
         if latent:
-            before(out.x_fake)
+            before(out["adversarial"]["x_fake"])
     for (name, got), (_, want) in zip(E.named_buffers(), before.named_buffers(), strict=True):
         assert torch.equal(got, want), name
-    stats = train_step(run.ctx, [x])  # the step passes the same choice and trains with either cycle absent
+    stats = train_step(run.ctx, [x])  # the step trains with either cycle absent, and logs each one present
     assert torch.isfinite(stats["g_loss"])
+    assert ("x_cycle" in stats, "z_cycle" in stats) == (recon > 0, latent > 0)
