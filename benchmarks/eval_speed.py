@@ -56,7 +56,7 @@ from bigan_repr.eval.knn_index import IndexSpec, NeighbourIndex  # noqa: E402
 import eval.suite  # noqa: E402
 from bigan_repr.config import DataConfig  # noqa: E402
 from bigan_repr.data.sources import load_images  # noqa: E402
-from bigan_repr.train.runtime import set_threads  # noqa: E402
+from bigan_repr.model.runtime import set_threads  # noqa: E402
 
 TASKS = ("probe", "budget", "kmeans", "nn1", "knn", "row")
 ROW_TARGET_S = 30.0

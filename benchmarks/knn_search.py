@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bigan_repr.eval.knn import weighted_vote  # noqa: E402
 from bigan_repr.eval.knn_index import NeighbourIndex, resolve_index  # noqa: E402
 
-from bigan_repr.train.runtime import set_threads  # noqa: E402
+from bigan_repr.model.runtime import set_threads  # noqa: E402
 
 K, TEMPERATURE = 20, 0.07  # the weighted k-NN protocol (eval.knn's defaults)
 PROTOCOLS = {"1-NN l2": ("l2", 10), "k-NN cosine": ("cosine", K)}  # metric, neighbours searched

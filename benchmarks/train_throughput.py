@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from bigan_repr.config import ARCHS, Config
+from bigan_repr.model.runtime import set_threads
 from bigan_repr.nets.bigan import sample_prior
-from bigan_repr.train.runtime import set_threads
 from bigan_repr.train.step import train_step
 from bigan_repr.train.trainer import Trainer
 

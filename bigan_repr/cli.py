@@ -76,8 +76,8 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 def info(run):
     """Print a run's config, its last metrics and, from its report.json, the coupling and generation numbers."""
+    from bigan_repr.model.checkpoint import step_checkpoints
     from bigan_repr.runs.run_dir import RunDir
-    from bigan_repr.train.checkpoint import step_checkpoints
 
     rd = RunDir(run)
     config, rows = rd.read_config(), rd.read_metrics()  # both checked before anything is printed
@@ -126,7 +126,7 @@ def _protocol(budgets: str, n_seeds: int, restarts: int, kmeans_spaces: str, **m
 
 
 def _set_threads(n: int | None) -> None:
-    from bigan_repr.train.runtime import set_threads
+    from bigan_repr.model.runtime import set_threads
 
     set_threads(n)
 
@@ -191,13 +191,16 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, kmeans
 
     The baselines are raw pixels and a random-init encoder of the same architecture.
     """
-    from bigan_repr.report.pipeline import run_pipeline
+    from bigan_repr.report.run_report import check_reportable, evaluate_run
+    from bigan_repr.train.trainer import train as run_training
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or _default_out(cfg)
-    report = run_pipeline(cfg, out, progress=not quiet, protocol=_protocol(budgets, n_seeds, restarts, kmeans_spaces),
-                          embedding=embedding)
-    _print_report(report, as_json)
+    protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces)
+    check_reportable(cfg.data, protocol=protocol, embedding=embedding)  # refused before training, not after it
+    result = run_training(cfg, out, progress=not quiet)
+    click.echo(f"training {result.stopped} at step {result.step}", err=True)
+    _print_report(evaluate_run(result.run_dir, protocol=protocol, embedding=embedding), as_json)
     click.echo(f"report: {Path(out) / 'report.html'}", err=True)
 
 

@@ -1,6 +1,8 @@
 """Shared fixtures: small, fast runs on the bundled digits data."""
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -33,3 +35,27 @@ def tiny_run(tmp_path_factory):
     cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"epochs": 1}})
     train(cfg, out, progress=False)
     return out
+
+
+def run_with_checkpoint(tiny_run: Path, tmp_path: Path, change) -> tuple[Path, Path]:
+    """A copy of the tiny run whose latest checkpoint ``change`` has edited; (run, checkpoint file)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    path = sorted((run / "checkpoints").glob("step_*.pt"))[-1]
+    ckpt = torch.load(path, weights_only=True)
+    change(ckpt)
+    torch.save(ckpt, path)
+    return run, path
+
+
+def one_error_line(args) -> str:
+    """The `bigan` command's output for ``args``, asserted to be one error line with exit status 2."""
+    from click.testing import CliRunner
+
+    from bigan_repr.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]

@@ -12,6 +12,7 @@ PACKAGE = REPO / "bigan_repr"
 EVAL = REPO / "eval"  # installed as bigan_repr.eval (pyproject's package-dir)
 TOP_FILES = {"__init__.py", "config.py", "presets.py", "errors.py", "cli.py", "cli_flags.py"}
 LONG_ALLOWED = {"config.py", "cli.py"}  # the two files allowed past 300 lines
+TRAINING_COMMANDS = {"train", "pipeline"}  # cli.py's commands that train; the others use a trained model
 MAX_LINES = 300
 
 
@@ -25,11 +26,12 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The package's modules that ``name`` imports anywhere in its file (top level, functions, TYPE_CHECKING)."""
+def _imports(name: str, path: Path, modules: dict[str, Path], tree: ast.AST | None = None) -> set[str]:
+    """The package's modules that ``name`` imports anywhere in its file (top level, functions, TYPE_CHECKING),
+    or only within ``tree``, a part of that file."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree or ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -76,7 +78,7 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_import_graph_is_read():
     graph = _graph()
-    assert "bigan_repr.nets.bigan" in graph["bigan_repr.train.networks"]
+    assert "bigan_repr.nets.bigan" in graph["bigan_repr.model.networks"]
     assert "bigan_repr.train.assembly" in graph["bigan_repr.train.state"]
     assert "bigan_repr.eval.knn_index" in graph["bigan_repr.eval.knn"]  # eval/'s relative imports
     assert "bigan_repr.eval.protocol" in graph["bigan_repr.cli"]
@@ -99,6 +101,25 @@ def test_eval_imports_nothing_of_the_package_above_it():
     assert above == set()
 
 
+def _training_imports(deps: set[str]) -> list[str]:
+    return sorted(m for m in deps if m == "bigan_repr.train" or m.startswith("bigan_repr.train."))
+
+
+def test_using_a_trained_model_imports_nothing_of_training():
+    # features/ and report/ read a trained run through model/; only the CLI's commands that train reach train/
+    graph = _graph()
+    users = {name: found for name, deps in graph.items()
+             if name.startswith(("bigan_repr.features", "bigan_repr.report")) and (found := _training_imports(deps))}
+    assert users == {}
+    modules = _modules()
+    cli = modules["bigan_repr.cli"]
+    by_part = {getattr(node, "name", f"line {node.lineno}"): _training_imports(_imports("bigan_repr.cli", cli, modules,
+                                                                                        node))
+               for node in ast.parse(cli.read_text()).body}
+    assert {part for part, found in by_part.items() if found} == TRAINING_COMMANDS
+    assert by_part["train"] == ["bigan_repr.train.trainer"]  # the check reads imports inside commands
+
+
 def test_no_import_circle_in_the_package():
     assert _find_cycle(_graph()) is None, f"import circle: {' -> '.join(_find_cycle(_graph()))}"
 
@@ -108,7 +129,8 @@ def test_the_cycle_finder_finds_one():
     assert _find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-@pytest.mark.parametrize("folder", ["data", "nets", "losses", "train", "features", "runs", "report", "eval"])
+@pytest.mark.parametrize("folder", ["data", "nets", "losses", "model", "train", "features", "runs", "report",
+                                    "eval"])
 def test_each_folder_says_what_it_owns_and_may_import(folder):
     doc = ast.get_docstring(ast.parse((EVAL if folder == "eval" else PACKAGE / folder).joinpath("__init__.py")
                                       .read_text()))

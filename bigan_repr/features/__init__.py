@@ -4,5 +4,5 @@ formats (:mod:`files`), encoding datasets into them at any size and under torchr
 nearest training images (:mod:`retrieval`).
 
 May import: everything below it (``config``, ``errors``, ``data/``, ``nets/``, ``losses/``, ``runs/``,
-``train/``) and ``eval/``. Never ``report/``.
+``model/``) and ``eval/``. Never ``train/``: a trained model is read through ``model/``. Never ``report/``.
 """

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..data.rows import ImageRows
 from ..errors import UserError
+from ..model.processes import DistContext, barrier, broadcast_object, init_distributed, shutdown
 from ..nets.encoding import encode_in_batches
 from ..runs.progress import phase
-from ..train.distributed import DistContext, barrier, broadcast_object, init_distributed, shutdown
 from .encoder import LoadedEncoder
 from .files import SHARD_ROWS, is_shard_dir, publish_shard_dir, write_features, write_shard
 from .publish import check_replaceable, new_staging_dir, output_folder, recover

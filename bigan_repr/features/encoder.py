@@ -23,11 +23,18 @@ from ..data.rows import ImageRows
 from ..data.sources import load_images, open_rows
 from ..errors import DataError, UserError
 from ..losses.semisup import class_probabilities
+from ..model.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    best_checkpoint_path,
+    load_checkpoint,
+    load_weights,
+    model_from_checkpoint,
+)
+from ..model.networks import networks_for
+from ..model.runtime import resolve_device
 from ..nets.bigan import Encoder, JointDiscriminator, layer_features
 from ..nets.encoding import encode_in_batches
-from ..train.checkpoint import CHECKPOINT_DIR, CheckpointError, load_checkpoint, load_weights, model_from_checkpoint
-from ..train.networks import networks_for
-from ..train.runtime import resolve_device
 
 
 @dataclass
@@ -98,7 +105,7 @@ def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Pat
     if checkpoint is not None and Path(checkpoint).resolve().parent != (Path(run) / CHECKPOINT_DIR).resolve():
         raise CheckpointError(f"checkpoint {checkpoint} is not one of {run}'s own (in {Path(run) / CHECKPOINT_DIR}/); "
                               f"its features would be reported as that run's")
-    best = Path(run) / CHECKPOINT_DIR / "best.pt"
+    best = best_checkpoint_path(Path(run))
     ckpt = load_checkpoint(checkpoint or (best if best.is_file() else run), map_location="cpu")
     model, cfg = model_from_checkpoint(ckpt)
     if ckpt.get("ema_encoder"):  # trained with --ema: the averaged weights are the export

@@ -27,10 +27,10 @@ from ..config import MAX_IMAGE_SIZE, Config, ConfigError, resolve_layer
 from ..data.image_set import to_model_range
 from ..errors import UserError
 from ..losses.semisup import class_probabilities
+from ..model.networks import networks_for
 from ..nets.bigan import layer_features
 from ..runs.atomic import atomic_path, atomic_write
 from ..runs.untrusted import cut, kind_of, parse_json, shown
-from ..train.networks import networks_for
 from .encoder import LoadedEncoder, load_encoder
 
 EXPORT_FORMATS = ("torchscript", "onnx", "safetensors")

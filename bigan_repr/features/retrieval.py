@@ -23,7 +23,7 @@ from ..config import resolve_layer
 from ..data.rows import ArrayRows, FileRows, ImageRows
 from ..data.sources import open_rows
 from ..errors import UserError
-from ..train.checkpoint import checkpoint_path
+from ..model.checkpoint import checkpoint_path
 from .encoder import LoadedEncoder, data_config_for, dataset_for, image_files, load_encoder
 from .files import MANIFEST, read_features
 

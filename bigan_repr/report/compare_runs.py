@@ -19,20 +19,20 @@ from bigan_repr.eval.html import Picture
 
 from ..config import Config
 from ..errors import UserError
+from ..model.checkpoint import best_checkpoint_path, step_checkpoints
+from ..model.recipe import BOOKKEEPING
 from ..runs.atomic import atomic_write_text
 from ..runs.curves import validation_overlay
 from ..runs.run_dir import RunDir
-from ..train.checkpoint import CHECKPOINT_DIR, step_checkpoints
-from ..train.state import RESUMABLE_CHANGES
 from .report_file import read_report
 from .run_report import evaluate_run
 
-# config keys that are not recipe: bookkeeping (what may change on resume, and where data lives),
+# config keys that are not recipe: bookkeeping (model/recipe.py's, and where data lives),
 # and what has a column of its own (data source, objective, arch)
 _NOT_RECIPE = {
     "data": {"source", "data_dir", "download", "skip_bad", "stream", "workers"},
     "model": {"arch"},
-    "train": RESUMABLE_CHANGES["train"] | {"objective"},
+    "train": BOOKKEEPING["train"] | {"objective"},
 }
 
 
@@ -53,7 +53,7 @@ def recipe(config: dict | None) -> str:
 
 def _check_trained(run: Path) -> None:
     RunDir(run).read_config()  # refuses a folder that is not a run directory
-    if not (step_checkpoints(run) or (run / CHECKPOINT_DIR / "best.pt").is_file()):
+    if not (step_checkpoints(run) or best_checkpoint_path(run).is_file()):
         raise UserError(f"{run} has no report.json and no checkpoint to make one from")
 
 

@@ -29,8 +29,8 @@ from bigan_repr.eval.pixel_reference import PCA_DIMS, PixelReference
 
 from ..data.image_set import ImageSet, to_model_range
 from ..features.encoder import LoadedEncoder, raw_pixels
+from ..model.networks import PRIOR_STD
 from ..nets.bigan import sample_prior
-from ..train.monitor import PRIOR_STD
 
 MAX_IMAGES = 5000
 _BATCH = 512

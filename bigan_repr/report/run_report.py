@@ -16,11 +16,13 @@ import numpy as np
 from bigan_repr.eval import evaluate, report_payload
 from bigan_repr.eval.embedding import DEFAULT_EMBEDDING, check_method
 from bigan_repr.eval.html import render_report_html
+from bigan_repr.eval.linear_probe import check_budget_fits
 from bigan_repr.eval.protocol import DEFAULT_PROTOCOL, EvalProtocol
 from bigan_repr.eval.report import MODEL, Method
 
-from ..config import resolve_layer
+from ..config import DataConfig, resolve_layer
 from ..data.image_set import ImageSet
+from ..data.sources import open_rows
 from ..errors import DataError
 from ..features.encoder import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from ..runs.progress import phase
@@ -110,6 +112,17 @@ def require_labels(source: str, *labels: np.ndarray | None) -> None:
     """The evaluation scores features against labels: refuse a source without them."""
     if any(split is None for split in labels):
         raise DataError(f"data source {source!r} has no labels; evaluation needs them")
+
+
+def check_reportable(data: DataConfig, *, protocol: EvalProtocol = DEFAULT_PROTOCOL,
+                     embedding: str | None = None) -> None:
+    """Refuse, before a run is trained on ``data`` (`bigan pipeline`), what :func:`evaluate_run` would
+    refuse after it: an unknown embedding, a source without labels, a label budget the labels cannot fill."""
+    check_method(embedding or DEFAULT_EMBEDDING)
+    labels = open_rows(data, "train").labels
+    require_labels(data.source, labels)
+    for budget in protocol.budgets:
+        check_budget_fits(labels, budget)
 
 
 def evaluate_run(run_dir: str | Path, *, protocol: EvalProtocol = DEFAULT_PROTOCOL,

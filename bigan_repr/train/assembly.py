@@ -23,12 +23,13 @@ from ..data.label_split import LabelSplit, draw_label_split
 from ..data.sources import lazy_dataset, load_images
 from ..losses.augment import POLICIES
 from ..losses.objectives import Objective, get_objective
+from ..model.networks import check_fits_in_memory, networks_for
+from ..model.processes import DistContext, init_distributed
+from ..model.runtime import autocast_for, resolve_device, set_threads
 from ..nets.bigan import BiGAN, sample_prior
-from .distributed import DistContext, gather_views, init_distributed, wrap
+from .distributed import gather_views, wrap
 from .ema import EncoderEMA
 from .labelled import LabelledBatches
-from .networks import check_fits_in_memory, networks_for
-from .runtime import autocast_for, resolve_device, set_threads
 from .schedule import LRSchedule, lr_schedule
 from .step import CriticPair, GeneratorEncoderPair, StepContext
 from .validation_probe import ValidationProbe

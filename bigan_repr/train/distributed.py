@@ -1,43 +1,17 @@
-"""Distribution across processes with torchrun and DistributedDataParallel.
+"""Training across the processes torchrun starts: DistributedDataParallel, tensors averaged and gathered
+across ranks, every rank's RNG state for the checkpoint, and the digest that shows replicas agree.
 
-torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; without them training is one process. The
-backend is nccl on CUDA and gloo on CPU. Only rank 0 writes files.
+Joining the process group and the collectives any job needs (a barrier, rank 0's values on every rank)
+are ``model/processes.py``'s. For one process, the wrapper, the average and the gathers change nothing.
 """
 
 from __future__ import annotations
-
-import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-
-@dataclass(frozen=True)
-class DistContext:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-
-def init_distributed(device: torch.device) -> DistContext:
-    """Join the process group torchrun describes, or return a one-process context."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world <= 1:
-        return DistContext()
-    if device.type == "cuda":  # nccl collectives (barrier, broadcast of objects) use the current device
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return DistContext(rank=dist.get_rank(), world=dist.get_world_size())
+from ..model.processes import DistContext
 
 
 def wrap(module: nn.Module, ctx: DistContext, device: torch.device) -> nn.Module:
@@ -64,15 +38,6 @@ def gather_rng_states(rng: torch.Generator, ctx: DistContext) -> list[torch.Tens
     states: list = [None] * ctx.world
     dist.all_gather_object(states, state)
     return states
-
-
-def broadcast_object(value, ctx: DistContext):
-    """Rank 0's ``value`` on every rank (picklable; identity for one process)."""
-    if not ctx.active:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 class _GatherWithGrad(torch.autograd.Function):
@@ -107,11 +72,6 @@ def gather_views(h: torch.Tensor, ctx: DistContext, parts: int = 2) -> torch.Ten
     return torch.cat([gather_with_grad(view, ctx) for view in h.chunk(parts)])
 
 
-def barrier(ctx: DistContext) -> None:
-    if ctx.active:
-        dist.barrier()
-
-
 def weights_digest(module: nn.Module) -> str:
     """SHA-256 of every parameter: equal digests mean bit-identical replicas.
 
@@ -125,8 +85,3 @@ def weights_digest(module: nn.Module) -> str:
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
-
-
-def shutdown(ctx: DistContext) -> None:
-    if ctx.active and dist.is_initialized():
-        dist.destroy_process_group()

@@ -8,16 +8,13 @@ watching a run never changes it.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torchvision.utils import save_image
 
+from ..model.networks import PRIOR_STD
 from ..nets.bigan import BiGAN
 from ..nets.eval_mode import eval_mode
 from ..runs.atomic import atomic_path
-
-PRIOR_STD = {"uniform": 1 / math.sqrt(3), "normal": 1.0}
 
 
 @torch.no_grad()

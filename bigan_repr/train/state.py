@@ -2,7 +2,7 @@
 
 :func:`capture` and :func:`restore` are the one place that knows which parts of a run
 (``assembly.Assembly``) a checkpoint holds; :func:`check_resume_compatible` decides what a resume
-may change.
+may change: the config values ``model/recipe.py`` calls bookkeeping, and nothing else.
 """
 
 from __future__ import annotations
@@ -14,15 +14,10 @@ import torch
 
 from .. import __version__
 from ..config import Config, ConfigError
+from ..model.checkpoint import CheckpointError, load_weights
+from ..model.recipe import BOOKKEEPING
 from .assembly import Assembly
-from .checkpoint import CheckpointError, load_weights
 from .distributed import gather_rng_states
-
-# what may change when a run is resumed: its length and its bookkeeping, not what it learns
-RESUMABLE_CHANGES = {
-    "train": {"epochs", "steps", "log_every", "checkpoint_every", "sample_every", "keep", "threads",
-              "device", "eval_every", "select", "compile", "precision", "sync_bn", "tensorboard"},
-}
 
 
 def capture(run: Assembly, step: int, best: float | None) -> dict[str, Any]:
@@ -71,9 +66,9 @@ def check_resume_compatible(stored: Config, requested: Config, run_dir: Path) ->
     a, b = stored.to_dict(), requested.to_dict()
     for section in a:
         for key in a[section]:
-            if a[section][key] != b[section][key] and key not in RESUMABLE_CHANGES.get(section, ()):
+            if a[section][key] != b[section][key] and key not in BOOKKEEPING.get(section, ()):
                 raise ConfigError(
                     f"cannot resume {run_dir} with {section}.{key}={b[section][key]!r}: the run was "
                     f"trained with {a[section][key]!r}. Only these may change on resume: "
-                    f"{', '.join(sorted(RESUMABLE_CHANGES['train']))}"
+                    f"{', '.join(sorted(BOOKKEEPING['train']))}"
                 )

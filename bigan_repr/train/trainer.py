@@ -22,23 +22,23 @@ from tqdm import tqdm
 from ..config import SECTIONS, Config
 from ..data.label_split import LABELS_FILE, check_same_split
 from ..errors import UserError
+from ..model.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    best_checkpoint_path,
+    checkpoint_path,
+    load_checkpoint,
+    step_checkpoints,
+)
+from ..model.processes import barrier, shutdown
 from ..runs.atomic import atomic_write_text
 from ..runs.curves import plot_curves
 from ..runs.run_dir import LOCK_FILE, RunDir
 from ..runs.tensorboard import TENSORBOARD_DIR, TensorBoardSink
 from ..runs.untrusted import read_mapping
 from .assembly import Assembly, assemble
-from .checkpoint import (
-    CHECKPOINT_DIR,
-    CheckpointError,
-    checkpoint_path,
-    clean_partial_writes,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
-    step_checkpoints,
-)
-from .distributed import average, barrier, shutdown, weights_digest
+from .checkpointing import clean_partial_writes, prune_checkpoints, save_checkpoint
+from .distributed import average, weights_digest
 from .monitor import diagnostics, save_grids
 from .state import capture, check_resume_compatible, restore
 from .step import train_step
@@ -221,7 +221,7 @@ class Trainer:
                 self._check_finite_parameters()
                 self.best = row[f"val_{select}"]
                 state["best_metric"] = self.best
-                save_checkpoint(self.run_dir.path / CHECKPOINT_DIR / "best.pt", state | {"best": row})
+                save_checkpoint(best_checkpoint_path(self.run_dir.path), state | {"best": row})
                 row["best"] = True
             self.run_dir.append_metrics(row)
         barrier(self.dist)

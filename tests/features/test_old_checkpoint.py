@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bigan_repr.features.encoder import load_encoder
-from bigan_repr.train.checkpoint import load_checkpoint
+from bigan_repr.model.checkpoint import load_checkpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -44,7 +44,7 @@ def test_old_checkpoint_encodes_identically(old_run, layer):
 
 def test_old_run_loads_with_its_invariance_head(old_run):
     from bigan_repr.config import Config
-    from bigan_repr.train.networks import networks_for
+    from bigan_repr.model.networks import networks_for
 
     ckpt = load_checkpoint(old_run)
     model = networks_for(Config.from_stored(ckpt["config"], where="fixture"), tuple(ckpt["image_shape"]))

@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from bigan_repr.config import FEATURE_LAYERS, Config, ConfigError
+from bigan_repr.model.networks import networks_for as build_bigan
 from bigan_repr.nets.architectures import ARCHITECTURES, conv_sizes
 from bigan_repr.nets.bigan import layer_features
-from bigan_repr.train.networks import networks_for as build_bigan
 
 
 def _cfg(arch, **model):

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from bigan_repr.cli import main
 from bigan_repr.errors import UserError
+from bigan_repr.model.checkpoint import load_checkpoint, step_checkpoints
 from bigan_repr.runs.run_dir import RunDir
-from bigan_repr.train.checkpoint import load_checkpoint, save_checkpoint, step_checkpoints
+from bigan_repr.train.checkpointing import save_checkpoint
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from bigan_repr.cli import main
 from bigan_repr.features.files import MANIFEST, read_features
-from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
+from bigan_repr.model.checkpoint import load_checkpoint, step_checkpoints
 
 TRAIN = ["train", "--hidden", "128", "--z-dim", "8", "--batch-size", "32", "--threads", "1",
          "--log-every", "2", "--quiet"]

@@ -10,7 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from bigan_repr.losses.invariance import INVARIANCE
-from bigan_repr.train.distributed import DistContext, gather_views
+from bigan_repr.model.processes import DistContext
+from bigan_repr.train.distributed import gather_views
 
 WORLD, B, WIDTH = 2, 6, 5
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from bigan_repr.cli import main
 from bigan_repr.config import Config
 from bigan_repr.errors import UserError
-from bigan_repr.train.checkpoint import CheckpointError, load_checkpoint, step_checkpoints
+from bigan_repr.model.checkpoint import CheckpointError, load_checkpoint, step_checkpoints
 from bigan_repr.train.trainer import Trainer, TrainingDiverged, train
 from tests.conftest import SMALL
 

@@ -9,9 +9,9 @@ import torch
 
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.losses.objectives import get_objective
+from bigan_repr.model.checkpoint import load_checkpoint, step_checkpoints
+from bigan_repr.model.networks import networks_for
 from bigan_repr.train.assembly import make_optimizers
-from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
-from bigan_repr.train.networks import networks_for
 from bigan_repr.train.schedule import lr_factors
 from bigan_repr.train.trainer import Trainer
 from tests.conftest import SMALL

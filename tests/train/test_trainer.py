@@ -12,9 +12,9 @@ from bigan_repr.cli import main
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.errors import UserError
 from bigan_repr.losses.objectives import OBJECTIVES
+from bigan_repr.model.checkpoint import load_checkpoint, step_checkpoints
+from bigan_repr.model.networks import networks_for
 from bigan_repr.report.run_report import evaluate_run
-from bigan_repr.train.checkpoint import load_checkpoint, step_checkpoints
-from bigan_repr.train.networks import networks_for
 from bigan_repr.train.trainer import Trainer, TrainingStopped, train, train_to_end
 from tests.conftest import SMALL
 
@@ -139,7 +139,7 @@ def test_training_into_an_existing_run_is_refused(tmp_path):
 
 def test_networks_too_large_for_the_memory_are_refused_before_anything_is_written(tmp_path, monkeypatch):
     # a width within the limits can still be too wide for this machine: one line naming the sizes, no run
-    import bigan_repr.train.networks as networks
+    import bigan_repr.model.networks as networks
 
     params = sum(p.numel() for p in networks_for(_cfg(), (1, 8, 8)).parameters())
     monkeypatch.setattr(networks, "available_bytes", lambda device: 4 * 4 * params - 1)  # a byte short
@@ -200,7 +200,7 @@ def test_invalid_values_name_the_field():
     with pytest.raises(ConfigError, match="train.batch_size"):
         Config().updated({"train": {"batch_size": 0}})
     with pytest.raises(ConfigError, match="gradient penalty"):
-        from bigan_repr.train.networks import resolve_d_norm
+        from bigan_repr.model.networks import resolve_d_norm
 
         resolve_d_norm(Config().updated({"model": {"d_norm": "batch"}}).model, gradient_penalty=True)
 

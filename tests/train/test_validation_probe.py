@@ -8,8 +8,8 @@ import torch
 
 from bigan_repr.config import Config, ConfigError
 from bigan_repr.features.encoder import load_encoder
+from bigan_repr.model.checkpoint import load_checkpoint
 from bigan_repr.presets import PRESETS
-from bigan_repr.train.checkpoint import load_checkpoint
 from bigan_repr.train.trainer import Trainer, train
 from tests.conftest import SMALL
 

@@ -1,14 +1,14 @@
-"""Checkpoint files: where they live, how they are named, written and read, and the models rebuilt
-from one.
+"""Checkpoint files read back: where a run keeps them and how they are named, reading one, and the model
+rebuilt from one.
 
 A checkpoint is a dict of tensors and plain JSON-compatible values (config, version, step,
-optimizer states, RNG states, data-stream position). It is written atomically and read with
-``torch.load(weights_only=True)``, so a file carrying arbitrary pickled objects is refused
-before any of its code can run; a file torch cannot read at all (random bytes, a truncated copy) is
-said to be no checkpoint. What every use needs is checked before use (:func:`check_contents`: the
-config an object, the step an integer, the image shape three sizes, the weights a mapping of tensors),
-and weights that do not fit the networks their config builds are refused naming the file
-(:func:`load_weights`). Which parts of a training run it holds is ``state.py``'s.
+optimizer states, RNG states, data-stream position). It is read with ``torch.load(weights_only=True)``,
+so a file carrying arbitrary pickled objects is refused before any of its code can run; a file torch
+cannot read at all (random bytes, a truncated copy) is said to be no checkpoint. What every use needs is
+checked before use (:func:`check_contents`: the config an object, the step an integer, the image shape
+three sizes, the weights a mapping of tensors), and weights that do not fit the networks their config
+builds are refused naming the file (:func:`load_weights`). Writing checkpoints during training is
+``train/checkpointing.py``'s; which parts of a training run one holds is ``train/state.py``'s.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import torch
 from ..config import MAX_IMAGE_SIZE, Config, ConfigError
 from ..errors import UserError
 from ..nets.bigan import BiGAN
-from ..runs.atomic import atomic_write
 from .networks import networks_for
 
 FORMAT = "bigan-repr-checkpoint/1"
@@ -33,10 +32,6 @@ _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
 class CheckpointError(UserError):
     """A checkpoint is missing, unsafe, or not one of ours."""
-
-
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write(path, lambda f: torch.save({"format": FORMAT, **payload}, f))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -118,15 +113,9 @@ def checkpoint_path(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step_{step:08d}.pt"
 
 
-def clean_partial_writes(run_dir: Path) -> None:
-    """Remove temporary files a killed process left mid-write; complete files are untouched."""
-    for tmp in (Path(run_dir) / CHECKPOINT_DIR).glob(".*.tmp*"):
-        tmp.unlink(missing_ok=True)
-
-
-def prune_checkpoints(run_dir: Path, keep: int) -> None:
-    for old in step_checkpoints(run_dir)[:-keep]:
-        old.unlink(missing_ok=True)
+def best_checkpoint_path(run_dir: Path) -> Path:
+    """Where a run trained with --select keeps the checkpoint its selection metric chose."""
+    return Path(run_dir) / CHECKPOINT_DIR / "best.pt"
 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[BiGAN, Config]:

@@ -1,4 +1,5 @@
-"""The networks a config trains: the recipe's choices that shape them, resolved into ``nets/``'s terms.
+"""The networks a config trains: the recipe's choices that shape them, resolved into ``nets/``'s terms, and
+the spread of the prior G draws its codes from.
 
 D's normalization depends on the objective (a gradient penalty rules batch norm out) and the
 projector on the invariance term, both train-section choices; ``nets/`` is handed the answers and
@@ -8,11 +9,17 @@ all build through :func:`networks_for`, so the same config always gives the same
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..config import Config, ConfigError, ModelConfig
 from ..losses.objectives import get_objective
 from ..nets.bigan import BiGAN
+
+# the standard deviation of each coordinate of z under each prior (``nets.bigan.sample_prior``): what E's
+# codes are held against
+PRIOR_STD = {"uniform": 1 / math.sqrt(3), "normal": 1.0}
 
 
 def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:

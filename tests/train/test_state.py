@@ -1,5 +1,5 @@
-"""checkpoint.py: a run's state survives a save and a load exactly; what a resume may change; what
-is not one of our checkpoints."""
+"""state.py: a run's state survives a save and a load exactly; what a resume may change; a damaged
+checkpoint or a shorter budget refused before a resume writes anything."""
 
 from pathlib import Path
 
@@ -7,10 +7,13 @@ import pytest
 import torch
 
 from bigan_repr.config import Config, ConfigError
+from bigan_repr.model.checkpoint import load_checkpoint
+from bigan_repr.model.recipe import BOOKKEEPING
 from bigan_repr.train.assembly import assemble
-from bigan_repr.train.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from bigan_repr.train.state import RESUMABLE_CHANGES, capture, check_resume_compatible, restore
+from bigan_repr.train.checkpointing import save_checkpoint
+from bigan_repr.train.state import capture, check_resume_compatible, restore
 from bigan_repr.train.step import train_step
+from tests.conftest import one_error_line, run_with_checkpoint
 
 CFG = Config().updated({"model": {"hidden": 32, "z_dim": 4},
                         "train": {"batch_size": 32, "threads": 1, "ema": 0.9, "d_augment": "shift"}})
@@ -62,7 +65,7 @@ RESUMABLE_EXAMPLES = {
 
 
 def test_a_resume_may_change_its_length_and_bookkeeping():
-    assert set(RESUMABLE_EXAMPLES) == RESUMABLE_CHANGES["train"] and set(RESUMABLE_CHANGES) == {"train"}
+    assert set(RESUMABLE_EXAMPLES) == BOOKKEEPING["train"] and set(BOOKKEEPING) == {"train"}
     stored = Config()
     for key, value in RESUMABLE_EXAMPLES.items():
         changed = {key: value} | ({"eval_every": 5} if key == "select" else {})
@@ -82,86 +85,23 @@ def test_a_resume_may_not_change_what_the_run_learns(change):
         check_resume_compatible(stored, stored.updated(change), Path("run"))
 
 
-@pytest.mark.parametrize("payload", [{"format": "bigan-repr-checkpoint/0"}, {"format": None}, {}])
-def test_a_checkpoint_of_another_format_is_refused(tmp_path, payload):
-    state = capture(assemble(CFG), 0, None)
-    torch.save({**state, **payload}, tmp_path / "other.pt")
-    with pytest.raises(CheckpointError, match=f"not a bigan-repr checkpoint \\(expected format {FORMAT}\\)"):
-        load_checkpoint(tmp_path / "other.pt")
-    save_checkpoint(tmp_path / "ours.pt", state)  # the same state in our format loads
-    assert load_checkpoint(tmp_path / "ours.pt")["step"] == 0
-
-
-def _run_with_checkpoint(tiny_run: Path, tmp_path: Path, change) -> tuple[Path, Path]:
-    """A copy of the tiny run whose latest checkpoint ``change`` has edited; (run, checkpoint file)."""
-    import shutil
-
-    run = tmp_path / "run"
-    shutil.copytree(tiny_run, run)
-    path = sorted((run / "checkpoints").glob("step_*.pt"))[-1]
-    ckpt = torch.load(path, weights_only=True)
-    change(ckpt)
-    torch.save(ckpt, path)
-    return run, path
-
-
 def _snapshot(folder: Path) -> dict:
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _one_error_line(args) -> str:
-    from click.testing import CliRunner
-
-    from bigan_repr.cli import main
-
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    return lines[0]
-
-
-@pytest.mark.parametrize("change, message", [
-    (lambda c: c["config"]["model"].update(hidden=64), "its weights do not fit the networks its config builds "
-                                                       "(Error(s) in loading state_dict"),
-    (lambda c: c.pop("model"), "is not a usable bigan-repr checkpoint: no 'model' weights"),
-    (lambda c: c.update(model={"w": [1, 2]}), "no 'model' weights (a mapping of tensors)"),
-    (lambda c: c.pop("config"), "is not a usable bigan-repr checkpoint: no 'config' object"),
-    (lambda c: c.update(step="22"), "no 'step' (an integer >= 0)"),
-    (lambda c: c.update(image_shape=[1, 8]), "'image_shape' must be [channels 1 or 3, size, size]"),
-    (lambda c: c.update(image_shape=[1, 10**9, 10**9]), "'image_shape' must be [channels 1 or 3, size, size]"),
-    (lambda c: c.update(image_shape=[2, 8, 8]), "'image_shape' must be [channels 1 or 3, size, size]"),
-    (lambda c: c.update(ema_encoder={"w": torch.zeros(1)}), "its averaged encoder weights do not fit"),
-    (lambda c: c["config"].update(train=5), "section 'train' must be a mapping, got a number (5)"),
-])
-def test_a_checkpoint_that_disagrees_with_itself_is_one_line_naming_it(tiny_run, tmp_path, change, message):
-    run, path = _run_with_checkpoint(tiny_run, tmp_path, change)
-    line = _one_error_line(["encode", run, "--out", tmp_path / "f.npz"])
-    assert str(path) in line and message in line, line
-    assert not (tmp_path / "f.npz").exists()
 
 
 @pytest.mark.parametrize("change", [lambda c: c.pop("model"), lambda c: c.update(image_shape=[1, 8]),
                                     lambda c: c.pop("opt_d"), lambda c: c.update(stream="pos 3")])
 def test_resuming_from_a_damaged_checkpoint_is_one_line_and_changes_nothing(tiny_run, tmp_path, change):
-    run, path = _run_with_checkpoint(tiny_run, tmp_path, change)
+    run, path = run_with_checkpoint(tiny_run, tmp_path, change)
     before = _snapshot(run)
-    line = _one_error_line(["train", "--resume", run, "--steps", 30, "--quiet"])
+    line = one_error_line(["train", "--resume", run, "--steps", 30, "--quiet"])
     assert str(path) in line, line
     assert _snapshot(run) == before
 
 
-def test_random_bytes_are_no_checkpoint_not_code(tiny_run, tmp_path):
-    run, path = _run_with_checkpoint(tiny_run, tmp_path, lambda c: None)
-    path.write_bytes(bytes(range(256)) * 64)
-    line = _one_error_line(["encode", run, "--out", tmp_path / "f.npz"])
-    assert line == f"error: {path} is not a checkpoint: torch cannot read it (random or damaged bytes, or a pickle " \
-                   "of a form torch.save does not write)"
-
-
 def test_a_step_budget_below_the_runs_step_is_refused_before_anything_is_written(tiny_run, tmp_path):
-    run, _ = _run_with_checkpoint(tiny_run, tmp_path, lambda c: None)
+    run, _ = run_with_checkpoint(tiny_run, tmp_path, lambda c: None)
     before = _snapshot(run)
-    line = _one_error_line(["train", "--resume", run, "--steps", 3, "--quiet"])
+    line = one_error_line(["train", "--resume", run, "--steps", 3, "--quiet"])
     assert f"cannot resume {run} for 3 steps: it is already at step 22" in line
     assert _snapshot(run) == before  # config.json keeps the run's own budget
