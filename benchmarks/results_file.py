@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bigan_repr.config import Config
+from bigan_repr.model.runtime import set_threads
 from bigan_repr.runs.atomic import atomic_write, atomic_write_text
-from bigan_repr.train.runtime import set_threads
 
 REPO = Path(__file__).resolve().parents[1]
 
