@@ -129,7 +129,7 @@ def test_the_cycle_finder_finds_one():
     assert _find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-@pytest.mark.parametrize("folder", ["data", "nets", "losses", "model", "train", "features", "runs", "report",
+@pytest.mark.parametrize("folder", ["data", "nets", "losses", "model", "terms", "train", "features", "runs", "report",
                                     "eval"])
 def test_each_folder_says_what_it_owns_and_may_import(folder):
     doc = ast.get_docstring(ast.parse((EVAL if folder == "eval" else PACKAGE / folder).joinpath("__init__.py")

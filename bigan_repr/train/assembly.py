@@ -21,17 +21,19 @@ from ..data.folder import FolderDataset
 from ..data.image_set import ImageSet, to_model_range
 from ..data.label_split import LabelSplit, draw_label_split
 from ..data.sources import lazy_dataset, load_images
-from ..losses.augment import POLICIES
+from ..losses.augment import POLICIES, augment
 from ..losses.objectives import Objective, get_objective
 from ..model.networks import check_fits_in_memory, networks_for
 from ..model.processes import DistContext, init_distributed
 from ..model.runtime import autocast_for, resolve_device, set_threads
 from ..nets.bigan import BiGAN, sample_prior
+from ..terms.registry import terms_for
+from ..terms.term import Setup
 from .distributed import gather_views, wrap
 from .ema import EncoderEMA
 from .labelled import LabelledBatches
 from .schedule import LRSchedule, lr_schedule
-from .step import CriticPair, GeneratorEncoderPair, StepContext
+from .step import CriticPair, GeneratorEncoderPass, StepContext
 from .validation_probe import ValidationProbe
 
 FIXED_IMAGES, FIXED_CODES = 256, 64  # the diagnostic batch and the codes of the sample grid
@@ -156,9 +158,11 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
     # under torchrun, every process's views (each of the spec's parts) in one loss
     gather = partial(gather_views, ctx=dist, parts=spec.n_views) if t.gather_invariance and dist.active and spec \
         else None
+    autocast, policy = autocast_for(device, t.precision), POLICIES[t.d_augment]
+    terms = terms_for(Setup(cfg=cfg, model=model, objective=objective, rng=rng, autocast=autocast,
+                            for_d=partial(augment, policy=policy, rng=rng), gather=gather, labelled=labelled))
     critic = CriticPair(model.discriminator, objective)
-    gen_enc = GeneratorEncoderPair(model.generator if t.adversarial else None, model.encoder, model.projector,
-                                   model.classifier)
+    gen_enc = GeneratorEncoderPass(model, terms, t.adversarial)
     if t.compile:
         gen_enc = _maybe_compile(gen_enc)
         if objective.gradient_penalty:  # compiled graphs have no double backward
@@ -167,11 +171,8 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
             critic = _maybe_compile(critic)
     return StepContext(
         model=model, critic=wrap(critic, dist, device), gen_enc=wrap(gen_enc, dist, device),
-        objective=objective, opt_d=optimizers[0], opt_ge=optimizers[1], gen_loss=t.gen_loss,
-        recon_weight=t.recon_weight, latent_recon_weight=t.latent_recon_weight,
-        rng=rng, autocast=autocast_for(device, t.precision),
-        d_augment=POLICIES[t.d_augment], adversarial=t.adversarial, labelled=labelled, class_weight=t.class_weight,
-        feature_matching=t.feature_matching, gather=gather,
+        objective=objective, opt_d=optimizers[0], opt_ge=optimizers[1], rng=rng, autocast=autocast,
+        terms=terms, d_augment=policy,
     )
 
 
