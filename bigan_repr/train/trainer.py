@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ..config import SECTIONS, Config
 from ..data.label_split import LABELS_FILE, check_same_split
@@ -33,6 +32,7 @@ from ..model.checkpoint import (
 from ..model.processes import barrier, shutdown
 from ..runs.atomic import atomic_write_text
 from ..runs.curves import plot_curves
+from ..runs.progress import StepProgress
 from ..runs.run_dir import LOCK_FILE, RunDir
 from ..runs.tensorboard import TENSORBOARD_DIR, TensorBoardSink
 from ..runs.untrusted import read_mapping
@@ -42,6 +42,8 @@ from .distributed import average, weights_digest
 from .monitor import diagnostics, save_grids
 from .state import capture, check_resume_compatible, restore
 from .step import train_step
+
+SHOWN = ("d_loss", "g_loss", "invariance", "class_loss", "img_per_s")  # beside the progress bar or line
 
 
 class TrainingDiverged(UserError):
@@ -152,8 +154,7 @@ class Trainer:
         self.last_metrics: dict[str, Any] = {}
         sums: dict[str, torch.Tensor] = {}
         count, tick = 0, time.perf_counter()
-        bar = tqdm(total=run.total, initial=self.step, disable=not (self.progress and self.dist.is_main),
-                   desc=f"train {t.objective}", file=sys.stderr, dynamic_ncols=True)
+        bar = StepProgress(run.total, self.step, f"train {t.objective}", enabled=self.progress and self.dist.is_main)
         while self.step < run.total:
             if run.schedule is not None:
                 run.schedule.apply(self.step)
@@ -164,14 +165,13 @@ class Trainer:
             count += 1
             for k, v in stats.items():
                 sums[k] = sums[k] + v if k in sums else v
-            bar.update(1)
-            last = self.step == run.total
+            last, shown = self.step == run.total, None
             if self.step % t.log_every == 0 or last or stopping.requested:
                 elapsed = time.perf_counter() - tick
                 row = self._log(sums, count, elapsed)
-                shown = ("d_loss", "g_loss", "invariance", "class_loss", "recon")
-                bar.set_postfix({k: f"{row[k]:.3g}" for k in shown if k in row})
+                shown = {k: row[k] for k in SHOWN if k in row}
                 sums, count, tick = {}, 0, time.perf_counter()
+            bar.update(self.step, shown)
             if self.dist.is_main and (self.step % t.sample_every == 0 or last):
                 save_grids(run.model, run.fixed_x[:16], run.fixed_z, self.run_dir.path)
                 for sink in self.run_dir.sinks:
