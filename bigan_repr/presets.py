@@ -1,7 +1,7 @@
 """Named recipes (``--preset NAME``): config overrides applied before a config file and flags.
 
 Each preset is plain data in the config's own sections. What the measurements behind them
-showed is recorded in the README's results section. Every preset states its x-cycle weight
+showed is recorded in docs/ (results and coupling pages). Every preset states its x-cycle weight
 (``recon_weight``): the default's, 0.05, is the digits demo's, and the presets were measured without
 the term unless they say otherwise.
 """
@@ -20,14 +20,15 @@ _CONV_28 = {
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # the best measured recipe (README: ablation): DCGAN-style nets at the native 28 px, E trained by
+    # the best measured recipe (docs/results-fashion-mnist.md: ablation): DCGAN-style nets at the native 28 px, E
+    # trained by
     # the BiGAN objective plus VICReg between two strongly augmented views, D seeing lightly
     # augmented images (DiffAugment); E's penultimate layer is exported, the checkpoint chosen on
     # validation k-NN. 3,000 steps of 256 = 12.8 epochs. Layer norm in D: with batch norm D wins
-    # from step 300 and G never couples to E (README: ablation); layer norm also scored higher on
+    # from step 300 and G never couples to E (docs/results-fashion-mnist.md: ablation); layer norm also scored higher on
     # validation k-NN (84.8 vs 84.7) and linear (88.1 vs 87.3). The x-cycle term (0.01) makes G's
     # reconstructions keep the class (86% of the ceiling, against 50% without it) at equal k-NN and
-    # linear probe (README: the fmnist preset).
+    # linear probe (docs/results-fashion-mnist.md).
     "fmnist": {
         "data": {"source": "fashion-mnist"},
         "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
@@ -36,7 +37,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
                   "log_every": 100, "recon_weight": 0.01} | _SELECT | {"select": "knn"},
     },
-    # semi-supervised (README: semi-supervised benchmark): the fmnist recipe with 10 labelled images per
+    # semi-supervised (docs/semi-supervised.md): the fmnist recipe with 10 labelled images per
     # class training a classifier on E's penultimate layer, the BiGAN's samples as its (K+1)-th class, and
     # G trained by Salimans et al.'s feature matching beside its adversarial loss. No checkpoint selection:
     # choosing on validation labels would use labels beyond the budget. 2,000 steps took 24 minutes on 2
@@ -54,21 +55,21 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # the semi-supervised recipe on the bundled digits (5 labelled images per class), for a benchmark in
     # minutes, without feature matching (a tie on digits: +0.7 +- 0.9 at 5 labels per class); the default's
-    # x-cycle term (0.05) couples G and E, which the recipe without it did not (README)
+    # x-cycle term (0.05) couples G and E, which the recipe without it did not (docs/coupling.md)
     "digits-semisup": {
         "data": {"source": "digits", "labels_per_class": 5},
         "train": {"steps": 300, "lr_e": 1e-3, "checkpoint_every": 100, "recon_weight": 0.05},
     },
     # the BiGAN paper's permutation-invariant MNIST setup, on Fashion-MNIST, with ALICE's x-cycle term
-    # ||x - G(E(x))||^2: better z features (README results), and G and E couple, which the paper's plain
-    # recipe (this with --recon-weight 0, once the preset fmnist-mlp) did not (README: presets)
+    # ||x - G(E(x))||^2: better z features (docs/results-fashion-mnist.md), and G and E couple, which the paper's plain
+    # recipe (this with --recon-weight 0, once the preset fmnist-mlp) did not (docs/coupling.md)
     "fmnist-mlp-alice": {
         "data": {"source": "fashion-mnist"},
         "model": {"arch": "mlp", "hidden": 1024, "z_dim": 50, "prior": "uniform", "features": "z"},
         "train": {"objective": "gan", "batch_size": 128, "epochs": 8, "recon_weight": 0.01} | _SELECT,
     },
     # the paper MLP with a Wasserstein critic and joint gradient penalty: the best k-NN features
-    # (README results, penultimate layer); validation k-NN on z peaked at step 400 of 1,200
+    # (docs/results-fashion-mnist.md, penultimate layer); validation k-NN on z peaked at step 400 of 1,200
     "fmnist-mlp-wgangp": {
         "data": {"source": "fashion-mnist"},
         "model": {"arch": "mlp", "hidden": 1024, "z_dim": 50, "prior": "uniform", "features": "z"},
@@ -88,7 +89,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 # presets taken out, and why: a name that once worked is answered with its replacement
-DROPPED = {"fmnist-mlp": "it did not couple G and E (README: presets); fmnist-mlp-alice adds the x-cycle term "
+DROPPED = {"fmnist-mlp": "it did not couple G and E (docs/coupling.md); fmnist-mlp-alice adds the x-cycle term "
                          "to the same nets and objective, and --recon-weight 0 --epochs 10 on it trains the old recipe"}
 
 

@@ -123,7 +123,7 @@ class JointDiscriminator(nn.Module):
 class BiGAN(nn.Module):
     """The three networks together (plus E's invariance head when the run has the term), so one
     state dict and one ``.to()`` cover them. ``d_norm``, ``invariance`` and ``n_classes`` are decided
-    from the training recipe by ``train.networks.networks_for``.
+    from the training recipe by ``model.networks.networks_for``.
 
     A semi-supervised run adds ``classifier``: K class logits on E's penultimate layer, the "generated"
     class holding the fixed logit 0 (``losses/semisup.py``), so labels, the invariance term and the
