@@ -20,12 +20,12 @@ from ..config import FEATURE_LAYERS, ModelConfig
 from ..losses.invariance import InvarianceSpec
 from .architectures import ARCHITECTURES, Architecture, norm_layer
 from .invariance_head import InvarianceHead
+from .prior import parse_prior
 
 
 def sample_prior(n: int, z_dim: int, prior: str, device, generator: torch.Generator | None) -> Tensor:
-    if prior == "uniform":
-        return torch.rand(n, z_dim, device=device, generator=generator).mul_(2).sub_(1)
-    return torch.randn(n, z_dim, device=device, generator=generator)
+    """(n, z_dim) draws of the prior a config names (``prior.py``)."""
+    return parse_prior(prior).sample(n, z_dim, device, generator)
 
 
 def _architecture(cfg: ModelConfig) -> Architecture:
@@ -41,7 +41,7 @@ class Encoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int]):
         super().__init__()
-        self.squash = cfg.prior == "uniform"
+        self.prior = parse_prior(cfg.prior)
         self.body, self.feature_dim = _architecture(cfg).encoder_body(cfg, image_shape)  # (B, F)
         self.head = nn.Linear(self.feature_dim, cfg.z_dim)
 
@@ -66,9 +66,15 @@ class Encoder(nn.Module):
 
     def code(self, features: Tensor) -> Tensor:
         """z from the penultimate layer, so a caller that needs both computes the body once."""
-        z = self.head(features)
-        # official BiGAN: 2*sigmoid-1 keeps E(x) inside U(-1,1)'s support, else D wins on range
-        return 2 * torch.sigmoid(z) - 1 if self.squash else z
+        return self.prior.into_support(self.head(features))
+
+    def cluster_logits(self, features: Tensor) -> Tensor:
+        """Under a ``mixed:K`` prior, the K cluster logits from the penultimate layer: (B, K)."""
+        return self.head(features)[:, : self.prior.clusters]
+
+    def raw(self, features: Tensor) -> Tensor:
+        """E's output before it is put into the prior's support: (B, z_dim)."""
+        return self.head(features)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.code(self.body(x))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .adversarial import Adversarial
 from .classes import Labelled, RealOrGenerated
+from .cluster_code import ClusterCode
 from .cycles import XCycle, ZCycle
 from .feature_matching import FeatureMatching
 from .term import Setup, Term
@@ -17,6 +18,7 @@ TERMS: dict[str, type[Term]] = {
     "adversarial": Adversarial,
     "x_cycle": XCycle,
     "z_cycle": ZCycle,
+    "cluster_code": ClusterCode,
     "real_or_generated": RealOrGenerated,
     "feature_matching": FeatureMatching,
     "invariance": Invariance,
