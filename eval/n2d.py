@@ -1,0 +1,56 @@
+"""N2D's clustering protocol (McConville et al. 2020): the features embedded by UMAP into as many
+dimensions as there are clusters (n_neighbors 10, min_dist 0, N2D's settings for Fashion-MNIST),
+then a Gaussian mixture with one full-covariance component per cluster; each point's cluster is its
+most likely component. Scored as k-means is (``clustering``: Hungarian accuracy, NMI, ARI), once per
+seed (UMAP's and the mixture's), mean ± std, and timed: UMAP's cost is part of the protocol's.
+
+umap-learn is an optional extra (``pip install -e ".[cluster]"``): without it ``n2d_eval`` raises
+:class:`N2DUnavailable`, which callers turn into one line and a skipped column.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.mixture import GaussianMixture
+
+from .clustering import hungarian_accuracy
+from .validation import EvalInputError, check_features
+
+N2D_NEIGHBORS = 10
+
+
+class N2DUnavailable(RuntimeError):
+    """umap-learn is not installed."""
+
+
+def umap_gmm_clusters(x: np.ndarray, k: int, seed: int, n_neighbors: int = N2D_NEIGHBORS) -> np.ndarray:
+    """Cluster index (0..k-1) of each row of x (N, d): UMAP to k dimensions, then a k-component mixture."""
+    try:
+        import umap
+    except ImportError:
+        raise N2DUnavailable("the N2D column needs umap-learn: pip install -e \".[cluster]\"") from None
+    embedded = umap.UMAP(n_components=k, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=0.0,
+                         random_state=seed).fit_transform(np.asarray(x, dtype=np.float32))
+    mixture = GaussianMixture(n_components=k, covariance_type="full", random_state=seed).fit(embedded)
+    return mixture.predict(embedded)
+
+
+def n2d_eval(x, y, seeds=(0,), n_neighbors: int = N2D_NEIGHBORS) -> dict:
+    """acc/nmi/ari means over ``seeds`` with their stds and per-seed lists, k = the number of classes in y,
+    and ``seconds``: the protocol's time per seed."""
+    x, y = check_features(x, y, name="features", require_labels=True)
+    k = len(np.unique(y))
+    if k < 2 or len(x) <= k:
+        raise EvalInputError(f"N2D needs at least 2 classes and more points than classes; got {k} and {len(x)}")
+    runs, start = [], time.perf_counter()
+    for seed in seeds:
+        pred = umap_gmm_clusters(x, k, int(seed), n_neighbors)
+        runs.append((hungarian_accuracy(y, pred), normalized_mutual_info_score(y, pred), adjusted_rand_score(y, pred)))
+    result = {"seeds": [int(s) for s in seeds], "k": k, "seconds": (time.perf_counter() - start) / len(seeds)}
+    for i, name in enumerate(("acc", "nmi", "ari")):
+        values = [float(r[i]) for r in runs]
+        result |= {name: float(np.mean(values)), f"{name}_std": float(np.std(values)), f"{name}s": values}
+    return result
