@@ -28,14 +28,26 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def pca_whiten(x: np.ndarray, dims: int = PCA_WHITEN_DIMS) -> np.ndarray:
-    """(N, <= min(dims, d)) float64: centred, projected on the top principal components, each of unit variance."""
+def fit_pca_whitening(x: np.ndarray, dims: int = PCA_WHITEN_DIMS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The whitening ``pca_whiten`` applies, fitted on x: its mean (d,), axes (d, r) and scales (r,), so that
+    other features can be whitened as x was (``apply_pca_whitening``)."""
     x = np.asarray(x, dtype=np.float64)
-    centred = x - x.mean(axis=0)
+    mean = x.mean(axis=0)
+    centred = x - mean
     variances, vectors = np.linalg.eigh(centred.T @ centred / max(len(x) - 1, 1))  # ascending
     variances, vectors = variances[::-1][:dims], vectors[:, ::-1][:, :dims]
     keep = variances > _MIN_VARIANCE * max(variances[0], 1e-300)
-    return centred @ vectors[:, keep] / np.sqrt(variances[keep])
+    return mean, vectors[:, keep], np.sqrt(variances[keep])
+
+
+def apply_pca_whitening(x: np.ndarray, mean: np.ndarray, axes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """(N, r) float64: x centred by ``mean``, projected on ``axes``, each divided by its scale."""
+    return (np.asarray(x, dtype=np.float64) - mean) @ axes / scales
+
+
+def pca_whiten(x: np.ndarray, dims: int = PCA_WHITEN_DIMS) -> np.ndarray:
+    """(N, <= min(dims, d)) float64: centred, projected on the top principal components, each of unit variance."""
+    return apply_pca_whitening(x, *fit_pca_whitening(x, dims))
 
 
 CLUSTER_SPACES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
