@@ -19,12 +19,12 @@ from .data.catalog import decodes_lazily, lazy_sources, source_names, source_pat
 from .errors import ConfigError
 from .losses.augment import POLICIES
 from .losses.invariance import INVARIANCE, InvarianceSpec
+from .nets.prior import PriorError, parse_prior
 from .losses.objectives import GEN_LOSS_MODES, OBJECTIVES
 from .nets.architectures import ARCHITECTURES
 from .runs.untrusted import UntrustedFileError, cut, kind_of, read_data, shown
 
 ARCHS = tuple(ARCHITECTURES)
-PRIORS = ("uniform", "normal")
 D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -129,8 +129,10 @@ class ModelConfig:
     # "mlp": the paper's 1024-unit nets; "conv": DCGAN-style, any size from 8 px
     arch: str = option("mlp", "network family", choices=ARCHS)
     z_dim: int = option(50, "latent size", limits=WIDTH_RANGE)  # the paper's MNIST value
-    # "uniform" on [-1,1]^d (E squashed into it) or "normal"
-    prior: str = option("uniform", "latent prior", choices=PRIORS)
+    # "uniform" on [-1,1]^d (E squashed into it), "normal", or ClusterGAN's "mixed:K[:SIGMA]" (nets/prior.py)
+    prior: str = option("uniform", "latent prior: uniform, normal, or mixed:K[:SIGMA] (a one-hot code over K "
+                        "clusters, then z_dim - K dims of N(0, SIGMA^2), SIGMA 0.1 by default; E's first K outputs "
+                        "are then its cluster logits)")
     hidden: int = option(1024, "MLP width / D's hidden width", limits=WIDTH_RANGE)
     width: int = option(64, "conv: channels of the first layer", limits=WIDTH_RANGE)  # doubled per stage
     # auto = batch, or layer when a gradient penalty is used
@@ -145,6 +147,10 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _check_choices("model", self)
+        try:
+            parse_prior(self.prior).check_width(self.z_dim)
+        except PriorError as e:
+            raise ConfigError(f"model.prior: {e}") from None
 
 
 @dataclass
@@ -196,6 +202,9 @@ class TrainConfig:
     feature_matching: float = option(0.0, "weight of feature matching for G: the squared distance between the mean "
                                      "penultimate features E gives real and generated batches, E held fixed for "
                                      "it (needs D and G; default 0, off)")
+    # ClusterGAN's beta_c = beta_n = 10: E recovers G's cluster and continuous code (terms/cluster_code.py)
+    cluster_weight: float = option(10.0, "under a mixed:K prior, weight of E recovering the code of G(z): cluster "
+                                   "cross-entropy plus continuous mean squared error (default 10, ClusterGAN's)")
     seed: int = option(0, "random seed", limits=SEED_RANGE)
     device: str = option("auto", "where to train", choices=DEVICES)
     # None: all cores
@@ -229,10 +238,13 @@ class TrainConfig:
             raise ConfigError(f"train.tensorboard must be true or false, got {self.tensorboard!r}")
         _not_negative("train.weight_decay", self.weight_decay)
         _not_negative("train.warmup_steps", self.warmup_steps)
+        if self.steps is not None and self.warmup_steps >= self.steps:  # a budget in epochs: train/schedule.py
+            raise ConfigError(warmup_refusal(self.warmup_steps, self.steps))
         _not_negative("train.recon_weight", self.recon_weight)
         _not_negative("train.latent_recon_weight", self.latent_recon_weight)
         _not_negative("train.generative_positives", self.generative_positives)
         _not_negative("train.feature_matching", self.feature_matching)
+        _not_negative("train.cluster_weight", self.cluster_weight)
         if self.feature_matching and not self.adversarial:
             raise ConfigError("train.feature_matching trains G: it needs train.adversarial")
         if (self.generative_positives or self.fake_negatives) and not (self.adversarial and self.has_invariance):
@@ -255,6 +267,12 @@ class TrainConfig:
     def has_invariance(self) -> bool:
         """Whether E trains with an invariance term: the one place that reads "none" here."""
         return self.invariance != "none"
+
+
+def warmup_refusal(warmup: int, total: int) -> str:
+    """The one line refusing a warmup as long as the run: every step would train below the learning rate."""
+    return (f"train.warmup_steps={warmup} must be below the run's {total} step{'s' * (total != 1)}: the warmup "
+            f"would take the whole run, every step below the learning rate; give fewer warmup steps or more steps")
 
 
 @dataclass

@@ -38,7 +38,7 @@ def _baselines(reports: dict[str, dict]) -> list[dict]:
         meta = payload["meta"]
         for method, metrics in payload["results"].items():
             family, layer = Method.parse(method)
-            key = (method, json.dumps(metrics, sort_keys=True))
+            key = (method, json.dumps(metrics, sort_keys=True, allow_nan=False))
             if _is_model(method, payload["results"]) or key in rows:
                 continue
             # a random encoder has the run's architecture; raw pixels have none

@@ -177,7 +177,7 @@ def _coupling_section(payload: dict) -> str:
 
 
 def _value(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    return value if isinstance(value, str) else json.dumps(value, allow_nan=False)
 
 
 def _config_section(config: dict) -> str:

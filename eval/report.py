@@ -209,4 +209,4 @@ def report_payload(
 
 def report_json(payload: dict) -> str:
     """report.json's text."""
-    return json.dumps(payload, indent=2, default=_json_default) + "\n"
+    return json.dumps(payload, indent=2, default=_json_default, allow_nan=False) + "\n"  # strict JSON: no NaN

@@ -43,7 +43,7 @@ class LabelSplit:
         return json.dumps({"format": FORMAT, "labels_per_class": self.labels_per_class, "label_seed": self.seed,
                            "classes": self.classes.tolist(), "labelled": len(self),
                            "positions": self.positions.tolist(), "ids": self.ids.tolist(),
-                           "labels": self.labels.tolist()}, indent=1) + "\n"
+                           "labels": self.labels.tolist()}, indent=1, allow_nan=False) + "\n"
 
     def same_as(self, stored: dict[str, Any]) -> bool:
         """Whether a ``labelled.json`` a run wrote holds this very split."""
@@ -53,8 +53,9 @@ class LabelSplit:
 
 
 def draw_label_split(labels: np.ndarray | None, ids: np.ndarray, labels_per_class: int, seed: int,
-                     source: str) -> LabelSplit:
-    """``labels_per_class`` images of every class of a training split (labels, ids), drawn with ``seed``."""
+                     source: str, class_names: list[str] | None = None) -> LabelSplit:
+    """``labels_per_class`` images of every class of a training split (labels, ids), drawn with ``seed``;
+    ``class_names`` (the source's, by label value, where it has them) name a class in messages."""
     from bigan_repr.eval.linear_probe import subsample_labels
 
     if labels is None:
@@ -66,11 +67,18 @@ def draw_label_split(labels: np.ndarray | None, ids: np.ndarray, labels_per_clas
     short = np.flatnonzero(counts < labels_per_class)
     if short.size:
         c = short[0]
-        raise DataError(f"--labels-per-class {labels_per_class}: class {classes[c]} of data source {source!r} has "
-                        f"only {counts[c]} training images")
+        raise DataError(f"--labels-per-class {labels_per_class}: class {class_label(classes[c], class_names)} of data "
+                        f"source {source!r} has only {counts[c]} training images")
     positions = subsample_labels(labels, labels_per_class, seed)
     return LabelSplit(positions, np.asarray(ids)[positions].astype(str), np.asarray(labels)[positions].astype(np.int64),
                       classes.astype(np.int64), labels_per_class, seed)
+
+
+def class_label(label: int, class_names: list[str] | None) -> str:
+    """'cat (label 3)' where the source names its classes, else '3': how messages name a class."""
+    if class_names and 0 <= label < len(class_names):
+        return f"{class_names[label]!r} (label {label})"
+    return str(label)
 
 
 def check_same_split(split: LabelSplit, path) -> None:
@@ -81,8 +89,11 @@ def check_same_split(split: LabelSplit, path) -> None:
     path = Path(path)
     if not path.exists():
         return
+    # its bound: the file this split writes, with room for reformatting (it grows with the labelled images and
+    # their ids, past any fixed bound); anything larger is another split
+    bound = 2 * len(split.to_json().encode()) + 2**20
     try:  # the one bounded reader of files a user may have edited
-        stored = read_mapping(path, yaml=False)
+        stored = read_mapping(path, yaml=False, max_bytes=bound)
     except UntrustedFileError as e:
         raise DataError(f"{e} (it records the run's labelled images)") from None
     if not split.same_as(stored):

@@ -19,6 +19,7 @@ from ..errors import DataError
 from .image_files import composite_on_white, conform
 from .image_set import ImageSet, RowBlock
 from .npz_archive import check_declared_size, read_npz
+from .pixel_bounds import finite_pixels
 
 if TYPE_CHECKING:
     from ..config import DataConfig
@@ -57,8 +58,7 @@ def _to_uint8(x: np.ndarray, path: Path, key: str) -> np.ndarray:
         raise DataError(
             f"{path}: {key!r} has dtype {x.dtype}; use uint8 in [0, 255] or float in [0, 1]"
         )
-    if not np.isfinite(x).all():
-        raise DataError(f"{path}: {key!r} contains NaN or inf")
+    finite_pixels(x, f"{path}: {key!r}")  # the rule image files follow too
     if x.min() < 0 or x.max() > 1:
         raise DataError(
             f"{path}: float {key!r} must lie in [0, 1]; found [{x.min():g}, {x.max():g}]"

@@ -52,7 +52,7 @@ class LoadedEncoder:
     device: torch.device
     classifier: nn.Module | None = None  # K class logits on E's penultimate layer
     classes: list[int] | None = None  # the label value of each of the K outputs
-    class_names: list[str] | None = None  # the source's class names by label value, where it has them
+    class_names: list[str] | None = None  # the name of each of the K outputs, where the source names them
     generator: nn.Module | None = None  # G, where the run trained one (train.adversarial)
 
     def class_probabilities(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -67,8 +67,7 @@ class LoadedEncoder:
 
     def class_name(self, k: int) -> str | int:
         """Output ``k``'s class: its name where the source has names, else its label value."""
-        label = self.classes[k]
-        return self.class_names[label] if self.class_names and 0 <= label < len(self.class_names) else label
+        return self.class_names[k] if self.class_names else self.classes[k]
 
     def conform(self, images: np.ndarray) -> np.ndarray:
         """uint8 (N, C, H, W) of any size or channel count -> the run's channels and size."""

@@ -5,10 +5,13 @@ A checkpoint is a dict of tensors and plain JSON-compatible values (config, vers
 optimizer states, RNG states, data-stream position). It is read with ``torch.load(weights_only=True)``,
 so a file carrying arbitrary pickled objects is refused before any of its code can run; a file torch
 cannot read at all (random bytes, a truncated copy) is said to be no checkpoint. What every use needs is
-checked before use (:func:`check_contents`: the config an object, the step an integer, the image shape
-three sizes, the weights a mapping of tensors), and weights that do not fit the networks their config
-builds are refused naming the file (:func:`load_weights`). Writing checkpoints during training is
-``train/checkpointing.py``'s; which parts of a training run one holds is ``train/state.py``'s.
+checked on load, before any network is allocated (:func:`check_contents`: the config an object, the step
+an integer, the image shape three sizes, the weights a mapping of finite tensors, a classifier's class
+label values distinct and its class names one distinct non-empty string per output); then
+:func:`check_weight_shapes` builds the networks the stored config describes on the ``meta`` device (shapes
+only, no memory) and refuses, naming the file, weights missing, extra or of another shape, so a config
+edited to ``hidden 65536`` never allocates what its weights do not hold. Writing checkpoints during
+training is ``train/checkpointing.py``'s; which parts of a training run one holds is ``train/state.py``'s.
 """
 
 from __future__ import annotations
@@ -57,31 +60,88 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path} is not a bigan-repr checkpoint (expected format {FORMAT})")
     ckpt["path"] = str(path)
     check_contents(ckpt)
+    check_weight_shapes(ckpt)
     return ckpt
 
 
 def check_contents(ckpt: dict[str, Any]) -> None:
     """Refuse, naming the file, a checkpoint without what every use of it needs, or with it malformed."""
     path = ckpt["path"]
-    shape, weights = ckpt.get("image_shape"), ckpt.get("model")
+    shape, weights, ema = ckpt.get("image_shape"), ckpt.get("model"), ckpt.get("ema_encoder")
+    classes, names = ckpt.get("classes"), ckpt.get("class_names")
     problems = [
         (not isinstance(ckpt.get("config"), dict), "no 'config' object"),
         (type(ckpt.get("step")) is not int or ckpt["step"] < 0, "no 'step' (an integer >= 0)"),
-        (not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()),
-         "no 'model' weights (a mapping of tensors)"),
+        (not _tensors(weights), "no 'model' weights (a mapping of tensors)"),
         (not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(type(n) is int for n in shape)
               and shape[0] in (1, 3) and 1 <= shape[1] == shape[2] <= MAX_IMAGE_SIZE),
          f"'image_shape' must be [channels 1 or 3, size, size] with size 1 to {MAX_IMAGE_SIZE}, not "
          f"{str(shape)[:60]}"),
-        (ckpt.get("ema_encoder") is not None and not isinstance(ckpt["ema_encoder"], dict),
-         "'ema_encoder' is not a mapping of weights"),
-        (ckpt.get("classes") is not None and not (isinstance(ckpt["classes"], list)
-                                                  and all(type(c) is int for c in ckpt["classes"])),
-         "'classes' is not a list of integer labels"),
+        (ema is not None and not _tensors(ema), "'ema_encoder' is not a mapping of weights"),
+        (classes is not None and not (isinstance(classes, list) and all(type(c) is int and c >= 0 for c in classes)
+                                      and len(set(classes)) == len(classes) >= 2),
+         f"'classes' must be a list of at least 2 distinct integer labels (>= 0), not {_described(classes)}"),
+        (names is not None and not (isinstance(classes, list) and isinstance(names, list) and len(names) == len(classes)
+                                    and all(isinstance(n, str) and n for n in names) and len(set(names)) == len(names)),
+         f"'class_names' must be a list of {len(classes) if isinstance(classes, list) else 'K'} distinct non-empty "
+         f"strings, one per classifier output, not {_described(names)}"),
     ]
     for bad, what in problems:
         if bad:
             raise CheckpointError(f"{path} is not a usable bigan-repr checkpoint: {what}")
+    for what, tensors in (("weights", weights), ("averaged encoder weights", ema or {})):
+        if bad := next((k for k, t in tensors.items() if t.is_floating_point() and not t.isfinite().all()), None):
+            raise CheckpointError(f"{path} is not a usable bigan-repr checkpoint: its {what} are not finite "
+                                  f"({str(bad)[:80]} holds NaN or infinity)")
+
+
+def _described(value: Any) -> str:
+    """'a list of 3 items', 'a str of 10 characters', 'an int': what a stored value is, never formatted whole."""
+    kind = type(value).__name__
+    size = f" of {len(value)} {'characters' if isinstance(value, str) else 'items'}" if isinstance(
+        value, (str, list, tuple, dict)) else ""
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}{size}"
+
+
+def _tensors(weights: Any) -> bool:
+    return isinstance(weights, dict) and all(isinstance(v, torch.Tensor) for v in weights.values())
+
+
+def stored_config(ckpt: dict[str, Any]) -> Config:
+    """The config a checkpoint stored, validated as such."""
+    return Config.from_stored(ckpt["config"], where=f"config stored in {ckpt.get('path', 'checkpoint')}")
+
+
+def _n_classes(ckpt: dict[str, Any]) -> int | None:
+    classes = ckpt.get("classes")  # a semi-supervised run's, absent from checkpoints before classifiers
+    return None if classes is None else len(classes)
+
+
+def check_weight_shapes(ckpt: dict[str, Any]) -> None:
+    """Refuse, naming the file, weights that are not those of the networks the stored config builds: the
+    networks are built on the ``meta`` device (shapes, no memory), so nothing is allocated before the
+    file's own tensors are known to fit."""
+    path = ckpt["path"]
+    try:
+        with torch.device("meta"):
+            model = networks_for(stored_config(ckpt), tuple(ckpt["image_shape"]), _n_classes(ckpt))
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    _check_shapes(model.state_dict(), ckpt["model"], path, "weights")
+    if ckpt.get("ema_encoder"):
+        _check_shapes(model.encoder.state_dict(), ckpt["ema_encoder"], path, "averaged encoder weights")
+
+
+def _check_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], path: str, what: str) -> None:
+    missing, extra = [k for k in expected if k not in found], [k for k in found if k not in expected]
+    differ = [k for k in expected if k in found and found[k].shape != expected[k].shape]
+    if missing or extra or differ:
+        detail = "; ".join(part for part in (
+            f"{len(missing)} missing, e.g. {missing[0]}" if missing else "",
+            f"{len(extra)} unexpected, e.g. {str(extra[0])[:80]}" if extra else "",
+            f"{len(differ)} of another shape, e.g. {differ[0]}: {list(found[differ[0]].shape)} in the file, "
+            f"{list(expected[differ[0]].shape)} by the config" if differ else "") if part)
+        raise CheckpointError(f"{path}: its {what} do not fit the networks its config builds ({detail})")
 
 
 def load_weights(module: torch.nn.Module, state: dict[str, Any], path: str | Path, what: str = "weights") -> None:
@@ -119,12 +179,12 @@ def best_checkpoint_path(run_dir: Path) -> Path:
 
 
 def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[BiGAN, Config]:
-    """Rebuild the networks from the config stored in the checkpoint and load their weights."""
+    """Rebuild the networks from the config stored in a checkpoint :func:`load_checkpoint` read (its weights'
+    shapes already checked against that config) and load their weights."""
     path = ckpt.get("path", "checkpoint")
-    cfg = Config.from_stored(ckpt["config"], where=f"config stored in {path}")
-    classes = ckpt.get("classes")  # a semi-supervised run's, absent from checkpoints before classifiers
+    cfg = stored_config(ckpt)
     try:
-        model = networks_for(cfg, tuple(ckpt["image_shape"]), None if classes is None else len(classes))
+        model = networks_for(cfg, tuple(ckpt["image_shape"]), _n_classes(ckpt))
     except ConfigError as e:
         raise CheckpointError(f"{path}: {e}") from None
     load_weights(model, ckpt["model"], path)

@@ -47,7 +47,7 @@ def recipe(config: dict | None) -> str:
             default = defaults.get(section, {})
             if key in _NOT_RECIPE.get(section, ()) or (key in default and default[key] == value):
                 continue
-            parts.append(f"{key}={value if isinstance(value, str) else json.dumps(value)}")
+            parts.append(f"{key}={value if isinstance(value, str) else json.dumps(value, allow_nan=False)}")
     return ", ".join(parts)
 
 

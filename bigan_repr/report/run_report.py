@@ -27,6 +27,7 @@ from ..errors import DataError
 from ..features.encoder import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from ..runs.progress import phase
 from ..runs.run_dir import RunDir
+from ..runs.untrusted import cut, shown
 from .generative_check import coupling_and_generation
 from .outputs import write_report
 from .pictures import embedding_picture, neighbors_picture, run_pictures
@@ -83,12 +84,28 @@ def classifier_result(loaded: LoadedEncoder, test_set: ImageSet) -> dict[str, An
         return None
     cfg = loaded.config.data
     with phase(f"classify {len(test_set)} test images") as p:
-        predicted = np.asarray(loaded.classes)[loaded.class_probabilities(test_set.images).argmax(1)]
-        accuracy = round(100 * float(np.mean(predicted == test_set.labels)), 2)
+        outputs = loaded.class_probabilities(test_set.images).argmax(1)
+        accuracy = round(100 * float(np.mean(predicted_right(loaded, outputs, test_set))), 2)
         p.note = f"accuracy {accuracy:.1f}%"
     labelled = cfg.labels_per_class * len(loaded.classes)
     return {"test_accuracy": accuracy, "labels_per_class": cfg.labels_per_class, "label_seed": cfg.label_seed,
             "labeled": labelled}
+
+
+def predicted_right(loaded: LoadedEncoder, outputs: np.ndarray, test_set: ImageSet) -> np.ndarray:
+    """bool (N,): whether the classifier's output for each test image is the image's class. Classes are
+    matched by name where the run and the data both name them (a folder's label values shift when a class
+    folder is added or removed), else by label value; a class the run learned that the data no longer
+    names is refused, naming both lists."""
+    if not (loaded.class_names and test_set.classes):
+        return np.asarray(loaded.classes)[outputs] == test_set.labels
+    if gone := [name for name in loaded.class_names if name not in test_set.classes]:
+        listed = lambda names: "[" + cut(", ".join(map(str, names)), 160) + "]"  # noqa: E731
+        raise DataError(f"the run's classes {listed(loaded.class_names)} are not all classes of its data "
+                        f"{listed(test_set.classes)} (no {shown(gone[0])}): the data changed since training, and "
+                        f"its classifier cannot be scored on it")
+    names = np.asarray(loaded.class_names, dtype=object)[outputs]
+    return names == np.asarray(test_set.classes, dtype=object)[test_set.labels]
 
 
 def add_model_objects(loaded: LoadedEncoder, train_set: ImageSet, test_set: ImageSet, payload: dict) -> None:

@@ -2,7 +2,9 @@
 validation curves overlaid, for `bigan compare`.
 
 Three panels: the losses and D's bound; reconstruction error beside its shuffled-pair
-baseline; and the validation probe's accuracies when --eval-every was on.
+baseline; and the validation probe's accuracies when --eval-every was on. The metrics are streamed
+and thinned (``metrics_log.thinned_rows``): a plot holds at most a few thousand rows of each kind,
+however long the run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .atomic import atomic_write
-from .run_dir import RunDir
+from .metrics_log import METRICS_FILE, metrics_rows, thinned_rows
 
 _VALIDATION_KEYS = ("val_linear", "val_knn", "val_nn1")  # what the validation probe logs
 
@@ -27,10 +29,10 @@ def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
 
 
 def _split_rows(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
-    """metrics.jsonl's training rows and validation rows, the latter placed on the epoch axis."""
-    rows = RunDir(run_dir).read_metrics()
-    train_rows = [r for r in rows if r.get("kind") != "eval"]
-    eval_rows = [r for r in rows if r.get("kind") == "eval"]
+    """metrics.jsonl's training rows and validation rows (each thinned), the latter placed on the epoch axis."""
+    path = Path(run_dir) / METRICS_FILE
+    train_rows = thinned_rows(metrics_rows(path), lambda r: r.get("kind") != "eval")
+    eval_rows = thinned_rows(metrics_rows(path), lambda r: r.get("kind") == "eval")
     logged = [(0, 0.0)] + [(r["step"], r["epoch"]) for r in train_rows if "epoch" in r]
     steps, epochs = zip(*sorted(logged), strict=True)
     for r in eval_rows:  # epochs grow linearly with steps: interpolate between the logged ones

@@ -1,14 +1,18 @@
 """Reading JSON and YAML that anyone may have written: ``--config`` files, a run's ``config.json`` and
 ``metrics.jsonl``, the ``report.json`` files ``bigan compare`` reads. The one reader of such files.
 
-Everything is bounded before a Python object is built from it: at most :data:`MAX_BYTES` are read;
-the bytes must be UTF-8 (a bad byte is named with its offset); nesting is at most :data:`MAX_DEPTH`
-deep; a YAML document is composed into its node graph first, and one whose aliases would expand it
-beyond :data:`MAX_NODES` nodes, or that refers to itself, is refused before any object is
-constructed (an alias bomb of a few hundred bytes stands for billions of values). The top-level
-type is checked by :func:`read_mapping`. Every problem is one :class:`UntrustedFileError` line naming
-the file, and messages show values through :func:`shown`, which never formats more than a few dozen
-characters of any value, however large.
+Everything is bounded before a Python object is built from it: only a regular file is opened (a
+FIFO, a device or a folder is refused without blocking on it); at most :data:`MAX_BYTES` are read, or
+the bound a caller sizes by what the largest valid run writes of its file; a JSON-lines file is
+streamed a line at a time (:func:`iter_json_lines`), so a caller keeps only the rows it needs; the
+bytes must be UTF-8 (a bad byte is named with its offset); nesting is at most :data:`MAX_DEPTH` deep;
+every number is finite (JSON's ``NaN``/``Infinity`` tokens are refused, and a YAML ``.nan``/``.inf``
+or a number too large for a float is named where it sits); a YAML document is composed into its node
+graph first, and one whose aliases would expand it beyond :data:`MAX_NODES` nodes, or that refers to
+itself, is refused before any object is constructed (an alias bomb of a few hundred bytes stands for
+billions of values). The top-level type is checked by :func:`read_mapping`. Every problem is one
+:class:`UntrustedFileError` line naming the file, and messages show values through :func:`shown`,
+which never formats more than a few dozen characters of any value, however large.
 
 It lives in ``runs/``, beside the atomic writes, because it is file handling with no knowledge of
 what the files mean: ``config``, ``runs/`` and ``report/`` all read through it, and it imports only
@@ -18,10 +22,14 @@ what the files mean: ``config``, ``runs/`` and ``report/`` all read through it, 
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 import reprlib
+import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import UserError
 
@@ -64,16 +72,43 @@ def kind_of(value: Any) -> str:
     return _TYPES.get(type(value), type(value).__name__)
 
 
-def read_bytes(path: str | Path, max_bytes: int = MAX_BYTES) -> bytes:
-    """The file's bytes, refused beyond ``max_bytes`` without reading more than one byte past them."""
+_NOT_REGULAR = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+
+def open_regular(path: str | Path) -> IO[bytes]:
+    """``path`` opened for reading in binary, refused unless it is a regular file. Opened without blocking
+    and checked on the open descriptor: a FIFO would block a plain ``open`` until someone writes to it."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise UntrustedFileError(path, f"cannot be read ({e.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+            raise UntrustedFileError(path, f"is {kind}, not a regular file; not a file this program reads")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(path: str | Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """The file's bytes, refused beyond ``max_bytes`` without reading more than one byte past them."""
+    with open_regular(path) as f:
+        try:
+            raw = f.read(max_bytes + 1)
+        except OSError as e:
+            raise UntrustedFileError(path, f"cannot be read ({e.strerror})") from None
     if len(raw) > max_bytes:
-        raise UntrustedFileError(path, f"larger than {max_bytes // 2**20} MiB; not a file this program reads")
+        raise UntrustedFileError(path, f"larger than {_size(max_bytes)}; not a file this program reads")
     return raw
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n:,} bytes"
 
 
 def decode(raw: bytes, path: str | Path, start: int = 0) -> str:
@@ -85,23 +120,38 @@ def decode(raw: bytes, path: str | Path, start: int = 0) -> str:
             from None
 
 
+class _Written(float):
+    """A ``NaN``/``Infinity`` token (not JSON, though Python's parser takes it), shown as written when
+    :func:`_check_values` refuses it."""
+
+    def __str__(self) -> str:
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[float.__repr__(self)]
+
+
 def parse_json(text: str, path: str | Path) -> Any:
-    """JSON text parsed, nesting at most :data:`MAX_DEPTH` deep."""
+    """JSON text parsed strictly, nesting at most :data:`MAX_DEPTH` deep and every number finite."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_Written)
     except RecursionError:
         raise UntrustedFileError(path, f"nested more than {MAX_DEPTH} deep") from None
     except ValueError as e:  # JSONDecodeError, and integers too long to convert
         raise UntrustedFileError(path, f"not readable JSON ({cut(str(e))})") from None
-    _check_depth(data, path)
+    _check_values(data, path)
     return data
 
 
-def _check_depth(data: Any, path: str | Path) -> None:
-    level = [data]
-    for _ in range(MAX_DEPTH):
-        level = [v for item in level if isinstance(item, (dict, list))
-                 for v in (item.values() if isinstance(item, dict) else item)]
+def _check_values(data: Any, path: str | Path) -> None:
+    """Refuse nesting beyond MAX_DEPTH and any number that is not finite (a YAML ``.nan``, a JSON 1e999),
+    naming where it sits. One walk of the parsed data, level by level."""
+    level: list[tuple[str, Any]] = [("", data)]
+    for _ in range(MAX_DEPTH + 1):
+        for where, value in level:
+            if isinstance(value, float) and not math.isfinite(value):
+                at = f" at {where}" if where else ""
+                raise UntrustedFileError(path, f"holds {value}{at}: every number must be finite")
+        level = [(f"{where}.{cut(str(k), 40)}" if where else cut(str(k), 40), v)
+                 for where, item in level if isinstance(item, dict) for k, v in item.items()] + \
+                [(f"{where}[{i}]", v) for where, item in level if isinstance(item, list) for i, v in enumerate(item)]
         if not level:
             return
     raise UntrustedFileError(path, f"nested more than {MAX_DEPTH} deep")
@@ -123,7 +173,9 @@ def parse_yaml(text: str, path: str | Path) -> Any:
             if node is None:
                 return None
             _check_node_graph(node, path)
-            return loader.construct_document(node)
+            data = loader.construct_document(node)
+            _check_values(data, path)
+            return data
         finally:
             loader.dispose()
     except UntrustedFileError:
@@ -204,34 +256,42 @@ def read_data(path: str | Path, *, yaml: bool | None = None, max_bytes: int = MA
     return parse_yaml(text, path) if yaml else parse_json(text, path)
 
 
-def read_mapping(path: str | Path, *, yaml: bool | None = None, what: str = "an object") -> dict[str, Any]:
+def read_mapping(path: str | Path, *, yaml: bool | None = None, what: str = "an object",
+                 max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     """As :func:`read_data`, refused unless the top level is a mapping (``what`` names it in the message)."""
-    data = read_data(path, yaml=yaml)
+    data = read_data(path, yaml=yaml, max_bytes=max_bytes)
     if not isinstance(data, dict):
         raise UntrustedFileError(path, f"expected {what} at the top level, not {kind_of(data)} ({shown(data)})")
     return data
 
 
-def read_json_lines(path: str | Path) -> list[tuple[int, Any]]:
-    """(line number, parsed value) of each line of a JSON-lines file, each line bounded like a file.
+def iter_json_lines(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) of each line of a JSON-lines file, read one line at a time (a caller that
+    keeps what it needs holds one row, however long the file), each line bounded like a file.
 
     A last line without its newline that does not parse is what a writer killed mid-line left, and is
     skipped; any other line that does not parse is refused, naming its line.
     """
-    rows, offset = [], 0
-    try:
-        with open(path, "rb") as f:
+    offset = 0
+    with open_regular(path) as f:
+        try:
             for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), start=1):
                 if len(raw) > MAX_LINE_BYTES:
-                    raise UntrustedFileError(path, f"line {number} is longer than {MAX_LINE_BYTES // 2**20} MiB")
+                    raise UntrustedFileError(path, f"line {number} is longer than {_size(MAX_LINE_BYTES)}")
                 text, torn = decode(raw, path, offset), not raw.endswith(b"\n")
                 offset += len(raw)
                 if text.strip():
                     try:
-                        rows.append((number, parse_json(text, path)))
+                        row = parse_json(text, path)
                     except UntrustedFileError as e:
-                        if not torn:
-                            raise UntrustedFileError(path, f"line {number}: {e.reason}") from None
-    except OSError as e:
-        raise UntrustedFileError(path, f"cannot be read ({e.strerror})") from None
-    return rows
+                        if torn:
+                            continue
+                        raise UntrustedFileError(path, f"line {number}: {e.reason}") from None
+                    yield number, row
+        except OSError as e:
+            raise UntrustedFileError(path, f"cannot be read ({e.strerror})") from None
+
+
+def read_json_lines(path: str | Path) -> list[tuple[int, Any]]:
+    """Every line of :func:`iter_json_lines`, in a list: for files a run keeps small."""
+    return list(iter_json_lines(path))

@@ -3,6 +3,8 @@
 :func:`capture` and :func:`restore` are the one place that knows which parts of a run
 (``assembly.Assembly``) a checkpoint holds; :func:`check_resume_compatible` decides what a resume
 may change: the config values ``model/recipe.py`` calls bookkeeping, and nothing else.
+:func:`resumable_checkpoint` reads the checkpoint a resume starts from and checks it before the run's
+networks are built, so a config edited to train far wider networks is refused before they are allocated.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import torch
 
 from .. import __version__
 from ..config import Config, ConfigError
-from ..model.checkpoint import CheckpointError, load_weights
+from ..model.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    load_checkpoint,
+    load_weights,
+    step_checkpoints,
+    stored_config,
+)
 from ..model.recipe import BOOKKEEPING
 from .assembly import Assembly
 from .distributed import gather_rng_states
@@ -30,10 +39,19 @@ def capture(run: Assembly, step: int, best: float | None) -> dict[str, Any]:
         "rng": {"z": gather_rng_states(run.rng, run.dist), "torch": torch.get_rng_state()},
         "best_metric": best,
         "ema_encoder": run.ema.state_dict() if run.ema else None,
-        # a semi-supervised run's classes: the label value of each classifier output, and their names
+        # a semi-supervised run's classes: the label value of each classifier output, and its name
         "classes": None if run.labels is None else run.labels.classes.tolist(),
-        "class_names": run.class_names if run.labels is not None else None,
+        "class_names": output_names(run),
     }
+
+
+def output_names(run: Assembly) -> list[str] | None:
+    """The class name of each classifier output (the source names its label values), as checkpoints store
+    them; None for a run without a classifier or a source without names."""
+    if run.labels is None or not run.class_names:
+        return None
+    names = [str(run.class_names[c]) if 0 <= c < len(run.class_names) else None for c in run.labels.classes]
+    return names if None not in names else None
 
 
 def restore(run: Assembly, ckpt: dict[str, Any]) -> tuple[int, float | None]:
@@ -72,3 +90,17 @@ def check_resume_compatible(stored: Config, requested: Config, run_dir: Path) ->
                     f"trained with {a[section][key]!r}. Only these may change on resume: "
                     f"{', '.join(sorted(BOOKKEEPING['train']))}"
                 )
+
+
+def resumable_checkpoint(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    """The run's latest checkpoint, read on the CPU (its weights checked against its stored config on the
+    meta device) and its config checked against ``cfg``: what a resume may change, and nothing else."""
+    if not step_checkpoints(run_dir):
+        raise CheckpointError(
+            f"cannot resume {run_dir}: it has no checkpoints in {CHECKPOINT_DIR}/ (it stopped before its first "
+            f"one, or they were moved); nothing was changed. To start over, train into a new --out, or delete "
+            f"{run_dir}"
+        )
+    ckpt = load_checkpoint(run_dir, map_location="cpu")
+    check_resume_compatible(stored_config(ckpt), cfg, run_dir)
+    return ckpt

@@ -21,14 +21,7 @@ import torch
 from ..config import SECTIONS, Config
 from ..data.label_split import LABELS_FILE, check_same_split
 from ..errors import UserError
-from ..model.checkpoint import (
-    CHECKPOINT_DIR,
-    CheckpointError,
-    best_checkpoint_path,
-    checkpoint_path,
-    load_checkpoint,
-    step_checkpoints,
-)
+from ..model.checkpoint import best_checkpoint_path, checkpoint_path, latest_checkpoint, step_checkpoints
 from ..model.processes import barrier, shutdown
 from ..runs.atomic import atomic_write_text
 from ..runs.curves import plot_curves
@@ -40,7 +33,7 @@ from .assembly import Assembly, assemble
 from .checkpointing import clean_partial_writes, prune_checkpoints, save_checkpoint
 from .distributed import average, weights_digest
 from .monitor import diagnostics, save_grids
-from .state import capture, check_resume_compatible, restore
+from .state import capture, restore, resumable_checkpoint
 from .step import train_step
 
 SHOWN = ("d_loss", "g_loss", "invariance", "class_loss", "img_per_s")  # beside the progress bar or line
@@ -63,6 +56,9 @@ class Trainer:
 
     def __init__(self, cfg: Config, out: str | Path, *, resume: bool = False, progress: bool = True):
         self.cfg, self.run_dir, self.progress = cfg, RunDir(out), progress
+        # a resume's checkpoint is read and checked against the requested config before the networks are
+        # built: an edited config.json is refused before it allocates anything
+        self._resumed = resumable_checkpoint(cfg, self.run_dir.path) if resume else None
         self.parts: Assembly = assemble(cfg)
         self.dist = self.parts.dist
         if cfg.train.tensorboard and self.dist.is_main:  # refused here, before anything is written
@@ -101,15 +97,10 @@ class Trainer:
             raise
 
     def _resume(self) -> None:
-        if not step_checkpoints(self.run_dir.path):
-            raise CheckpointError(
-                f"cannot resume {self.run_dir.path}: it has no checkpoints in {CHECKPOINT_DIR}/ (it stopped "
-                f"before its first one, or they were moved); nothing was changed. To start over, train "
-                f"into a new --out, or delete {self.run_dir.path}"
-            )
-        ckpt = load_checkpoint(self.run_dir.path, map_location=self.parts.device)
-        stored = Config.from_stored(ckpt["config"], where=f"config stored in {ckpt['path']}")
-        check_resume_compatible(stored, self.cfg, self.run_dir.path)
+        ckpt = self._resumed
+        if ckpt is None or latest_checkpoint(self.run_dir.path) != Path(ckpt["path"]):  # another one since: read it
+            ckpt = resumable_checkpoint(self.cfg, self.run_dir.path)
+        self._resumed = None
         if ckpt["step"] > self.parts.total:  # before anything is written: config.json keeps its budget
             raise UserError(f"cannot resume {self.run_dir.path} for {self.parts.total} steps: it is already at step "
                             f"{ckpt['step']}; give a larger budget (--steps or --epochs); nothing was changed")
@@ -199,11 +190,7 @@ class Trainer:
             row["stopped"] = f"non-finite {', '.join(bad)}"
             if self.dist.is_main:
                 self.run_dir.append_metrics(row)
-            raise TrainingDiverged(
-                f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
-                f"{', '.join(f'{k}={row[k]}' for k in bad)}; the last good checkpoint is kept in "
-                f"{self.run_dir.path / 'checkpoints'}"
-            )
+            raise self._diverged(', '.join(f'{k}={row[k]}' for k in bad))
         if self.dist.is_main:
             self.run_dir.append_metrics(row)
         self.last_metrics = row
@@ -229,10 +216,16 @@ class Trainer:
     def _check_finite_parameters(self) -> None:
         for name, p in self.parts.model.named_parameters():
             if not torch.isfinite(p).all():
-                raise TrainingDiverged(
-                    f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
-                    f"parameter {name} is not finite; the last good checkpoint is kept"
-                )
+                raise self._diverged(f"parameter {name} is not finite")
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        """The one line a diverged run ends with: what went non-finite, and the checkpoint it leaves, if any."""
+        kept = step_checkpoints(self.run_dir.path)
+        left = (f"the last good checkpoint, {kept[-1]}, is kept" if kept else
+                f"no checkpoint was written before it (the first is due at step "
+                f"{min(self.cfg.train.checkpoint_every, self.parts.total)})")
+        return TrainingDiverged(f"training diverged at step {self.step} (objective {self.cfg.train.objective}): "
+                                f"{what}; {left}")
 
 
 def _refuse_foreign_folder(run_dir: RunDir) -> None:

@@ -63,7 +63,8 @@ def test_the_model_is_rebuilt_from_its_checkpoint_with_its_weights(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     (lambda c: c["config"]["model"].update(hidden=64), "its weights do not fit the networks its config builds "
-                                                       "(Error(s) in loading state_dict"),
+                                                       "(32 of another shape, e.g. generator.net.0.weight: [128, 8] "
+                                                       "in the file, [64, 8] by the config)"),
     (lambda c: c.pop("model"), "is not a usable bigan-repr checkpoint: no 'model' weights"),
     (lambda c: c.update(model={"w": [1, 2]}), "no 'model' weights (a mapping of tensors)"),
     (lambda c: c.pop("config"), "is not a usable bigan-repr checkpoint: no 'config' object"),

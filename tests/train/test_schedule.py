@@ -1,5 +1,6 @@
-"""Training practice options: the warmup + cosine learning-rate schedule (the rates applied, exact resume)
-and weight decay kept off biases and normalization weights."""
+"""Training practice options: the warmup + cosine learning-rate schedule (the rates applied, computed per
+step, exact resume, a warmup shorter than the run) and weight decay kept off biases and normalization
+weights."""
 
 import math
 import shutil
@@ -12,13 +13,17 @@ from bigan_repr.losses.objectives import get_objective
 from bigan_repr.model.checkpoint import load_checkpoint, step_checkpoints
 from bigan_repr.model.networks import networks_for
 from bigan_repr.train.assembly import make_optimizers
-from bigan_repr.train.schedule import lr_factors
+from bigan_repr.train.schedule import lr_factor, lr_schedule
 from bigan_repr.train.trainer import Trainer
 from tests.conftest import SMALL
 
 
 def _cfg(**train):
     return Config().updated(SMALL | {"train": SMALL["train"] | train})
+
+
+def lr_factors(total: int, warmup: int, kind: str) -> list[float]:
+    return [lr_factor(s, total, warmup, kind) for s in range(total)]
 
 
 def test_warmup_rises_linearly_then_cosine_falls_towards_zero():
@@ -28,6 +33,38 @@ def test_warmup_rises_linearly_then_cosine_falls_towards_zero():
     assert f[-1] == pytest.approx(0.5 * (1 + math.cos(math.pi * 5 / 6)))  # last step: small, not 0
     assert lr_factors(6, 2, "constant") == [0.5, 1.0, 1.0, 1.0, 1.0, 1.0]
     assert lr_factors(4, 0, "cosine")[0] == 1.0
+    assert lr_factor(25, 10, 4, "cosine") == f[-1]  # past the end, the last step's factor holds
+
+
+def test_the_schedule_holds_no_table_of_its_steps():
+    # --steps 10^9, the flag's own limit: a factor per step computed up front would be about 57 GB
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule = lr_schedule((opt,), 10**9, 1000, "cosine")
+    assert all(not isinstance(v, (list, tuple)) or len(v) < 10 for v in vars(schedule).values())
+    schedule.apply(10**9 - 1)
+    assert opt.param_groups[0]["lr"] == lr_factor(10**9 - 1, 10**9, 1000, "cosine") < 1e-10
+    schedule.apply(499)
+    assert opt.param_groups[0]["lr"] == 0.5
+
+
+@pytest.mark.parametrize("warmup, steps", [(100, 2), (2, 2), (1, 1), (10**9 - 1, 10**9 - 1)])
+def test_a_warmup_as_long_as_the_run_is_refused_in_one_line(warmup, steps):
+    with pytest.raises(ConfigError, match=f"train.warmup_steps={warmup} must be below the run's {steps} step"):
+        _cfg(steps=steps, warmup_steps=warmup)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    for kind in ("constant", "cosine"):  # a budget in epochs: refused once its total is known
+        with pytest.raises(ConfigError, match=f"warmup_steps={warmup} must be below the run's {steps} step"):
+            lr_schedule((opt,), steps, warmup, kind)
+    _cfg(steps=warmup + 1, warmup_steps=warmup)  # one step more trains its last step at the full rate
+
+
+def test_a_warmup_longer_than_an_epoch_budget_is_refused_before_anything_is_written(tmp_path):
+    from tests.conftest import one_error_line
+
+    out = tmp_path / "run"
+    line = one_error_line(["train", "--epochs", "0.01", "--warmup-steps", "100", "--hidden", "32", "--z-dim", "4",
+                           "--invariance", "none", "--threads", "1", "--quiet", "--out", out])
+    assert "train.warmup_steps=100 must be below the run's 1 step:" in line and not out.exists()
 
 
 def test_the_schedule_sets_every_groups_rate_and_the_default_leaves_them(tmp_path):
