@@ -20,14 +20,13 @@ _CONV_28 = {
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # the best measured recipe (docs/results-fashion-mnist.md: ablation): DCGAN-style nets at the native 28 px, E
-    # trained by
-    # the BiGAN objective plus VICReg between two strongly augmented views, D seeing lightly
-    # augmented images (DiffAugment); E's penultimate layer is exported, the checkpoint chosen on
-    # validation k-NN. 3,000 steps of 256 = 12.8 epochs. Layer norm in D: with batch norm D wins
-    # from step 300 and G never couples to E (docs/results-fashion-mnist.md: ablation); layer norm also scored higher on
-    # validation k-NN (84.8 vs 84.7) and linear (88.1 vs 87.3). The x-cycle term (0.01) makes G's
-    # reconstructions keep the class (86% of the ceiling, against 50% without it) at equal k-NN and
+    # the best measured recipe (docs/results-fashion-mnist.md: ablation): DCGAN-style nets at the native
+    # 28 px, E trained by the BiGAN objective plus VICReg between two strongly augmented views, D seeing
+    # lightly augmented images (DiffAugment); E's penultimate layer is exported, the checkpoint chosen on
+    # validation k-NN. 3,000 steps of 256 = 12.8 epochs. Layer norm in D: with batch norm D wins from
+    # step 300 and G never couples to E (docs/results-fashion-mnist.md: ablation); layer norm also scored
+    # higher on validation k-NN (84.8 vs 84.7) and linear (88.1 vs 87.3). The x-cycle term (0.01) makes
+    # G's reconstructions keep the class (86% of the ceiling, against 50% without it) at equal k-NN and
     # linear probe (docs/results-fashion-mnist.md).
     "fmnist": {
         "data": {"source": "fashion-mnist"},
@@ -61,8 +60,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "train": {"steps": 300, "lr_e": 1e-3, "checkpoint_every": 100, "recon_weight": 0.05},
     },
     # the BiGAN paper's permutation-invariant MNIST setup, on Fashion-MNIST, with ALICE's x-cycle term
-    # ||x - G(E(x))||^2: better z features (docs/results-fashion-mnist.md), and G and E couple, which the paper's plain
-    # recipe (this with --recon-weight 0, once the preset fmnist-mlp) did not (docs/coupling.md)
+    # ||x - G(E(x))||^2: better z features (docs/results-fashion-mnist.md), and G and E couple, which the
+    # paper's plain recipe (this with --recon-weight 0, once the preset fmnist-mlp) did not (docs/coupling.md)
     "fmnist-mlp-alice": {
         "data": {"source": "fashion-mnist"},
         "model": {"arch": "mlp", "hidden": 1024, "z_dim": 50, "prior": "uniform", "features": "z"},
