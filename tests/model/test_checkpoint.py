@@ -1,8 +1,15 @@
 """checkpoint.py: a run's checkpoints found in step order; what is not one of our checkpoints, or disagrees
-with itself, refused in one line naming the file; the model rebuilt from one exactly."""
+with itself (weights that are not finite, class names that are not one per output, weights of other shapes
+than the stored config's networks, found before any is allocated), refused in one line naming the file; the
+model rebuilt from one exactly."""
 
+import json
+import re
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from bigan_repr.config import Config
 from bigan_repr.model.checkpoint import (
@@ -88,3 +95,114 @@ def test_random_bytes_are_no_checkpoint_not_code(tiny_run, tmp_path):
     line = one_error_line(["encode", run, "--out", tmp_path / "f.npz"])
     assert line == f"error: {path} is not a checkpoint: torch cannot read it (random or damaged bytes, or a pickle " \
                    "of a form torch.save does not write)"
+
+
+# ---- what a checkpoint stores is checked on load, before anything is built from it ---------------------
+
+SEMI = CFG.updated({"data": {"labels_per_class": 2}})
+
+
+def _semisup_run(tmp_path, change=lambda c: None, k: int = 3):
+    """A run folder holding one semi-supervised checkpoint of ``k`` classes (``change`` edits it first), and an
+    image to predict."""
+    torch.manual_seed(0)
+    model = networks_for(SEMI, SHAPE, k)
+    ckpt = {"format": FORMAT, "config": SEMI.to_dict(), "step": 1, "image_shape": list(SHAPE),
+            "model": model.state_dict(), "classes": list(range(k)), "class_names": ["cat", "dog", "emu"][:k]}
+    change(ckpt)
+    run = tmp_path / "run"
+    checkpoint_path(run, 1).parent.mkdir(parents=True)
+    torch.save(ckpt, checkpoint_path(run, 1))
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "x.png")
+    return run
+
+
+def _set(key, value):
+    return lambda c: c.update({key: value})
+
+
+def _poison(key: str, value: float, part: str = "model"):
+    def change(c):
+        c[part][key] = c[part][key].clone()
+        c[part][key].view(-1)[0] = value
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set("class_names", "cat"), "'class_names' must be a list of 3 distinct non-empty strings, one per classifier "
+                                 "output, not a str of 3 characters"),
+    (_set("class_names", ["cat", "dog"]), "not a list of 2 items"),
+    (_set("class_names", ["cat", "dog", "emu", "fox"]), "not a list of 4 items"),
+    (_set("class_names", ["cat", "cat", "emu"]), "'class_names' must be a list of 3 distinct non-empty strings"),
+    (_set("class_names", ["cat", "", "emu"]), "'class_names' must be a list of 3 distinct non-empty strings"),
+    (_set("class_names", ["cat", 7, "emu"]), "'class_names' must be a list of 3 distinct non-empty strings"),
+    (_set("class_names", {"0": "cat"}), "not a dict of 1 items"),
+    (_set("classes", [0, 0, 1]), "'classes' must be a list of at least 2 distinct integer labels (>= 0)"),
+    (_set("classes", [0, -1, 2]), "'classes' must be a list of at least 2 distinct integer labels (>= 0)"),
+    (_set("classes", [0, 1]), "'class_names' must be a list of 2 distinct non-empty strings"),
+    (_set("classes", None), "'class_names' must be a list of K distinct non-empty strings"),
+    (lambda c: c.update(classes=[0, 1], class_names=None), "its weights do not fit the networks its config builds "
+                                                           "(2 of another shape, e.g. classifier"),
+    (_poison("classifier.weight", float("nan")), "its weights are not finite (classifier.weight holds NaN"),
+    (_poison("encoder.body.1.weight", float("inf")), "its weights are not finite (encoder.body.1.weight holds NaN"),
+    (_poison("classifier.bias", float("-inf")), "its weights are not finite (classifier.bias holds NaN"),
+])
+def test_a_stored_classifier_is_checked_before_any_answer(tmp_path, change, message):
+    """Class names, class labels and weights as stored: refused in one line naming the checkpoint, never a
+    prediction of class 0 with probability NaN, never a string's letters taken for class names."""
+    run = _semisup_run(tmp_path, change)
+    for args in (["predict", run, tmp_path / "x.png"], ["encode", run, "--out", tmp_path / "f.npz"]):
+        line = one_error_line(args)
+        assert line.startswith(f"error: {checkpoint_path(run, 1)}") and message in line, line
+    assert not (tmp_path / "f.npz").exists()
+
+
+def test_a_stored_classifier_that_holds_predicts_by_its_class_names(tmp_path):
+    from click.testing import CliRunner
+
+    from bigan_repr.cli import main
+
+    run = _semisup_run(tmp_path)
+    result = CliRunner().invoke(main, ["predict", str(run), str(tmp_path / "x.png"), "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["class"] in ("cat", "dog", "emu") and 0 < row["probability"] <= 1
+
+
+@pytest.mark.parametrize("part", ["model", "ema_encoder"])
+def test_weights_that_are_not_finite_are_refused_on_load(tmp_path, part):
+    state = _state() | {"format": FORMAT}
+    if part == "ema_encoder":
+        state["ema_encoder"] = networks_for(CFG, SHAPE).encoder.state_dict()
+    key = next(k for k, v in state[part].items() if v.is_floating_point())
+    _poison(key, float("nan"), part)(state)
+    torch.save(state, tmp_path / "c.pt")
+    what = "weights" if part == "model" else "averaged encoder weights"
+    with pytest.raises(CheckpointError, match=rf"its {what} are not finite \({re.escape(key)} holds NaN or infinity"):
+        load_checkpoint(tmp_path / "c.pt")
+
+
+def test_weights_are_checked_against_the_stored_config_before_any_network_is_allocated(tiny_run, tmp_path,
+                                                                                       monkeypatch):
+    """A config edited to `hidden 65536` (17 GB of networks) beside small weights: refused in one line, with
+    every network built before the refusal built on the meta device (shapes only, no memory)."""
+    import bigan_repr.model.checkpoint as checkpoint
+
+    devices = []
+
+    def recording(*args, **kwargs):
+        devices.append(torch.get_default_device().type)
+        return networks_for(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "networks_for", recording)
+    run, path = run_with_checkpoint(tiny_run, tmp_path, lambda c: c["config"]["model"].update(hidden=65536))
+    for args in (["encode", run, "--out", tmp_path / "f.npz"],
+                 ["export", run, "--format", "safetensors", "--out", tmp_path / "e.safetensors"]):
+        devices.clear()
+        line = one_error_line(args)
+        assert line.startswith(f"error: {path}: its weights do not fit the networks its config builds ("), line
+        assert "[128, 8] in the file, [65536, 8] by the config" in line, line
+        assert devices == ["meta"]
+    run, _ = run_with_checkpoint(tiny_run, tmp_path / "ema", lambda c: c.update(ema_encoder={"w": torch.zeros(1)}))
+    with pytest.raises(CheckpointError, match=r"its averaged encoder weights do not fit .* \(.* missing, e\.g\. "):
+        load_checkpoint(run)
