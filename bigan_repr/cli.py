@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from .cli_flags import build_config, field_limits, number_type, overrides_from_flags, training_options
+from .cli_flags import OutputPath, build_config, field_limits, number_type, overrides_from_flags, training_options
 from .config import FEATURE_LAYERS, Config, resolve_layer
 from .data.catalog import source_name
 from .data.image_set import SPLITS
@@ -25,8 +27,115 @@ def _default_out(cfg: Config) -> str:
     return f"runs/{source_name(cfg.data.source)}-{cfg.train.objective}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+class StdoutError(Exception):
+    """Standard output took no more: closed, a broken pipe, or its disk full (ENOSPC)."""
+
+
+class _Stdout:
+    """``sys.stdout`` while a command runs: a write or flush it refuses becomes a :class:`StdoutError`.
+
+    A closed stdout (``sys.stdout`` None) refuses any text: click and print would drop it silently.
+    No ``buffer`` is offered, so click writes through this object, never around it.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.errors = getattr(stream, "errors", None)
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self._stream is None:
+            if text:
+                raise StdoutError("it is closed")
+            return 0
+        return self._guarded(self._stream.write, text)
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._guarded(self._stream.flush)
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise OSError(errno.EBADF, "standard output is closed")
+        return self._stream.fileno()
+
+    @staticmethod
+    def _guarded(call, *args):
+        try:
+            return call(*args)
+        except OSError as e:
+            raise StdoutError(e.strerror or str(e)) from None
+
+
+def _drop_pending_output(stream) -> None:
+    """After a failed write to the process's stdout, point its descriptor at the null device, so the
+    interpreter's flush at exit drops what is left instead of failing a second time."""
+    if stream is None or stream is not sys.__stdout__:
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
+def _hold_closed_descriptor() -> None:
+    """With descriptor 1 closed, the next file opened would get it, and anything written to "stdout"
+    below Python would land in that file: hold it with the null device (sys.stdout stays closed)."""
+    if sys.stdout is not None or sys.__stdout__ is not None:
+        return
+    try:
+        os.fstat(1)
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != 1:
+            os.close(null)
+
+
+class Command(click.Command):
+    """Every command: the paths it writes (:class:`OutputPath`) checked by the one rule of runs/targets.py
+    before it starts, with every other path it names counted as read."""
+
+    def invoke(self, ctx):
+        from bigan_repr.runs.targets import command_scope
+
+        named = [(p, ctx.params.get(p.name)) for p in self.params if isinstance(p.type, (click.Path, OutputPath))]
+        inputs = [v for p, value in named if isinstance(p.type, click.Path)
+                  for v in (value if isinstance(value, tuple) else [value]) if v is not None]
+        with command_scope(inputs):
+            for p, value in named:
+                if isinstance(p.type, OutputPath) and value is not None:
+                    p.type.check(value, p.opts[0])
+            return super().invoke(ctx)
+
+
 class Group(click.Group):
-    """Turns user errors into one clear line and exit status 2, with no traceback."""
+    """Turns user errors into one clear line and exit status 2, with no traceback; so too a write to
+    standard output that fails (closed, a broken pipe, a full disk), whichever command made it."""
+
+    command_class = Command
+
+    def main(self, *args, **kwargs):
+        _hold_closed_descriptor()
+        stdout = sys.stdout
+        sys.stdout = guarded = _Stdout(stdout)
+        try:
+            try:
+                return super().main(*args, **kwargs)  # standalone: ends in SystemExit
+            finally:
+                guarded.flush()  # output still buffered fails here, not at exit
+        except StdoutError as e:
+            _drop_pending_output(stdout)
+            click.echo(f"error: cannot write to standard output: {e}", err=True)
+            sys.exit(2)
+        finally:
+            sys.stdout = stdout
 
     def invoke(self, ctx):
         from bigan_repr.eval import EvalInputError
@@ -46,7 +155,7 @@ def main():
 
 @main.command()
 @training_options
-@click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
+@click.option("--out", type=OutputPath("folder"), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
 @click.option("--resume", "resume", type=click.Path(file_okay=False, exists=True),
               help="continue the run in this directory")
 @click.option("--quiet", is_flag=True, help="no progress bar")
@@ -167,6 +276,16 @@ threads_option = click.option("--threads", "n_threads", type=number_type(int, fi
 embedding_option = click.option("--embedding", default=None, metavar="METHOD",
                                 help="embedding plot: tsne (default; on a subsample) or pca (fast)")
 
+def _device(ctx, param, value: str) -> str:
+    from bigan_repr.model.runtime import resolve_device
+
+    resolve_device(value)  # refused here, before any work, for every command that takes --device
+    return value
+
+
+device_option = click.option("--device", default="auto", show_default=True, callback=_device,
+                             help="auto, cpu, cuda, cuda:N or mps")
+REPORT_FILES = ("report.json", "report.md", "report.html")  # what report.outputs.write_report writes into --out
 layer_option = click.option("--layer", type=click.Choice(FEATURE_LAYERS), default=None,
                             help="the layer to export: z, penultimate, d or concat (default: the run's model.features)")
 skip_bad_option = click.option("--skip-bad/--no-skip-bad", default=None,
@@ -181,7 +300,7 @@ def with_eval_options(f):
 
 @main.command()
 @training_options
-@click.option("--out", type=click.Path(file_okay=False), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
+@click.option("--out", type=OutputPath("folder"), help="run directory (default: runs/DATA-OBJECTIVE-TIME)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @with_eval_options
 @embedding_option
@@ -229,7 +348,7 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, kmeans_spaces,
 
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="also write the comparison as one HTML file")
+@click.option("--html", "html_file", type=OutputPath("file"), help="also write the comparison as one HTML file")
 @with_eval_options
 @threads_option
 def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, as_json, n_threads):
@@ -251,7 +370,7 @@ def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, as_json,
 def _feature_out_options(f):
     f = click.option("--shard-size", type=number_type(int, (1, 10**9)), default=SHARD_ROWS, show_default=True,
                      metavar="ROWS", help="rows per shard file when --out is a folder")(f)
-    f = click.option("--out", required=True, type=click.Path(),
+    f = click.option("--out", required=True, type=OutputPath("features"),
                      help="a .npz file, or a folder (DIR/) filled with shards as they are encoded")(f)
     return f
 
@@ -272,7 +391,7 @@ def _report_written(written, layer: str, skipped: list[str]) -> None:
 @click.option("--download", is_flag=True, help="allow downloading the dataset")
 @click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True)
 @layer_option
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @_feature_out_options
 @skip_bad_option
 @threads_option
@@ -300,7 +419,7 @@ def encode(run, source, data_dir, download, split, layer, device, out, shard_siz
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @layer_option
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @_feature_out_options
 @threads_option
 def embed(run, inputs, layer, device, out, shard_size, n_threads):
@@ -325,7 +444,7 @@ def embed(run, inputs, layer, device, out, shard_size, n_threads):
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="print a list of {file, class, probability} on stdout")
-@click.option("--device", default="auto", show_default=True)
+@device_option
 @threads_option
 def predict(run, inputs, as_json, device, n_threads):
     """The class of each image file by a semi-supervised run's classifier, with its probability.
@@ -349,7 +468,7 @@ def predict(run, inputs, as_json, device, n_threads):
 @click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True), help="a checkpoint file (default: best)")
 @click.option("--classifier", is_flag=True, help="export a semi-supervised run's classifier: class probabilities "
                                                  "(N, K) instead of features")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the file to write")
+@click.option("--out", required=True, type=OutputPath("file"), help="the file to write")
 def export(run, fmt, layer, checkpoint, classifier, out):
     """Export the encoder for programs that do not import this package.
 
@@ -373,8 +492,8 @@ index_option = click.option(
 @click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--k", type=number_type(int, LIMITS["k"]), default=8, show_default=True, help="neighbours per query")
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
-@click.option("--grid", type=click.Path(dir_okay=False), help="also write a PNG: each query, then its neighbours")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--grid", type=OutputPath("file"), help="also write a PNG: each query, then its neighbours")
+@device_option
 @index_option
 @threads_option
 def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
@@ -402,7 +521,7 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
 @click.option("--test", "test_file", required=True, type=click.Path(), help="test features: .npz or shard folder")
 @click.option("--k", type=number_type(int, LIMITS["k"]), default=DEFAULT_PROTOCOL.k, show_default=True,
               help="neighbours for weighted k-NN")
-@click.option("--out", type=click.Path(file_okay=False), help="also write report.json/report.md here")
+@click.option("--out", type=OutputPath("folder", REPORT_FILES), help="also write report.json/report.md here")
 @index_option
 @click.option("--probe-backend", type=click.Choice(list(BACKENDS)), default=DEFAULT_PROTOCOL.probe_backend,
               show_default=True,

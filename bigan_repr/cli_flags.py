@@ -5,13 +5,15 @@ Every field of the data, model and train sections is one flag, ``--key-with-dash
 field's metadata (``bigan_repr.config.option``), its click type from the annotation. Every number flag
 of the CLI is parsed by :func:`number_type`: integers, or finite floats, within their limits. Every flag defaults to
 None, so only the flags given override the defaults, the preset and the config file
-(:func:`build_config`).
+(:func:`build_config`). Every path a command writes is an :class:`OutputPath`, checked by the one
+rule of ``runs/targets.py`` before the command starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -47,6 +49,28 @@ def number_type(kind: type, limits: tuple | None = None) -> click.ParamType:
 def field_limits(section: str, name: str) -> tuple | None:
     """The limits a config field declares (``config.option``), for flags of other commands that set it."""
     return next(f.metadata.get("limits") for f in dataclasses.fields(SECTIONS[section]) if f.name == name)
+
+
+class OutputPath(click.ParamType):
+    """A path the command writes: a ``file``; a ``folder`` (with the ``files`` it writes inside); or
+    ``features``, a .npz file or, ending in "/" or naming a folder, a shard folder. Taken as typed (a
+    trailing slash kept) and checked by :meth:`check` once every argument is parsed."""
+
+    name = "path"
+
+    def __init__(self, kind: str, files: tuple[str, ...] = ()):
+        assert kind in ("file", "folder", "features"), kind
+        self.kind, self.files = kind, files
+
+    def check(self, value: str, flag: str) -> None:
+        """Refuse ``value`` (one line naming ``flag``) where the command may not write; see runs/targets.py."""
+        from .features.files import is_shard_dir
+        from .runs.targets import check_target
+
+        folder = self.kind == "folder" or (self.kind == "features" and value != "" and is_shard_dir(value))
+        check_target(value, folder=folder, what=flag)
+        for name in self.files:
+            check_target(Path(value) / name, what=flag)
 
 
 def _choice(choices: tuple) -> dict[str, Any]:

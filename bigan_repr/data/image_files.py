@@ -10,6 +10,7 @@ pixels give the same input from a file and from an array (:func:`composite_on_wh
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -34,8 +35,26 @@ def is_image_file(path: Path, root: Path) -> bool:
 
 
 def image_files_in(folder: Path) -> list[Path]:
-    """Every image file below ``folder``, recursively, in sorted order."""
-    return sorted(p for p in folder.rglob("*") if is_image_file(p, folder))
+    """Every image file below ``folder``, however deep, in sorted order.
+
+    Walked with a stack, not recursion (``Path.rglob`` and ``os.walk`` recurse once per level and
+    fail past about a thousand); as ``rglob``, links to folders are not followed, so there is no loop.
+    """
+    found, folders = [], [folder]
+    while folders:
+        current = folders.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    path = current / entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        if not entry.name.startswith("."):  # hidden folders hold no images (is_image_file)
+                            folders.append(path)
+                    elif is_image_file(path, folder):
+                        found.append(path)
+        except OSError as e:  # unreadable, or a path past the system's length limit
+            raise DataError(f"cannot list image folder {current}: {e.strerror}") from None
+    return sorted(found)
 
 
 def _to_uint8_mode(img: Image.Image) -> Image.Image:

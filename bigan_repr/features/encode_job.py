@@ -23,6 +23,7 @@ from ..errors import UserError
 from ..model.processes import DistContext, barrier, broadcast_object, init_distributed, shutdown
 from ..nets.encoding import encode_in_batches
 from ..runs.progress import phase
+from ..runs.targets import check_target
 from .encoder import LoadedEncoder
 from .files import SHARD_ROWS, is_shard_dir, publish_shard_dir, write_features, write_shard
 from .publish import check_replaceable, new_staging_dir, output_folder, recover
@@ -58,6 +59,7 @@ def encode_rows(loaded: LoadedEncoder, rows: ImageRows, layer: str, out: str | P
     """
     if batch_size < 1 or shard_rows < 1:
         raise UserError(f"batch size ({batch_size}) and shard size ({shard_rows}) must be at least 1")
+    check_target(out, folder=out != "" and is_shard_dir(out))  # before any work: see runs/targets.py
     ctx = init_distributed(loaded.device)
     try:
         if not is_shard_dir(out):

@@ -30,6 +30,7 @@ from ..losses.semisup import class_probabilities
 from ..model.networks import networks_for
 from ..nets.bigan import layer_features
 from ..runs.atomic import atomic_path, atomic_write
+from ..runs.targets import check_target
 from ..runs.untrusted import cut, kind_of, parse_json, shown
 from .encoder import LoadedEncoder, load_encoder
 
@@ -144,14 +145,16 @@ assert tuple(_WRITERS) == EXPORT_FORMATS
 def export_encoder(run: str | Path, fmt: str, out: str | Path, *, layer: str | None = None,
                    checkpoint: str | Path | None = None, classifier: bool = False) -> Path:
     """Write the run's encoder (its exported layer, or ``layer``; or with ``classifier`` its classifier's
-    class probabilities) to ``out`` in format ``fmt``."""
+    class probabilities) to ``out`` in format ``fmt``. ``out`` is refused, before the run is read, where
+    nothing may be written (:func:`runs.targets.check_target`: a device, a folder, a run's own file)."""
+    out = check_target(out)
     check_export_packages(fmt)
     if classifier and layer is not None:
         raise UserError("--classifier exports class probabilities, not a layer: leave --layer out")
     loaded = load_encoder(run, device="cpu", checkpoint=checkpoint)
     net = feature_net(loaded, layer, classifier)
-    _WRITERS[fmt](net, loaded, Path(out))
-    return Path(out)
+    _WRITERS[fmt](net, loaded, out)
+    return out
 
 
 def load_safetensors(path: str | Path) -> FeatureNet:

@@ -6,16 +6,24 @@ folder the shards are written into, the move into place, and the repair of a mov
   :func:`manifest.read_manifest`) holding nothing but the files its manifest names. Any other
   entry (a user's file, a folder) makes encode refuse, naming it, before anything is written;
   nothing the package did not write is ever deleted.
-- Publishing renames the existing output to ``.NAME.PID@HOST.old``, then the staging folder to
-  ``NAME``, then removes the old copy. A kill between the two renames leaves the old copy under
-  its hidden name: the next encode into ``NAME``, or reading ``NAME``, moves it back first
-  (:func:`restore_interrupted`), so whoever looks finds the old output or the new one, complete.
-  The next encode also removes an old copy left after the second rename (``NAME`` is complete)
-  and staging folders whose process is dead (:mod:`..runs.leftovers`).
+- Publishing swaps the staging folder and the existing output in one step (Linux's
+  ``renameat2(RENAME_EXCHANGE)``), so ``NAME`` always holds a complete output, the old or the new,
+  however the process dies; the old one, now under the staging folder's name, is then removed (a
+  kill first leaves it as a dead staging folder, which the next encode removes). A new output, or
+  an empty folder, is simply renamed over.
+- Where the file system or libc cannot exchange (EINVAL, ENOSYS, no ``renameat2``), publishing
+  renames the existing output to ``.NAME.PID@HOST.old``, then the staging folder to ``NAME``, then
+  removes the old copy. A kill between the two renames leaves the old copy under its hidden name:
+  the next encode into ``NAME``, or reading ``NAME``, moves it back first (:func:`restore_interrupted`),
+  so whoever looks finds the old output or the new one, complete. The next encode also removes an
+  old copy left after the second rename (``NAME`` is complete) and staging folders whose process is
+  dead (:mod:`..runs.leftovers`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
 import tempfile
@@ -107,9 +115,48 @@ def recover(out: Path) -> None:
     remove_dead_temporaries(out)
 
 
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # <fcntl.h>, <linux/fs.h>
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step; False (nothing done) where this system cannot."""
+    if fault_injection.unsupported("renameat2"):  # tests take the fallback path this way
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # a libc without it (glibc < 2.28, not Linux)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS):  # a file system or kernel without RENAME_EXCHANGE
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
 def move_into_place(staging: Path, out: Path) -> None:
     """Replace ``out`` (checked by :func:`check_replaceable`) with the complete ``staging`` folder."""
     fault_injection.reached("publish:staged")  # tests kill the process at each step of the move
+    try:
+        exchanged = _has_content(out) and exchange(staging, out)
+    except OSError as e:
+        raise _not_moved(out, e) from None
+    if not exchanged:
+        _rename_into_place(staging, out)
+        return
+    fsync_dir(out.parent)
+    fault_injection.reached("publish:exchanged")
+    shutil.rmtree(staging, ignore_errors=True)  # it holds the old output now
+
+
+def _not_moved(out: Path, e: OSError) -> FeatureFileError:
+    return FeatureFileError(f"cannot move the shards into {out}: {e.strerror} (another encode into it at the same "
+                            "time?); it was left as it was")
+
+
+def _rename_into_place(staging: Path, out: Path) -> None:
+    """The fallback: the old output aside, the new one renamed in, the old one removed."""
     old = None
     if _has_content(out):
         old = out.with_name(old_copy_name(out.name))
@@ -120,8 +167,7 @@ def move_into_place(staging: Path, out: Path) -> None:
     except OSError as e:
         if old is not None:
             os.replace(old, out)
-        raise FeatureFileError(f"cannot move the shards into {out}: {e.strerror} (another encode into it at the "
-                               "same time?); it was left as it was") from None
+        raise _not_moved(out, e) from None
     fsync_dir(out.parent)
     fault_injection.reached("publish:new-in-place")
     if old is not None:

@@ -14,21 +14,39 @@ import torch
 
 from ..errors import UserError
 
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
 
 def resolve_device(name: str) -> torch.device:
+    """``--device`` as a device of this machine: auto (CUDA, else MPS, else the CPU), cpu, cuda (this
+    process's LOCAL_RANK), cuda:N or mps. Anything else, or a device this machine lacks, is one
+    :class:`UserError` line, for every command that takes --device, before any work."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda was asked for, but no CUDA device is available")
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("--device mps was asked for, but MPS is not available")
-    return torch.device(name)
+        return torch.device("mps" if _mps_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise UserError(f"--device {name!r} is not a device: choose {DEVICE_CHOICES}") from None
+    if device.type not in ("cpu", "cuda", "mps") or (device.type != "cuda" and device.index not in (None, 0)):
+        raise UserError(f"--device {name} is not a device this package computes on: choose {DEVICE_CHOICES}")
+    if device.type == "mps" and not _mps_available():
+        raise UserError(f"--device {name} was asked for, but MPS is not available")
+    if device.type != "cuda":
+        return device
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise UserError(f"--device {name} was asked for, but no CUDA device is available")
+    index = int(os.environ.get("LOCAL_RANK", 0)) if device.index is None else device.index
+    if index >= count:
+        raise UserError(f"--device {name}: this machine has {count} CUDA device{'s' * (count > 1)} "
+                        f"(cuda:0 to cuda:{count - 1})")
+    return torch.device("cuda", index)
 
 
 def autocast_for(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:

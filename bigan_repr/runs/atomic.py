@@ -5,6 +5,10 @@ temporary's name carries its writer (:mod:`leftovers`), so one left by a killed 
 removed when the same file is next written. A write the file system refuses (the disk or quota
 full, a file-size limit, a read-only or failing disk) is one :class:`UserError` line naming the
 file; the temporary is removed and the old file stays as it was.
+
+Every path is first checked by :func:`targets.check_target`, the one rule of what may be written
+where: never a device, FIFO or folder, never an empty path or one ending in "/", never a file of a
+run directory whose writer lock this process does not hold, never a file the command reads.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import IO
 from ..errors import UserError
 from . import fault_injection
 from .leftovers import remove_dead_temporaries, temp_prefix
+from .targets import check_target
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -46,8 +51,10 @@ class _Recording:
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ""):
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically."""
-    path = Path(path)
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    ``path`` is refused (:func:`targets.check_target`) before anything is written."""
+    path = check_target(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_dead_temporaries(path)
@@ -58,8 +65,11 @@ def atomic_path(path: str | Path, suffix: str = ""):
     try:
         yield Path(tmp)
         fault_injection.reached(f"write:{path.name}")  # tests interrupt a write here
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
+        fd = os.open(tmp, os.O_RDONLY)  # not open(): that would count the file as one the command reads
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
         fsync_dir(path.parent)

@@ -5,7 +5,9 @@ Interruption tests name the point instead of racing a clock. ``BIGAN_REPR_TEST_S
 ``INT@metrics:10`` a Ctrl-C there, ``STOP@write:step_00000010.pt`` freezes the process while that
 file's complete temporary copy waits for its rename, ``KILL@publish:old-aside`` kills an encode
 between the two renames that move a shard folder into place (``features/publish.py``). It fires
-once; it is never set in normal use.
+once. ``BIGAN_REPR_TEST_UNSUPPORTED`` names, comma-separated, system calls to take as missing
+(``renameat2``), so that the fallback written for systems without them is tested too. Neither is
+ever set in normal use.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import signal
 
 _SPEC = os.environ.get("BIGAN_REPR_TEST_SIGNAL", "")
+_UNSUPPORTED = set(filter(None, os.environ.get("BIGAN_REPR_TEST_UNSUPPORTED", "").split(",")))
 _fired = False
 
 
@@ -25,3 +28,8 @@ def reached(point: str) -> None:
         return
     _fired = True
     os.kill(os.getpid(), signal.Signals[f"SIG{name}"])
+
+
+def unsupported(call: str) -> bool:
+    """Whether the test asked that the system call ``call`` be taken as missing on this system."""
+    return call in _UNSUPPORTED

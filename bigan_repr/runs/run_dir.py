@@ -8,7 +8,10 @@ last row cut off by a kill mid-write is skipped; any other bad row is refused na
 Only one process may train into a run directory at a time. The writer holds an exclusive
 ``flock`` on ``lock`` for the run's life (the file also names its PID, for the message others
 see). The kernel drops the lock when its process dies, however it dies, so a lock file left by a
-dead process is simply taken over, and no two processes can hold it at once.
+dead process is simply taken over, and no two processes can hold it at once. Holding it is also
+what lets a process write the run's files (:mod:`targets`), besides this class's own writes of its
+config, metrics and skipped files: training and the report hold it, so a command that does not
+(``export --out RUN/...``) cannot overwrite them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from . import fault_injection
+from . import fault_injection, targets
 from .atomic import atomic_write_text
 from .untrusted import UntrustedFileError, kind_of, read_json_lines, read_mapping, shown
 
@@ -38,7 +41,7 @@ def _json_safe(value: Any) -> Any:
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.config_path = self.path / "config.json"
+        self.config_path = self.path / targets.RUN_CONFIG
         self.metrics_path = self.path / "metrics.jsonl"
         self.sinks: list = []  # other logs each metrics row also goes to (write_row), e.g. TensorBoard
         self._lock_fd: int | None = None  # open while this object holds the writer lock
@@ -52,7 +55,8 @@ class RunDir:
             raise UserError(f"run directory {self.path} is not writable")
 
     def write_config(self, config: dict[str, Any]) -> None:
-        atomic_write_text(self.config_path, json.dumps(config, indent=2) + "\n")
+        with targets.owning(self.path):  # the run's own file, written through its own API
+            atomic_write_text(self.config_path, json.dumps(config, indent=2) + "\n")
 
     def read_config(self) -> dict[str, Any]:
         if not self.config_path.is_file():
@@ -60,7 +64,8 @@ class RunDir:
         return read_mapping(self.config_path, yaml=False, what="a run's config (an object of sections)")
 
     def write_skipped(self, files: list[str]) -> None:
-        atomic_write_text(self.path / SKIPPED_FILE, "".join(f"{f}\n" for f in files))
+        with targets.owning(self.path):
+            atomic_write_text(self.path / SKIPPED_FILE, "".join(f"{f}\n" for f in files))
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         try:
@@ -80,7 +85,8 @@ class RunDir:
     def truncate_metrics(self, step: int) -> None:
         """Drop rows logged after ``step``: a resumed run logs them again."""
         kept = [r for r in self.read_metrics() if r.get("step", 0) <= step]
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        with targets.owning(self.path):
+            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
     # ---- one writer at a time ----
     def acquire_lock(self) -> None:
@@ -109,10 +115,12 @@ class RunDir:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
+        targets.own(self.path)
 
     def release_lock(self) -> None:
         if self._lock_fd is None:
             return
+        targets.disown(self.path)
         (self.path / LOCK_FILE).unlink(missing_ok=True)  # while still held: see acquire_lock's check
         os.close(self._lock_fd)
         self._lock_fd = None
