@@ -1,6 +1,8 @@
-"""A semi-supervised run's classifier as a product: the pipeline's report, `bigan predict`, export."""
+"""A semi-supervised run's classifier as a product: the pipeline's report, `bigan predict` (one text line per file,
+its names escaped; files read a block at a time), export."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -87,3 +89,69 @@ def test_export_includes_the_classifier(semisup_run, digit_files, tmp_path, fmt)
     expected = load_encoder(semisup_run).class_probabilities(data.images[:6])
     np.testing.assert_allclose(exported, expected, atol=1e-5)
     assert exported.shape == (6, 10)
+
+
+def _unescaped(text: str) -> str:
+    """The inverse of predict.escaped: what the text line stands for."""
+    named = {"\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+    out, i = [], 0
+    while i < len(text):
+        if text[i] != "\\":
+            out.append(text[i])
+            i += 1
+        elif text[i + 1] in named:
+            out.append(named[text[i + 1]])
+            i += 2
+        else:
+            width = 2 if text[i + 1] == "x" else 4
+            code = int(text[i + 2 : i + 2 + width], 16)
+            out.append(chr(code + 0xDC00) if width == 2 and code >= 0x80 else chr(code))
+            i += 2 + width
+    return "".join(out)
+
+
+def test_names_with_line_breaks_and_tabs_keep_one_line_of_three_fields_per_file(tmp_path):
+    from tests.model.test_checkpoint import _semisup_run
+
+    names = ["c\tat", "d\nog", "e\\mu"]
+    run = _semisup_run(tmp_path, lambda c: c.update(class_names=names))
+    image = (tmp_path / "x.png").read_bytes()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    odd = ["a\nb.png", "tab\there.png", "back\\slash.png", "cr\rx.png", "vt\x0bff\x0c.png", "plain.png",
+           os.fsdecode(b"not-utf8-\xff.png"), "sep\u2028.png"]
+    for name in odd:
+        (folder / name).write_bytes(image)
+    text = _invoke("predict", run, folder)
+    assert text.exit_code == 0, text.output
+    rows = json.loads(_invoke("predict", run, folder, "--json").stdout)  # --json: the names exactly
+    assert sorted(row["file"] for row in rows) == sorted(str(folder / name) for name in odd)
+    lines = text.stdout.rstrip("\n").split("\n")
+    assert len(lines) == len(rows) == len(odd) and len(text.stdout.splitlines()) == len(odd)
+    for line, row in zip(lines, rows, strict=True):
+        fields = line.split("\t")
+        assert len(fields) == 3 and fields[2] == f"{row['probability']:.4f}"
+        assert [_unescaped(fields[0]), _unescaped(fields[1])] == [row["file"], row["class"]]
+        assert row["class"] in names
+
+
+def test_predict_reads_and_classifies_a_block_at_a_time(tmp_path, monkeypatch):
+    """Many files never sit in memory together: every read and every classification is one block."""
+    from bigan_repr.data.rows import FileRows
+    from bigan_repr.features import predict
+    from bigan_repr.features.encoder import LoadedEncoder
+    from tests.model.test_checkpoint import _semisup_run
+
+    run = _semisup_run(tmp_path)
+    rng = np.random.default_rng(0)
+    for i in range(37):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / f"{i:02d}.png")
+    whole = predict.predict_files(load_encoder(run, device="cpu"), [tmp_path])  # one block of 38 files
+    seen = {"read": [], "classified": []}
+    read, classify = FileRows.read, LoadedEncoder.class_probabilities
+    monkeypatch.setattr(FileRows, "read", lambda self, a, b: seen["read"].append(b - a) or read(self, a, b))
+    monkeypatch.setattr(LoadedEncoder, "class_probabilities",
+                        lambda self, x: seen["classified"].append(len(x)) or classify(self, x))
+    monkeypatch.setattr(predict, "BLOCK", 8)
+    assert predict.predict_files(load_encoder(run, device="cpu"), [tmp_path]) == whole
+    assert seen["read"] == seen["classified"] == [8, 8, 8, 8, 6]
