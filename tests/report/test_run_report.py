@@ -214,3 +214,46 @@ def test_report_of_a_run_in_use_is_refused_and_writes_nothing(tiny_run):
     assert r.exit_code == 2 and "in use by process" in r.output and "Traceback" not in r.output
     assert {p.name: p.stat().st_mtime_ns for p in tiny_run.iterdir() if p.name != "lock"} == {
         k: v for k, v in before.items() if k != "lock"}
+
+
+def _image_folder(root, counts: dict[str, int]) -> None:
+    """train/ and test/ class folders, ``counts[name]`` 8x8 images in each."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name, n in counts.items():
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(root / split / name / f"{i}.png")
+
+
+def test_the_classifier_is_scored_by_class_name_when_the_datas_classes_change(tmp_path):
+    """A class folder added after training renumbers the folder's labels: the run's classifier is scored
+    against the classes by name; a class the run learned that the data lost is refused naming both lists."""
+    import torch
+
+    from bigan_repr.errors import UserError
+    from bigan_repr.features.encoder import dataset_for, load_encoder
+    from bigan_repr.report.run_report import classifier_result
+    from tests.model.test_checkpoint import _semisup_run
+
+    data = tmp_path / "images"
+    _image_folder(data, {"bee": 5, "cat": 3, "dog": 4})
+
+    def folder_classifier(ckpt):  # trained on bee, cat, dog; it answers "cat" for every image
+        ckpt["config"]["data"]["source"] = f"folder:{data}"
+        ckpt["class_names"] = ["bee", "cat", "dog"]
+        ckpt["model"]["classifier.bias"] = torch.tensor([0.0, 100.0, 0.0])
+
+    run = _semisup_run(tmp_path, folder_classifier)
+    loaded = load_encoder(run, device="cpu")
+    assert classifier_result(loaded, dataset_for(loaded, None, "test"))["test_accuracy"] == round(100 * 3 / 12, 2)
+    _image_folder(data, {"ant": 2})  # sorts first: bee, cat, dog are labels 1, 2, 3 now
+    test_set = dataset_for(loaded, None, "test")
+    assert test_set.classes == ["ant", "bee", "cat", "dog"]
+    # by label value, "cat" (label 1 when trained) would be scored as "bee": 5 of 14
+    assert classifier_result(loaded, test_set)["test_accuracy"] == round(100 * 3 / 14, 2)
+    (data / "test" / "dog").rename(data / "test" / "dot")
+    (data / "train" / "dog").rename(data / "train" / "dot")
+    with pytest.raises(UserError, match=r"the run's classes \[bee, cat, dog\] are not all classes of its data "
+                                        r"\[ant, bee, cat, dot\] \(no 'dog'\)"):
+        classifier_result(loaded, dataset_for(loaded, None, "test"))
