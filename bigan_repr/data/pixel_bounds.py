@@ -10,6 +10,7 @@ checked after the header is read and before ``load``.
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -36,8 +37,10 @@ def open_image(path: str | Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with its size
             img = Image.open(path)
-    except Image.DecompressionBombError:  # Pillow's refusal at twice the bound, before the size is known
-        raise _too_large(path, f"more than {2 * MAX_PIXELS:,} pixels") from None
+    except Image.DecompressionBombError as e:  # Pillow's refusal at twice the bound: its message holds the count
+        count = re.search(r"\((\d+) pixels\)", str(e))
+        raise _too_large(path, f"{int(count[1]):,} pixels" if count else f"more than {2 * MAX_PIXELS:,} pixels") \
+            from None
     width, height = img.size
     if width * height > MAX_PIXELS:
         img.close()

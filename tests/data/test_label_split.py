@@ -56,3 +56,28 @@ def test_the_stored_split_is_checked_bit_for_bit(tmp_path):
     with pytest.raises(DataError, match=r"not UTF-8 text .*it records the run's labelled images"):
         check_same_split(split, path)
     assert isinstance(split, LabelSplit)
+
+
+def test_a_class_too_small_is_named_as_its_source_names_it():
+    names = [f"class-{v}" for v in range(10)]
+    with pytest.raises(DataError, match=r"--labels-per-class 16: class 'class-7' \(label 7\) of data source "
+                                        r"'folder:x' has only 15 training images"):
+        draw_label_split(LABELS, IDS, 16, 0, "folder:x", class_names=names)
+
+
+def test_a_labelled_json_past_the_readers_default_bound_is_read_back(tmp_path):
+    """What training writes, a resume reads: 4,400 labelled images with 4,000-character paths write 17 MB,
+    past the 16 MiB every other run file is held to; the bound is the split's own file."""
+    from bigan_repr.runs.untrusted import MAX_BYTES
+
+    n = 4400
+    ids = np.array([f"{i:06d}/" + "d" * 3990 + ".png" for i in range(n)], dtype=object)
+    split = LabelSplit(np.arange(n, dtype=np.int64), ids, np.arange(n, dtype=np.int64) % 2, np.array([0, 1]),
+                       n // 2, 0)
+    path = tmp_path / "labelled.json"
+    path.write_text(split.to_json())
+    assert path.stat().st_size > MAX_BYTES
+    check_same_split(split, path)
+    small = draw_label_split(LABELS, IDS, 5, seed=0, source="npz:x")  # another split: its own bound refuses it
+    with pytest.raises(DataError, match="larger than .*; not a file this program reads .*it records the run's"):
+        check_same_split(small, path)

@@ -224,3 +224,26 @@ def test_training_into_a_folder_that_is_not_a_run_changes_nothing(tmp_path, thei
     fresh.mkdir()
     (fresh / "lock").write_text("12345\n")
     assert train(Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 2}}), fresh, progress=False).step == 2
+
+
+@pytest.mark.parametrize("at, kept", [(2, None), (7, 5)])
+def test_a_diverged_run_names_the_checkpoint_it_leaves_or_says_it_has_none(tmp_path, at, kept):
+    cfg = Config().updated(SMALL | {"train": SMALL["train"] | {"steps": 30, "log_every": 1, "checkpoint_every": 5}})
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    d_loss, calls = trainer.parts.ctx.objective.d_loss, {"n": 0}
+
+    def poisoned(d_real, d_fake):
+        calls["n"] += 1
+        return d_loss(d_real, d_fake) * (float("nan") if calls["n"] >= at else 1.0)
+
+    trainer.parts.ctx.objective = dataclasses.replace(trainer.parts.ctx.objective, d_loss=poisoned)
+    with pytest.raises(TrainingDiverged) as refused:
+        trainer.run()
+    message = str(refused.value)
+    assert f"training diverged at step {at} (objective gan): d_loss=nan" in message
+    if kept is None:
+        assert message.endswith("no checkpoint was written before it (the first is due at step 5)")
+        assert not list((tmp_path / "run" / "checkpoints").glob("*.pt"))
+    else:
+        path = tmp_path / "run" / "checkpoints" / f"step_{kept:08d}.pt"
+        assert message.endswith(f"the last good checkpoint, {path}, is kept") and path.is_file()

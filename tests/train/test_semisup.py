@@ -126,3 +126,27 @@ def test_an_encoder_average_is_refused_with_a_classifier():
     """--ema exports an average of E alone; the classifier head was trained beside the live E."""
     with pytest.raises(ConfigError, match="train.ema averages E alone"):
         _cfg(1, ema=0.99)
+
+
+def test_a_labelled_json_that_is_no_regular_file_is_refused_without_blocking(tmp_path):
+    """A FIFO at RUN/labelled.json would block a plain open() until someone wrote to it: refused at once."""
+    import os
+    import signal
+
+    run = tmp_path / "run"
+    train(_cfg(3), run, progress=False)
+    (run / "labelled.json").unlink()
+    os.mkfifo(run / "labelled.json")
+
+    def expire(signum, frame):
+        raise TimeoutError("the resume blocked")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(60)
+    try:
+        with pytest.raises(Exception, match=r"labelled\.json: is a FIFO \(named pipe\), not a regular file"):
+            train(_cfg(6), run, resume=True, progress=False)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not (run / "checkpoints" / "step_00000006.pt").exists()

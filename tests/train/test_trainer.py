@@ -215,3 +215,30 @@ def test_train_to_end_refuses_an_interrupted_run_then_resumes_it(tmp_path, monke
         train_to_end(cfg, run)  # a benchmark must not measure this run as if it had finished
     assert [p.name for p in step_checkpoints(run)] == ["step_00000004.pt"]
     assert train_to_end(cfg, run).step == 8 and train_to_end(cfg, run).stopped == "finished"
+
+
+@pytest.mark.parametrize("where", ["config.json", "config.json and checkpoint"])
+def test_a_resume_is_checked_against_its_checkpoint_before_any_network_is_built(tmp_path, monkeypatch, where):
+    """config.json (and the checkpoint's own config) edited to 65536-wide networks: refused in one line
+    before the run's networks are built, and nothing in the run changes."""
+    import bigan_repr.train.trainer as trainer_module
+    from tests.conftest import one_error_line
+
+    run = tmp_path / "run"
+    train(_cfg(steps=2), run, progress=False)
+    config = json.loads((run / "config.json").read_text())
+    config["model"]["hidden"] = 65536
+    (run / "config.json").write_text(json.dumps(config))
+    if where != "config.json":
+        path = step_checkpoints(run)[-1]
+        ckpt = torch.load(path, weights_only=True)
+        ckpt["config"]["model"]["hidden"] = 65536
+        torch.save(ckpt, path)
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    monkeypatch.setattr(trainer_module, "assemble", lambda cfg: pytest.fail("the networks were built first"))
+    line = one_error_line(["train", "--resume", run, "--steps", 4, "--quiet"])
+    if where == "config.json":
+        assert f"cannot resume {run} with model.hidden=65536: the run was trained with 128" in line, line
+    else:
+        assert "its weights do not fit the networks its config builds" in line and "[65536, 8] by the config" in line
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
