@@ -93,6 +93,18 @@ def test_write_report_round_trips_json_and_writes_markdown(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), np.float32("-inf"), np.array([0.5, np.nan])])
+def test_report_json_is_strict_json_and_refuses_a_number_that_is_not_finite(tmp_path, bad):
+    """What the project writes it can read back: a NaN written as the token NaN would be refused on read."""
+    from bigan_repr.runs.untrusted import read_data
+
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        report_payload({"bigan (z)": {"knn_acc": bad}}, title="t", meta={})
+    assert not (tmp_path / "out").exists()
+    path = write_report(tmp_path / "out", report_payload(RESULTS, title="t", meta={"x": np.float64(0.25)})).json
+    assert read_data(path)["meta"] == {"x": 0.25}
+
+
 def test_embedding_png_is_a_png():
     x, y = make_blobs(n_samples=120, centers=3, n_features=10, random_state=0)
     with Image.open(io.BytesIO(embedding_png(x, y, title="blobs", method="pca"))) as image:
