@@ -91,7 +91,7 @@ def test_keys_that_are_not_strings_are_named(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (b'{"train": {"objective": "gan\xff"}}', "cfg.json: not UTF-8 text (byte 0xff at offset 28)"),
     (b'{"model": {"unary": "false"}}', "model.unary must be true or false, got 'false'"),
-    (b'{"train": {"lr": NaN}}', "train.lr must be a finite number or null, got nan"),
+    (b'{"train": {"lr": NaN}}', "cfg.json: holds NaN at train.lr: every number must be finite"),
     (b'{"train": {"steps": 2.5}}', "train.steps must be an integer or null, got 2.5"),
     (b'{"model": {"hidden": "256"}}', "model.hidden must be an integer, got '256'"),
 ])
