@@ -348,7 +348,8 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, kmeans_spaces,
 
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--html", "html_file", type=OutputPath("file"), help="also write the comparison as one HTML file")
+@click.option("--html", "html_file", type=OutputPath("file", example="compare.html"),
+              help="also write the comparison as one HTML file")
 @with_eval_options
 @threads_option
 def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, as_json, n_threads):
@@ -492,7 +493,8 @@ index_option = click.option(
 @click.argument("queries", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--k", type=number_type(int, LIMITS["k"]), default=8, show_default=True, help="neighbours per query")
 @click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout")
-@click.option("--grid", type=OutputPath("file"), help="also write a PNG: each query, then its neighbours")
+@click.option("--grid", type=OutputPath("file", example="neighbors.png"),
+              help="also write a PNG: each query, then its neighbours")
 @device_option
 @index_option
 @threads_option

@@ -58,9 +58,9 @@ class OutputPath(click.ParamType):
 
     name = "path"
 
-    def __init__(self, kind: str, files: tuple[str, ...] = ()):
+    def __init__(self, kind: str, files: tuple[str, ...] = (), example: str | None = None):
         assert kind in ("file", "folder", "features"), kind
-        self.kind, self.files = kind, files
+        self.kind, self.files, self.example = kind, files, example  # example: a file name the refusals suggest
 
     def check(self, value: str, flag: str) -> None:
         """Refuse ``value`` (one line naming ``flag``) where the command may not write; see runs/targets.py."""
@@ -68,7 +68,7 @@ class OutputPath(click.ParamType):
         from .runs.targets import check_target
 
         folder = self.kind == "folder" or (self.kind == "features" and value != "" and is_shard_dir(value))
-        check_target(value, folder=folder, what=flag)
+        check_target(value, folder=folder, what=flag, example=self.example)
         for name in self.files:
             check_target(Path(value) / name, what=flag)
 

@@ -82,12 +82,13 @@ def _note_reads(event: str, args: tuple) -> None:
 
 @contextmanager
 def command_scope(inputs: Iterable[str | Path] = ()):
-    """While a command runs: the files it reads (``inputs``, and every file it opens to read) are noted."""
+    """While a command runs: the files it reads (the files among ``inputs``, and every file it opens to read)
+    are noted."""
     global _reads, _hooked
     if not _hooked:
         sys.addaudithook(_note_reads)  # for the life of the process; it notes nothing outside a scope
         _hooked = True
-    _reads = {found for path in inputs if (found := _identity(path)) is not None}
+    _reads = {found for path in inputs if os.path.isfile(path) and (found := _identity(path)) is not None}
     try:
         yield
     finally:
@@ -95,7 +96,7 @@ def command_scope(inputs: Iterable[str | Path] = ()):
 
 
 def _kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file"))
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
@@ -108,18 +109,19 @@ def _run_dir_holding(path: Path) -> Path | None:
     return None
 
 
-def check_target(path: str | Path, *, folder: bool = False, what: str | None = None) -> Path:
+def check_target(path: str | Path, *, folder: bool = False, what: str | None = None, example: str | None = None
+                 ) -> Path:
     """``path`` as a Path if a file (or with ``folder``, a folder) may be written there; else the refusal.
 
-    ``what`` names the flag in the message (``--out``); ``path`` is taken as given, so that a
-    trailing slash is seen.
+    ``what`` names the flag in the message (``--out``), ``example`` a file name to suggest; ``path`` is
+    taken as given, so that a trailing slash is seen.
     """
     text, want = os.fspath(path), "folder" if folder else "file"
     shown = f"{what} {text}" if what else text
     if not text:
         raise UserError(f"{what or 'the output path'} '' is empty: name the {want} to write")
-    if not folder and text.endswith(("/", os.sep)):
-        raise UserError(f"{shown} ends in '/', which names a folder: name the file to write, without the slash")
+    if not folder and text.endswith(("/", os.sep)):  # a trailing slash names a folder, for every command
+        raise UserError(f"{shown} names a folder; give a file name" + (f" such as {example}" if example else ""))
     target = Path(text)
     try:
         mode = os.stat(target).st_mode
@@ -133,5 +135,5 @@ def check_target(path: str | Path, *, folder: bool = False, what: str | None = N
         raise UserError(f"{shown} is inside run directory {run}, whose files only its own training and report "
                         f"write: name a {want} outside it")
     if run is None and _reads and mode is not None and _identity(target) in _reads:
-        raise UserError(f"{shown} is a {want} this command reads: name another {want} to write")
+        raise UserError(f"{shown} is a file this command reads: name another file to write")
     return target

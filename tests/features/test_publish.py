@@ -1,7 +1,10 @@
 """Where encode puts a shard folder: only its own feature folders are replaced, never a user's files;
 --out that is or holds the current folder is refused; a kill at any step of the move into place
-loses nothing; temporaries of killed encodes are removed by the next one, a live one's never."""
+loses nothing, and with the atomic exchange --out is never missing at all; temporaries of killed
+encodes are removed by the next one, a live one's never."""
 
+import ctypes
+import errno
 import os
 import signal
 import subprocess
@@ -12,19 +15,22 @@ import pytest
 from click.testing import CliRunner
 
 from bigan_repr.cli import main
+from bigan_repr.features import publish
 from bigan_repr.features.files import MANIFEST, read_features
+from bigan_repr.features.manifest import FeatureFileError
 from bigan_repr.runs.leftovers import HOST
 
 HOOK = "BIGAN_REPR_TEST_SIGNAL"  # bigan_repr/runs/fault_injection.py
+NO_EXCHANGE = {"BIGAN_REPR_TEST_UNSUPPORTED": "renameat2"}  # publish as where renameat2 is missing
 
 
 def _invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def _encode_killed(run, out, point, *args):
+def _encode_killed(run, out, point, *args, env=None):
     cmd = [sys.executable, "-m", "bigan_repr.cli", "encode", str(run), "--out", str(out), *map(str, args)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", HOOK: f"KILL@{point}"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", HOOK: f"KILL@{point}", **(env or {})}
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
 
@@ -89,23 +95,96 @@ def two_encodings(tiny_run, tmp_path_factory):
     return {split: read_features(root / split).features().copy() for split in ("test", "train")}
 
 
-@pytest.mark.parametrize("point, left, finds", [
+def _exchange_works(folder) -> bool:
+    a, b = folder / "a", folder / "b"
+    a.mkdir(), b.mkdir()
+    try:
+        return publish.exchange(a, b)
+    finally:
+        a.rmdir(), b.rmdir()
+
+
+# every point of the move into place: (point, what the kill leaves beside feats/, which output feats/ holds)
+WITH_EXCHANGE = [
     ("publish:staged", ["tmp"], "test"),  # the new shards complete in their staging folder
+    ("publish:exchanged", ["tmp"], "train"),  # swapped: the old output under the staging folder's name
+]
+WITHOUT_EXCHANGE = [
+    ("publish:staged", ["tmp"], "test"),
     ("publish:old-aside", ["old", "tmp"], "test"),  # between the renames: no feats/ at all
     ("publish:new-in-place", ["old"], "train"),  # the old copy not yet removed
-])
-def test_a_kill_at_each_step_of_the_publish_loses_nothing(tiny_run, tmp_path, two_encodings, point, left, finds):
+]
+
+
+@pytest.mark.parametrize("exchange, point, left, finds", [(True, *case) for case in WITH_EXCHANGE]
+                         + [(False, *case) for case in WITHOUT_EXCHANGE])
+def test_a_kill_at_each_step_of_the_publish_loses_nothing(tiny_run, tmp_path, two_encodings, exchange, point, left,
+                                                          finds):
+    if exchange and not _exchange_works(tmp_path):
+        pytest.skip("this file system cannot exchange two folders (renameat2 RENAME_EXCHANGE)")
     out = tmp_path / "feats"
     assert _invoke("encode", tiny_run, "--split", "test", "--out", f"{out}/").exit_code == 0
-    _encode_killed(tiny_run, f"{out}/", point, "--split", "train")
+    _encode_killed(tiny_run, f"{out}/", point, "--split", "train", env=None if exchange else NO_EXCHANGE)
     hidden = sorted(p.name for p in tmp_path.iterdir() if p.name != "feats")
     assert all(name.startswith(".feats.") for name in hidden) and sorted(n.rsplit(".")[-1] for n in hidden) == left
-    assert out.exists() == (point != "publish:old-aside")
+    # with the exchange, feats/ is never missing: a complete output is there before anything repairs it
+    assert (out / MANIFEST).is_file() == (exchange or point != "publish:old-aside")
     # where the user looks: the old output, or the new one, complete (reading puts a moved-aside copy back)
     np.testing.assert_array_equal(read_features(out).features(), two_encodings[finds])
     assert _invoke("encode", tiny_run, "--split", "test", "--out", out).exit_code == 0  # removes what is left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["feats"]
     np.testing.assert_array_equal(read_features(out).features(), two_encodings["test"])
+
+
+@pytest.mark.parametrize("exchange, cases", [(True, WITH_EXCHANGE), (False, WITHOUT_EXCHANGE)])
+def test_the_kill_tests_cover_every_point_the_publish_passes(tmp_path, monkeypatch, exchange, cases):
+    if exchange and not _exchange_works(tmp_path):
+        pytest.skip("this file system cannot exchange two folders (renameat2 RENAME_EXCHANGE)")
+    passed = []
+    monkeypatch.setattr(publish.fault_injection, "reached", passed.append)
+    monkeypatch.setattr(publish.fault_injection, "unsupported", lambda call: not exchange)
+    out, staging = tmp_path / "feats", tmp_path / ".feats.staging"
+    out.mkdir(), staging.mkdir()
+    (out / "part-00000.npy").write_text("old"), (staging / "part-00000.npy").write_text("new")
+    publish.move_into_place(staging, out)
+    assert passed == [point for point, _, _ in cases]
+    assert (out / "part-00000.npy").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["feats"]
+
+
+class _FakeLibc:
+    """A libc whose renameat2 fails with ``code`` (or that has none: ``code`` None)."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __getattr__(self, name):
+        if self.code is None:
+            raise AttributeError(name)
+        return self
+
+    def __call__(self, *args):
+        ctypes.set_errno(self.code)
+        return -1
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOSYS, None])
+def test_without_the_exchange_the_publish_falls_back_to_two_renames(tmp_path, monkeypatch, code):
+    monkeypatch.setattr(publish.ctypes, "CDLL", lambda *a, **k: _FakeLibc(code))
+    out, staging = tmp_path / "feats", tmp_path / ".feats.staging"
+    out.mkdir(), staging.mkdir()
+    (out / "part-00000.npy").write_text("old"), (staging / "part-00000.npy").write_text("new")
+    publish.move_into_place(staging, out)
+    assert (out / "part-00000.npy").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["feats"]
+
+
+def test_an_exchange_the_system_refuses_otherwise_leaves_the_output_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish.ctypes, "CDLL", lambda *a, **k: _FakeLibc(errno.EBUSY))
+    out, staging = tmp_path / "feats", tmp_path / ".feats.staging"
+    out.mkdir(), staging.mkdir()
+    (out / "part-00000.npy").write_text("old")
+    with pytest.raises(FeatureFileError, match=f"cannot move the shards into {out}: Device or resource busy"):
+        publish.move_into_place(staging, out)
+    assert (out / "part-00000.npy").read_text() == "old"
 
 
 def test_the_next_encode_removes_what_killed_ones_left_and_nothing_else(tiny_run, tmp_path):
