@@ -5,6 +5,8 @@ The draw is the evaluation's own label-budget rule (``eval.linear_probe.subsampl
 probe with budget N and seed S is fitted on exactly the images a run with ``--labels-per-class N
 --label-seed S`` trained on. The split is written into the run directory (``labelled.json``: ids, labels,
 positions) so it can be audited and reused, and a resumed run checks it draws the same one, bit for bit.
+The file grows with the labelled images and their ids (100,000 long paths write more than 16 MiB), so it
+is read back within a bound sized by the split drawn now, never a fixed one.
 """
 
 from __future__ import annotations

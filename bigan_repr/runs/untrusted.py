@@ -1,5 +1,5 @@
-"""Reading JSON and YAML that anyone may have written: ``--config`` files, a run's ``config.json`` and
-``metrics.jsonl``, the ``report.json`` files ``bigan compare`` reads. The one reader of such files.
+"""Reading JSON and YAML that anyone may have written: ``--config`` files, a run's ``config.json``,
+``metrics.jsonl`` and ``labelled.json``, the ``report.json`` files ``bigan compare`` reads. The one reader.
 
 Everything is bounded before a Python object is built from it: only a regular file is opened (a
 FIFO, a device or a folder is refused without blocking on it); at most :data:`MAX_BYTES` are read, or
