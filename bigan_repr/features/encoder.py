@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from ..config import Config, DataConfig, resolve_layer
-from ..data.image_files import IMAGE_SUFFIXES, conform, image_files_in, read_image
+from ..data.image_files import IMAGE_SUFFIXES, conform, image_files_in
 from ..data.image_set import ImageSet
-from ..data.rows import ImageRows
+from ..data.rows import FileRows, ImageRows
 from ..data.sources import load_images, open_rows
 from ..errors import DataError, UserError
 from ..losses.semisup import class_probabilities
@@ -91,10 +91,13 @@ class LoadedEncoder:
         """The width of ``layer``'s features."""
         return self.layer(layer)(torch.zeros(2, *self.image_shape, device=self.device)).shape[1]
 
-    def encode_files(self, paths: Iterable[str | Path], *, layer: str | None = None) -> np.ndarray:
-        c, h, _ = self.image_shape
-        images = np.stack([read_image(Path(p), c, h) for p in paths])
-        return self.encode(images, layer=layer)
+    def encode_files(self, paths: Iterable[str | Path], *, layer: str | None = None, block: int = 1024) -> np.ndarray:
+        """Features of image files, decoded and encoded ``block`` files at a time: only the features are held."""
+        layer = resolve_layer(self.config, layer)
+        rows = FileRows([Path(p) for p in paths], None, self.image_shape)
+        parts = [self.encode(rows.read(i, min(i + block, len(rows))).images, layer=layer)
+                 for i in range(0, len(rows), block)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim(layer)), dtype=np.float32)
 
 
 def load_encoder(run: str | Path, *, device: str = "auto", checkpoint: str | Path | None = None) -> LoadedEncoder:

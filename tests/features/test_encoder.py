@@ -96,6 +96,20 @@ def test_embed_jpeg_is_close_to_encode(tiny_run, tmp_path):
     np.testing.assert_allclose(enc.encode_files([path]), enc.encode(image[None, None]), atol=0.05)
 
 
+def test_encode_files_decodes_a_block_at_a_time(tiny_run, tmp_path, monkeypatch):
+    from bigan_repr.data.rows import FileRows
+
+    images = load_images(DataConfig(), "test").images[:5, 0]
+    paths = [tmp_path / f"{i}.png" for i in range(5)]
+    for image, path in zip(images, paths, strict=True):
+        Image.fromarray(image, "L").save(path)
+    enc = load_encoder(tiny_run)
+    blocks, read = [], FileRows.read
+    monkeypatch.setattr(FileRows, "read", lambda self, a, b: blocks.append(b - a) or read(self, a, b))
+    np.testing.assert_allclose(enc.encode_files(paths, block=2), enc.encode(images[:, None]), rtol=1e-5, atol=1e-6)
+    assert blocks == [2, 2, 1] and enc.encode_files([], layer="z").shape == (0, enc.dim("z"))
+
+
 def test_pipeline_writes_report_with_model_and_both_baselines(tmp_path):
     out = tmp_path / "pipe"
     r = _invoke("pipeline", "--steps", "5", "--hidden", "64", "--z-dim", "8", "--threads", "1", "--seeds", "2",
