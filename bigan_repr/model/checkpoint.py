@@ -127,12 +127,15 @@ def check_weight_shapes(ckpt: dict[str, Any]) -> None:
             model = networks_for(stored_config(ckpt), tuple(ckpt["image_shape"]), _n_classes(ckpt))
     except ConfigError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    _check_shapes(model.state_dict(), ckpt["model"], path, "weights")
+    check_shapes(model.state_dict(), ckpt["model"], path, "weights")
     if ckpt.get("ema_encoder"):
-        _check_shapes(model.encoder.state_dict(), ckpt["ema_encoder"], path, "averaged encoder weights")
+        check_shapes(model.encoder.state_dict(), ckpt["ema_encoder"], path, "averaged encoder weights")
 
 
-def _check_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], path: str, what: str) -> None:
+def check_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], path: str | Path,
+                 what: str) -> None:
+    """Refuse, naming ``path``, ``found`` tensors (``what``) that are not ``expected``'s names and shapes (a
+    meta-device state dict): missing, unexpected or of another shape, counted with an example of each."""
     missing, extra = [k for k in expected if k not in found], [k for k in found if k not in expected]
     differ = [k for k in expected if k in found and found[k].shape != expected[k].shape]
     if missing or extra or differ:
