@@ -6,8 +6,9 @@ optimizer states, RNG states, data-stream position). It is read with ``torch.loa
 so a file carrying arbitrary pickled objects is refused before any of its code can run; a file torch
 cannot read at all (random bytes, a truncated copy) is said to be no checkpoint. What every use needs is
 checked on load, before any network is allocated (:func:`check_contents`: the config an object, the step
-an integer, the image shape three sizes, the weights a mapping of finite tensors, a classifier's class
-label values distinct and its class names one distinct non-empty string per output); then
+an integer, the image shape three sizes, the weights a mapping of tensors, every number stored finite
+(weights, optimizer moments, plain floats), a classifier's class label values distinct and its class names
+one distinct non-empty string per output); then
 :func:`check_weight_shapes` builds the networks the stored config describes on the ``meta`` device (shapes
 only, no memory) and refuses, naming the file, weights missing, extra or of another shape, so a config
 edited to ``hidden 65536`` never allocates what its weights do not hold. Writing checkpoints during
@@ -16,6 +17,7 @@ training is ``train/checkpointing.py``'s; which parts of a training run one hold
 
 from __future__ import annotations
 
+import math
 import pickle
 import re
 from pathlib import Path
@@ -89,10 +91,26 @@ def check_contents(ckpt: dict[str, Any]) -> None:
     for bad, what in problems:
         if bad:
             raise CheckpointError(f"{path} is not a usable bigan-repr checkpoint: {what}")
-    for what, tensors in (("weights", weights), ("averaged encoder weights", ema or {})):
-        if bad := next((k for k, t in tensors.items() if t.is_floating_point() and not t.isfinite().all()), None):
-            raise CheckpointError(f"{path} is not a usable bigan-repr checkpoint: its {what} are not finite "
-                                  f"({str(bad)[:80]} holds NaN or infinity)")
+    if (where := _not_finite(ckpt)) is not None:
+        raise CheckpointError(f"{path} is not a usable bigan-repr checkpoint: {where} holds NaN or infinity; every "
+                              f"number a checkpoint stores must be finite")
+
+
+def _not_finite(ckpt: dict[str, Any]) -> str | None:
+    """Where the first float (a tensor's or a plain one) that is not finite sits, as 'model/classifier.weight'
+    or 'opt_ge/state/3/exp_avg'; None when every one is finite. Walked with a stack: nothing recurses."""
+    stack: list[tuple[str, Any]] = [(str(k), v) for k, v in reversed(ckpt.items()) if k != "path"]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and not value.isfinite().all():
+                return where
+        elif isinstance(value, float) and not math.isfinite(value):
+            return where
+        elif isinstance(value, (dict, list, tuple)):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((f"{where}/{str(k)[:80]}", v) for k, v in reversed(list(items)))
+    return None
 
 
 def _described(value: Any) -> str:

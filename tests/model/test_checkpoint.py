@@ -143,9 +143,10 @@ def _poison(key: str, value: float, part: str = "model"):
     (_set("classes", None), "'class_names' must be a list of K distinct non-empty strings"),
     (lambda c: c.update(classes=[0, 1], class_names=None), "its weights do not fit the networks its config builds "
                                                            "(2 of another shape, e.g. classifier"),
-    (_poison("classifier.weight", float("nan")), "its weights are not finite (classifier.weight holds NaN"),
-    (_poison("encoder.body.1.weight", float("inf")), "its weights are not finite (encoder.body.1.weight holds NaN"),
-    (_poison("classifier.bias", float("-inf")), "its weights are not finite (classifier.bias holds NaN"),
+    (_poison("classifier.weight", float("nan")), "model/classifier.weight holds NaN or infinity; every number a "
+                                                 "checkpoint stores must be finite"),
+    (_poison("encoder.body.1.weight", float("inf")), "model/encoder.body.1.weight holds NaN or infinity"),
+    (_poison("classifier.bias", float("-inf")), "model/classifier.bias holds NaN or infinity"),
 ])
 def test_a_stored_classifier_is_checked_before_any_answer(tmp_path, change, message):
     """Class names, class labels and weights as stored: refused in one line naming the checkpoint, never a
@@ -169,16 +170,26 @@ def test_a_stored_classifier_that_holds_predicts_by_its_class_names(tmp_path):
     assert row["class"] in ("cat", "dog", "emu") and 0 < row["probability"] <= 1
 
 
-@pytest.mark.parametrize("part", ["model", "ema_encoder"])
-def test_weights_that_are_not_finite_are_refused_on_load(tmp_path, part):
+@pytest.mark.parametrize("part, where", [("model", None), ("ema_encoder", None),
+                                         ("opt_ge", "opt_ge/state/0/exp_avg"), ("best_metric", "best_metric"),
+                                         ("nested", "nested/1/x")])
+def test_every_number_a_checkpoint_stores_is_finite_on_load(tmp_path, part, where):
     state = _state() | {"format": FORMAT}
-    if part == "ema_encoder":
-        state["ema_encoder"] = networks_for(CFG, SHAPE).encoder.state_dict()
-    key = next(k for k, v in state[part].items() if v.is_floating_point())
-    _poison(key, float("nan"), part)(state)
+    if part in ("model", "ema_encoder"):
+        state[part] = networks_for(CFG, SHAPE).encoder.state_dict() if part == "ema_encoder" else state["model"]
+        key = next(k for k, v in state[part].items() if v.is_floating_point())
+        _poison(key, float("nan"), part)(state)
+        where = f"{part}/{key}"
+    elif part == "opt_ge":
+        state["opt_ge"] = {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.tensor([0.0, float("inf")])}},
+                           "param_groups": [{"lr": 2e-4}]}
+    elif part == "best_metric":
+        state["best_metric"] = float("nan")
+    else:
+        state["nested"] = [1.5, {"x": -float("inf")}]
     torch.save(state, tmp_path / "c.pt")
-    what = "weights" if part == "model" else "averaged encoder weights"
-    with pytest.raises(CheckpointError, match=rf"its {what} are not finite \({re.escape(key)} holds NaN or infinity"):
+    with pytest.raises(CheckpointError, match=rf"c\.pt is not a usable bigan-repr checkpoint: {re.escape(where)} holds "
+                                              r"NaN or infinity; every number a checkpoint stores must be finite"):
         load_checkpoint(tmp_path / "c.pt")
 
 
