@@ -17,8 +17,8 @@ from bigan_repr.eval.neighbors import nearest_neighbors, neighbor_png, pick_quer
 
 from ..data.image_set import ImageSet
 from ..runs.curves import plot_curves
+from ..runs.metrics_log import METRICS_FILE, metrics_rows
 from ..runs.progress import phase
-from ..runs.run_dir import RunDir
 
 N_QUERIES, N_NEIGHBORS = 8, 8
 _GRIDS = {  # section -> (file in the run directory, caption)
@@ -30,7 +30,7 @@ _GRIDS = {  # section -> (file in the run directory, caption)
 
 
 def _curves_caption(run_dir: Path) -> str:
-    probed = any(row.get("kind") == "eval" for row in RunDir(run_dir).read_metrics())
+    probed = any(row.get("kind") == "eval" for row in metrics_rows(Path(run_dir) / METRICS_FILE))  # streamed
     probe = ("validation accuracies (1-NN, k-NN, linear probe on a split of the training set, never the test set)"
              if probed else "no validation probe in this run (train with --eval-every N to add one)")
     return (f"By epoch: the losses and D's bound; reconstruction error ||x − G(E(x))|| beside its shuffled-pair "
