@@ -107,3 +107,26 @@ def test_layer_d_of_a_run_that_trained_no_d_is_refused_by_every_command(inputs, 
     assert not inputs["OUT"].exists()
     assert CliRunner().invoke(main, args).exit_code == 0  # its own layer is fine
     shutil.rmtree(inputs["OUT"])
+
+
+@pytest.mark.parametrize("device, message", [
+    ("xyz", "--device 'xyz' is not a device: choose auto, cpu, cuda, cuda:N or mps"),
+    ("", "--device '' is not a device"),
+    ("meta", "--device meta is not a device this package computes on"),  # a torch device that computes nothing
+    ("cpu:3", "--device cpu:3 is not a device this package computes on"),
+    ("cuda:99", "--device cuda:99"),  # no such GPU here, whether the machine has none or fewer
+])
+@pytest.mark.parametrize("command", [
+    ["encode", "{RUN}", "--out", "{OUT}/f.npz"], ["embed", "{RUN}", "{ONE}", "--out", "{OUT}/f.npz"],
+    ["predict", "{RUN}", "{ONE}"], ["neighbors", "{RUN}", "{ONE}"],
+])
+def test_a_device_this_machine_lacks_is_refused_by_every_command_that_takes_one(inputs, command, device, message):
+    import torch
+
+    from tests.conftest import one_error_line
+
+    if device == "cuda:99" and torch.cuda.device_count() > 99:
+        pytest.skip("this machine has a cuda:99")
+    line = one_error_line([*[a.format(**inputs) for a in command], "--device", device])
+    assert line.startswith(f"error: {message}"), line
+    assert not inputs["OUT"].exists()

@@ -39,21 +39,25 @@ def image_files_in(folder: Path) -> list[Path]:
 
     Walked with a stack, not recursion (``Path.rglob`` and ``os.walk`` recurse once per level and
     fail past about a thousand); as ``rglob``, links to folders are not followed, so there is no loop.
+    A folder that cannot be listed (unreadable, or a path past the system's length limit) is one
+    :class:`DataError` line.
     """
-    found, folders = [], [folder]
+    found, folders = [], [(folder, 0)]
     while folders:
-        current = folders.pop()
+        current, depth = folders.pop()
         try:
             with os.scandir(current) as entries:
                 for entry in entries:
                     path = current / entry.name
                     if entry.is_dir(follow_symlinks=False):
                         if not entry.name.startswith("."):  # hidden folders hold no images (is_image_file)
-                            folders.append(path)
+                            folders.append((path, depth + 1))
                     elif is_image_file(path, folder):
                         found.append(path)
-        except OSError as e:  # unreadable, or a path past the system's length limit
-            raise DataError(f"cannot list image folder {current}: {e.strerror}") from None
+        except OSError as e:
+            below = str(current.relative_to(folder))
+            where = "" if depth == 0 else f"{below} in " if len(below) <= 200 else f"a folder {depth} levels down in "
+            raise DataError(f"cannot list {where}image folder {folder}: {e.strerror}") from None
     return sorted(found)
 
 

@@ -1,5 +1,8 @@
-"""images.py: one decoding of palette, alpha, 16-bit and EXIF-rotated files; ``conform``."""
+"""images.py: one decoding of palette, alpha, 16-bit and EXIF-rotated files; ``conform``; folders of
+any depth listed without recursion."""
 
+import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -9,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bigan_repr.data.image_files import conform, read_image
+from bigan_repr.data.image_files import conform, image_files_in, read_image
 from bigan_repr.data.image_set import to_model_range
 from bigan_repr.errors import DataError, UserError
 
@@ -177,6 +180,85 @@ def test_one_rule_for_which_files_are_images(tmp_path):
     expected = [tmp_path / n for n in ("cat/a.png", "cat/sub/b.jpg", "dog/alias.png", "dog/c.PNG")]
     assert [Path(i) for i in load_images(DataConfig(source=f"folder:{tmp_path}")).ids] == expected
     assert image_files([tmp_path]) == expected
+
+
+# ---- folders of any depth -----------------------------------------------------------------
+
+
+def _make_deep(root: Path, levels: int, png: bytes | None) -> None:
+    """root/d/d/.../d, ``levels`` deep (with ``png`` as a.png at the bottom), made through folder
+    descriptors, so that no path the system is given is long, and no recursion is needed."""
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(levels):
+        os.mkdir("d", dir_fd=fd)
+        fd, above = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(above)
+    if png is not None:
+        f = os.open("a.png", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(f, png)
+        os.close(f)
+    os.close(fd)
+
+
+def _remove_deep(root: Path, levels: int) -> None:
+    """Undo :func:`_make_deep` from the bottom up (shutil.rmtree recurses once per level)."""
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(levels):
+        fd, above = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(above)
+    for name in os.listdir(fd):
+        os.unlink(name, dir_fd=fd)
+    for _ in range(levels):
+        fd, below = os.open("..", os.O_RDONLY, dir_fd=fd), fd
+        os.close(below)
+        os.rmdir("d", dir_fd=fd)
+    os.close(fd)
+
+
+@pytest.fixture
+def deep(tmp_path, request):
+    """A folder ``request.param`` levels deep with one image at the bottom."""
+    levels = request.param
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(buffer, format="png")
+    root = tmp_path / "deep"
+    root.mkdir()
+    _make_deep(root, levels, buffer.getvalue())
+    yield root, levels
+    _remove_deep(root, levels)
+
+
+@pytest.mark.parametrize("deep", [1200], indirect=True)
+def test_a_folder_1200_levels_deep_is_listed_and_read_as_data_and_as_inputs(deep, tiny_run, tmp_path):
+    from click.testing import CliRunner
+
+    from bigan_repr.cli import main
+    from bigan_repr.config import DataConfig
+    from bigan_repr.data.sources import load_images
+
+    root, levels = deep
+    bottom = root.joinpath(*["d"] * levels, "a.png")
+    assert image_files_in(root) == [bottom]
+    data = load_images(DataConfig(source=f"folder:{root}", channels=1, image_size=8))
+    assert [Path(i) for i in data.ids] == [bottom] and int(data.images.max()) == 200
+    for args in (["embed", tiny_run, root, "--out", tmp_path / "e.npz"],
+                 ["encode", tiny_run, "--data", f"folder:{root}", "--out", tmp_path / "f.npz"]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 0 and "wrote 1 x" in result.output, result.output
+
+
+@pytest.mark.parametrize("deep", [2100], indirect=True)
+def test_a_folder_past_the_systems_path_length_is_one_line(deep, tiny_run, tmp_path):
+    from tests.conftest import one_error_line
+
+    root, _ = deep
+    with pytest.raises(DataError, match=rf"^cannot list a folder \d+ levels down in image folder {root}: "
+                                        "File name too long$"):
+        image_files_in(root)
+    for args in (["embed", tiny_run, root, "--out", tmp_path / "e.npz"],
+                 ["encode", tiny_run, "--data", f"folder:{root}", "--out", tmp_path / "f.npz"]):
+        assert "File name too long" in one_error_line(args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep"]
 
 
 # ---- conform ------------------------------------------------------------------------------
