@@ -3,8 +3,9 @@
 A path to write is refused, in one line naming it and the problem (:func:`check_target`), when
 - it is empty;
 - it ends in "/" where a file is written: a trailing slash names a folder, everywhere;
-- it exists and is not what is written: a folder, FIFO, device or socket where a file goes (an
-  atomic write would replace ``/dev/null`` itself), a file where a folder goes;
+- it exists and is not what is written: a folder, FIFO, device, socket or symbolic link where a
+  file goes (an atomic write would replace ``/dev/null``, or the link ``/dev/stdout``, itself), a
+  file where a folder goes;
 - it lies inside a run directory this process does not own. A run's files are written only by the
   process holding its writer lock (:meth:`run_dir.RunDir.acquire_lock`: training, and the report),
   so ``export --out RUN/checkpoints/step_N.pt`` cannot destroy the checkpoint it exports;
@@ -37,7 +38,8 @@ _hooked = False
 
 
 def is_run_dir(folder: Path) -> bool:
-    return (folder / RUN_CONFIG).is_file() and any((folder / name).exists() for name in RUN_EVIDENCE)
+    # os.path's tests answer False on any error (a path too long to look up included)
+    return os.path.isfile(folder / RUN_CONFIG) and any(os.path.exists(folder / name) for name in RUN_EVIDENCE)
 
 
 def own(run_dir: Path) -> None:
@@ -97,7 +99,8 @@ def command_scope(inputs: Iterable[str | Path] = ()):
 
 def _kind(mode: int) -> str:
     kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file"))
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"),
+             (stat.S_ISREG, "a regular file"))
     return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
@@ -123,8 +126,8 @@ def check_target(path: str | Path, *, folder: bool = False, what: str | None = N
     if not folder and text.endswith(("/", os.sep)):  # a trailing slash names a folder, for every command
         raise UserError(f"{shown} names a folder; give a file name" + (f" such as {example}" if example else ""))
     target = Path(text)
-    try:
-        mode = os.stat(target).st_mode
+    try:  # a folder may be named through a link (encode follows it); a file's link would itself be replaced
+        mode = os.stat(target).st_mode if folder else os.lstat(target).st_mode
     except (OSError, ValueError):
         mode = None
     if mode is not None and not (stat.S_ISDIR(mode) if folder else stat.S_ISREG(mode)):

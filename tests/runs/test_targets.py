@@ -33,6 +33,7 @@ def paths(tiny_run, tmp_path_factory):
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(root / "sock"))
     (root / "models").mkdir()
+    (root / "link").symlink_to(root / "f.npz")  # replaced, the link would go and f.npz stay: refused
     (root / "q").mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "q" / "a.png")
     rng = np.random.default_rng(0)
@@ -46,7 +47,8 @@ def paths(tiny_run, tmp_path_factory):
     yield {k: str(v) for k, v in {"ROOT": root, "RUN": run, "CKPT": next((run / "checkpoints").glob("step_*.pt")),
                                   "Q": root / "q", "X": root / "x.npz", "F": root / "f.npz", "DB": root / "db.npz",
                                   "FIFO": root / "fifo", "SOCK": root / "sock", "DEV": root / "dev",
-                                  "MODELS": root / "models", "EV": root / "ev"}.items()}
+                                  "MODELS": root / "models", "EV": root / "ev",
+                                  "LINK": root / "link"}.items()}
     sock.close()
 
 
@@ -69,6 +71,7 @@ EVAL = ["eval", "--train", "{F}", "--test", "{F}", "--out"]
     ([*EXPORT, "{SOCK}"], "--out {SOCK}", "is a socket, not a regular file"),
     ([*EXPORT, "{DEV}"], "--out {DEV}", "is a character device, not a regular file"),
     ([*EXPORT, "{MODELS}"], "--out {MODELS}", "is a directory, not a regular file"),
+    ([*EXPORT, "{LINK}"], "--out {LINK}", "is a symbolic link, not a regular file"),
     (["compare", "{RUN}", "--html", "{FIFO}"], "--html {FIFO}", "is a FIFO"),
     ([*NEIGHBORS, "{DEV}"], "--grid {DEV}", "is a character device"),
     ([*EMBED, "{FIFO}"], "--out {FIFO}", "is a FIFO"),
