@@ -19,9 +19,9 @@ from .data.catalog import decodes_lazily, lazy_sources, source_names, source_pat
 from .errors import ConfigError
 from .losses.augment import POLICIES
 from .losses.invariance import INVARIANCE, InvarianceSpec
-from .nets.prior import PriorError, parse_prior
 from .losses.objectives import GEN_LOSS_MODES, OBJECTIVES
 from .nets.architectures import ARCHITECTURES
+from .nets.prior import PriorError, parse_prior
 from .runs.untrusted import UntrustedFileError, cut, kind_of, read_data, shown
 
 ARCHS = tuple(ARCHITECTURES)
