@@ -463,6 +463,40 @@ def predict(run, inputs, as_json, device, n_threads):
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True))
+@click.option("--split", type=click.Choice(SPLITS), default=None,
+              help="cluster a split of the run's data source instead of files")
+@click.option("--json", "as_json", is_flag=True, help="print a list of {id, cluster, probability} on stdout")
+@device_option
+@threads_option
+def cluster(run, inputs, split, as_json, device, n_threads):
+    """The cluster of each image (file, or row of --split) and its probability.
+
+    A run trained with --prior mixed:K clusters by E's categorical head; any other run by k-means on its
+    exported layer, in the space its report found best, fitted once on the training split and kept in
+    the run (clusters.npz), so that every call assigns alike. Text lines are tab-separated, escaped as
+    `bigan predict`'s are.
+    """
+    if bool(inputs) == bool(split):
+        raise UserError("bigan cluster: give image files or folders, or --split, not both and not neither")
+    _set_threads(n_threads)
+    from bigan_repr.data.rows import FileRows
+    from bigan_repr.features.clusters import cluster_rows
+    from bigan_repr.features.encoder import image_files, load_encoder, rows_for
+    from bigan_repr.features.predict import escaped
+
+    loaded = load_encoder(run, device=device)
+    rows = rows_for(loaded, None, split) if split else FileRows(image_files(inputs), None, loaded.image_shape)
+    assigned, how = cluster_rows(loaded, rows)
+    if as_json:
+        click.echo(json.dumps(assigned, indent=2, allow_nan=False))
+        return
+    click.echo(f"clusters by {how}", err=True)
+    click.echo("\n".join(f"{escaped(r['id'])}\t{r['cluster']}\t{r['probability']:.4f}" for r in assigned))
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--format", "fmt", required=True, type=click.Choice(EXPORT_FORMATS),
               help="torchscript or onnx: the network; safetensors: its weights, the config as metadata")
 @layer_option

@@ -6,9 +6,10 @@
   that layer (the highest k-means accuracy among plain, L2-normalised and PCA-whitened in
   report.json; plain when the run has no report), fitted once on the training split and kept in the
   run as ``clusters.npz`` so that every later call assigns by the same centroids. Its probability is
-  a softmax over negative squared distances to the centroids divided by twice the fitted clusters'
-  mean within-cluster variance per dimension: a Gaussian mixture's responsibilities with one
-  shared isotropic variance and equal weights.
+  a softmax over the negative squared distances to the centroids, each divided by the fitted points'
+  mean squared distance to their own centroid (a Gaussian mixture's responsibilities at a temperature
+  set by the clusters' own spread: with one isotropic variance per dimension they saturate at 1 in a
+  space of hundreds of dimensions, and say nothing).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,7 +61,7 @@ class KMeansClusters:
     space: str
     step: int  # the checkpoint's step whose features were clustered
     centroids: np.ndarray  # (K, d') float64, in the space
-    variance: float  # mean within-cluster variance per dimension of the fitted points
+    spread: float  # the fitted points' mean squared distance to their centroid
     whitening: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # pcaw's mean, axes, scales
 
     def to_space(self, x: np.ndarray) -> np.ndarray:
@@ -74,7 +76,7 @@ class KMeansClusters:
         """(cluster (N,), probability (N,)) of features x (N, d)."""
         y = self.to_space(x)
         d2 = (y * y).sum(1, keepdims=True) - 2 * y @ self.centroids.T + (self.centroids**2).sum(1)  # (N, K)
-        logits = -np.maximum(d2, 0) / (2 * max(self.variance, 1e-12))
+        logits = -np.maximum(d2, 0) / max(self.spread, 1e-12)
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         return d2.argmin(1), p.max(1).astype(np.float32)
@@ -88,7 +90,7 @@ def fit_kmeans(train_x: np.ndarray, k: int, space: str, layer: str, step: int, s
     assign = kmeans_runs(y.astype(np.float32), k, [[seed + r for r in range(RESTARTS)]])[0]["assign"]
     centroids = np.stack([y[assign == c].mean(0) if (assign == c).any() else y[c] for c in range(k)])
     model.centroids = centroids
-    model.variance = float(((y - centroids[assign]) ** 2).mean())
+    model.spread = float(((y - centroids[assign]) ** 2).sum(1).mean())
     return model
 
 
@@ -106,7 +108,7 @@ def best_space(run_dir: Path, label: str) -> str:
 
 
 def save_clusters(path: Path, model: KMeansClusters) -> None:
-    arrays = {"centroids": model.centroids, "variance": np.float64(model.variance), "step": np.int64(model.step),
+    arrays = {"centroids": model.centroids, "spread": np.float64(model.spread), "step": np.int64(model.step),
               "layer": np.str_(model.layer), "space": np.str_(model.space)}
     if model.whitening is not None:
         arrays |= dict(zip(("mean", "axes", "scales"), model.whitening, strict=True))
@@ -135,10 +137,10 @@ def load_clusters(path: Path, k: int, dim: int) -> KMeansClusters:
           and (space != "pcaw" or (whitening and whitening[0].shape == (dim,) and whitening[1].shape[0] == dim
                                    and whitening[2].shape == (width,) and all(np.isfinite(w).all() for w in whitening)
                                    and (whitening[2] > 0).all()))
-          and np.isfinite(float(a.get("variance", np.nan))))
+          and np.isfinite(float(a.get("spread", np.nan))) and float(a.get("spread", -1)) > 0)
     if not ok:
         raise UntrustedFileError(path, f"does not hold {k} finite centroids of {dim}-wide features in a known space")
-    return KMeansClusters(layer, space, int(a.get("step", -1)), centroids, float(a["variance"]), whitening)
+    return KMeansClusters(layer, space, int(a.get("step", -1)), centroids, float(a["spread"]), whitening)
 
 
 def run_kmeans(loaded: LoadedEncoder) -> KMeansClusters:
@@ -165,10 +167,21 @@ def run_kmeans(loaded: LoadedEncoder) -> KMeansClusters:
     return model
 
 
-def assign_clusters(loaded: LoadedEncoder, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """(cluster (N,), probability (N,), how they were assigned) of uint8 images (N, C, H, W)."""
-    if k := cluster_count(loaded):
-        return *head_clusters(loaded, images), f"the categorical head (K = {k})"
-    model = run_kmeans(loaded)
-    features = loaded.encode(images, layer=model.layer)
-    return *model.assign(features), f"k-means on {model.layer}, {model.space} space (K = {len(model.centroids)})"
+BLOCK = 256  # images clustered at a time, as `predict` classifies a block at a time
+
+
+def cluster_rows(loaded: LoadedEncoder, rows) -> tuple[list[dict[str, Any]], str]:
+    """[{"id", "cluster", "probability"}] for every row of ``rows`` (files or a split, ``data.rows``), a block
+    at a time, and how the clusters were assigned."""
+    k = cluster_count(loaded)
+    model = None if k else run_kmeans(loaded)  # fitted (or read back) before any input is read
+    how = (f"the categorical head (K = {k})" if model is None
+           else f"k-means on {model.layer}, {model.space} space (K = {len(model.centroids)})")
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(rows), BLOCK):
+        block = rows.read(start, min(start + BLOCK, len(rows)))
+        clusters, probs = (head_clusters(loaded, block.images) if model is None
+                           else model.assign(loaded.encode(block.images, layer=model.layer)))
+        out += [{"id": str(i), "cluster": int(c), "probability": float(p)}
+                for i, c, p in zip(block.ids, clusters, probs, strict=True)]
+    return out, how

@@ -6,21 +6,24 @@ import shutil
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from bigan_repr.cli import main
 from bigan_repr.features.clusters import (
     CLUSTERS_FILE,
     KMeansClusters,
-    assign_clusters,
     best_space,
+    cluster_rows,
     load_clusters,
     save_clusters,
 )
-from bigan_repr.features.encoder import dataset_for, load_encoder
+from bigan_repr.features.encoder import load_encoder, rows_for
 from bigan_repr.runs.untrusted import UntrustedFileError
+from tests.conftest import one_error_line
 
 
 def test_assignment_by_constructed_centroids():
-    model = KMeansClusters("z", "plain", 3, np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]]), variance=1.0)
+    model = KMeansClusters("z", "plain", 3, np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]]), spread=1.0)
     clusters, probs = model.assign(np.array([[9.0, 0.5], [0.2, 0.1], [5.0, 5.0]]))
     assert clusters[:2].tolist() == [1, 0]
     assert probs[0] > 0.999 and probs[1] > 0.999  # far nearer one centroid than the others
@@ -39,14 +42,14 @@ def test_two_calls_agree_by_the_kmeans_kept_in_the_run(tiny_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     loaded = load_encoder(run)
-    images = dataset_for(loaded, None, "test").images[:64]
-    first, probs, how = assign_clusters(loaded, images)
+    first, how = cluster_rows(loaded, rows_for(loaded, None, "test"))
     saved = (run / CLUSTERS_FILE).stat().st_mtime_ns
-    second, again, _ = assign_clusters(load_encoder(run), images)
+    second, _ = cluster_rows(load_encoder(run), rows_for(loaded, None, "test"))
     assert (run / CLUSTERS_FILE).stat().st_mtime_ns == saved  # read back, not fitted again
-    assert np.array_equal(first, second) and np.array_equal(probs, again)
-    assert "k-means on z" in how and set(first.tolist()) <= set(range(10)) and len(set(first.tolist())) > 3
-    assert ((probs > 0) & (probs <= 1)).all()
+    assert first == second
+    clusters = {row["cluster"] for row in first}
+    assert "k-means on z" in how and clusters <= set(range(10)) and len(clusters) > 3
+    assert all(0 < row["probability"] <= 1 for row in first)
 
 
 @pytest.mark.parametrize("tamper", ["shape", "nan", "space"])
@@ -61,3 +64,17 @@ def test_a_tampered_clusters_file_is_refused(tmp_path, tamper):
     save_clusters(tmp_path / CLUSTERS_FILE, good)
     with pytest.raises(UntrustedFileError, match=CLUSTERS_FILE):
         load_clusters(tmp_path / CLUSTERS_FILE, 4, 8)
+
+
+def test_the_cluster_commands_refusals(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    assert "not both and not neither" in one_error_line(["cluster", run])
+    assert "not both and not neither" in one_error_line(["cluster", run, run / "config.json", "--split", "test"])
+    save_clusters(tmp_path / CLUSTERS_FILE, KMeansClusters("z", "plain", 3, np.zeros((4, 8)), 1.0))  # K 4, not 10
+    shutil.copy(tmp_path / CLUSTERS_FILE, run / CLUSTERS_FILE)
+    assert CLUSTERS_FILE in one_error_line(["cluster", run, "--split", "test"])
+    (run / CLUSTERS_FILE).unlink()
+    result = CliRunner().invoke(main, ["cluster", str(run), "--split", "test", "--json"])
+    rows = json.loads(result.stdout)
+    assert result.exit_code == 0 and len(rows) == 360 and {"id", "cluster", "probability"} == set(rows[0])
