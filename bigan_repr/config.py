@@ -209,7 +209,9 @@ class TrainConfig:
     device: str = option("auto", "where to train", choices=DEVICES)
     # None: all cores
     threads: int | None = option(None, "CPU threads for torch, faiss and BLAS together", limits=(1, 1024))
-    precision: str = option("auto", "auto = bf16 autocast on CUDA, fp32 elsewhere", choices=PRECISIONS)
+    precision: str = option("auto", "auto = bf16 autocast where the device has bf16 units (CUDA; a CPU with "
+                            "AVX512-BF16 or AMX), fp32 elsewhere; the run's config records the choice",
+                            choices=PRECISIONS)
     compile: bool = option(False, "torch.compile the networks where supported")
     sync_bn: bool = option(False, "under torchrun: batch-norm statistics over all GPUs")  # SyncBatchNorm, CUDA
     log_every: int = option(20, "steps between metric rows", limits=COUNT_RANGE)  # each one syncs with the device

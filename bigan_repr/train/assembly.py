@@ -25,7 +25,7 @@ from ..losses.augment import POLICIES, augment
 from ..losses.objectives import Objective, get_objective
 from ..model.networks import check_fits_in_memory, networks_for
 from ..model.processes import DistContext, init_distributed
-from ..model.runtime import autocast_for, resolve_device, set_threads
+from ..model.runtime import autocast_for, resolve_device, resolve_precision, set_threads
 from ..nets.bigan import BiGAN, sample_prior
 from ..terms.registry import terms_for
 from ..terms.term import Setup
@@ -179,6 +179,8 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
 def assemble(cfg: Config) -> Assembly:
     """Build everything a run of ``cfg`` trains with; raises on invalid input before any write."""
     device = resolve_device(cfg.train.device)
+    # the precision this run computes in, recorded in its config (precision is bookkeeping: resumable)
+    cfg = cfg.updated({"train": {"precision": resolve_precision(device, cfg.train.precision)}})
     dist = init_distributed(device)
     set_threads(cfg.train.threads)
     objective = get_objective(cfg.train.objective)

@@ -113,7 +113,7 @@ class Trainer:
         if self.resuming:
             clean_partial_writes(self.run_dir.path)
             self.run_dir.truncate_metrics(self.step)  # rows after the checkpoint are logged again
-        self.run_dir.write_config(self.cfg.to_dict())
+        self.run_dir.write_config(self.parts.cfg.to_dict())  # with what "auto" resolved to
         if self.parts.labels is not None:
             atomic_write_text(self.run_dir.path / LABELS_FILE, self.parts.labels.to_json())
         if self.parts.skipped:
