@@ -202,6 +202,12 @@ class TrainConfig:
     feature_matching: float = option(0.0, "weight of feature matching for G: the squared distance between the mean "
                                      "penultimate features E gives real and generated batches, E held fixed for "
                                      "it (needs D and G; default 0, off)")
+    # FixMatch (Sohn et al. 2020): lambda = 1 and tau = 0.95 as published; 0 = off (terms/consistency.py)
+    consistency: float = option(0.0, "with labels: weight of FixMatch's consistency between a weak (shift) and a "
+                                "strong (train.augment) view of each unlabelled image, on the weak view's "
+                                "confident pseudo-labels (default 0, off; FixMatch's is 1)")
+    consistency_threshold: float = option(0.95, "the weak view's class probability a pseudo-label needs (FixMatch's "
+                                          "0.95)")
     # ClusterGAN's beta_c = beta_n = 10: E recovers G's cluster and continuous code (terms/cluster_code.py)
     cluster_weight: float = option(10.0, "under a mixed:K prior, weight of E recovering the code of G(z): cluster "
                                    "cross-entropy plus continuous mean squared error (default 10, ClusterGAN's)")
@@ -247,6 +253,11 @@ class TrainConfig:
         _not_negative("train.generative_positives", self.generative_positives)
         _not_negative("train.feature_matching", self.feature_matching)
         _not_negative("train.cluster_weight", self.cluster_weight)
+        _not_negative("train.consistency", self.consistency)
+        if not 0 < self.consistency_threshold <= 1:
+            raise ConfigError(f"train.consistency_threshold must be in (0, 1], not {self.consistency_threshold}")
+        if self.consistency and POLICIES[self.augment] is None:
+            raise ConfigError("train.consistency needs a strong view: set train.augment (e.g. 'strong')")
         if self.feature_matching and not self.adversarial:
             raise ConfigError("train.feature_matching trains G: it needs train.adversarial")
         if (self.generative_positives or self.fake_negatives) and not (self.adversarial and self.has_invariance):
@@ -287,6 +298,8 @@ class Config:
         if not (self.train.adversarial or self.train.has_invariance or self.semi_supervised):
             raise ConfigError("train.adversarial=false leaves nothing to train: set train.invariance or "
                               "data.labels_per_class")
+        if self.train.consistency and not self.semi_supervised:
+            raise ConfigError("train.consistency trains the semi-supervised classifier: it needs data.labels_per_class")
         if self.semi_supervised and self.train.ema is not None:
             raise ConfigError("train.ema averages E alone, and a semi-supervised run's classifier head was trained "
                               "beside the live E: leave train.ema unset with data.labels_per_class")

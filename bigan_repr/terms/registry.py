@@ -9,6 +9,7 @@ from __future__ import annotations
 from .adversarial import Adversarial
 from .classes import Labelled, RealOrGenerated
 from .cluster_code import ClusterCode
+from .consistency import Consistency
 from .cycles import XCycle, ZCycle
 from .feature_matching import FeatureMatching
 from .term import Setup, Term
@@ -23,6 +24,7 @@ TERMS: dict[str, type[Term]] = {
     "feature_matching": FeatureMatching,
     "invariance": Invariance,
     "labelled": Labelled,
+    "consistency": Consistency,
 }
 assert all(name == term.name for name, term in TERMS.items())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
@@ -50,6 +50,7 @@ class Batch:
     views: Tensor | None = None  # (n_views * B, C, H, W) augmented views, when a term compares them
     x_labelled: Tensor | None = None  # (B_l, C, H, W) labelled images, in a semi-supervised run
     y_labelled: Tensor | None = None  # (B_l,) their class indices
+    drawn: dict[str, Tensor] = field(default_factory=dict)  # a term's own inputs, under its name
 
 
 class Pass:

@@ -43,3 +43,22 @@ def test_extreme_logits_stay_finite_with_finite_gradients(scale):
         assert torch.isfinite(loss) and torch.isfinite(grad).all()
     # a confident real image costs nothing as real and everything as generated, and the reverse
     assert unlabelled_real_loss(logits).item() == pytest.approx(0.0 if scale > 0 else 2000.0, rel=1e-3, abs=1e-6)
+
+
+def test_pseudo_labels_only_above_the_threshold_and_averaged_over_the_whole_batch():
+    import math
+
+    from bigan_repr.losses.semisup import pseudo_label_loss
+
+    weak = torch.tensor([[8.0, 0.0, 0.0], [0.0, 0.0, 8.0], [1.0, 1.0, 0.0], [0.0, 0.5, 0.0]])  # 2 confident of 4
+    strong = torch.zeros(4, 3)  # uniform: every target costs log 3
+    loss, share = pseudo_label_loss(weak, strong, threshold=0.95)
+    assert share.item() == 0.5
+    assert math.isclose(loss.item(), 2 * math.log(3) / 4, rel_tol=1e-6)
+    strong_right = torch.tensor([[9.0, 0, 0], [0, 0, 9.0], [0, 0, 0], [0, 0, 0]])
+    assert pseudo_label_loss(weak, strong_right, 0.95)[0].item() < 1e-3  # agreeing where confident: ~free
+    weak.requires_grad_(True)
+    strong.requires_grad_(True)
+    pseudo_label_loss(weak, strong, 0.95)[0].backward()
+    assert weak.grad is None or not weak.grad.any()  # the weak view is only a target
+    assert strong.grad[2:].abs().sum() == 0 and strong.grad[:2].abs().sum() > 0  # unconfident rows: no gradient

@@ -23,11 +23,23 @@ def _run(data=None, **train):
     ({}, {"adversarial": False}, ["invariance"]),
     ({"labels_per_class": 3}, {}, ["adversarial", "x_cycle", "real_or_generated", "invariance", "labelled"]),
     ({"labels_per_class": 3}, {"adversarial": False, "invariance": "none"}, ["labelled"]),
+    ({"labels_per_class": 3}, {"adversarial": False, "invariance": "none", "consistency": 1.0, "augment": "strong"},
+     ["labelled", "consistency"]),  # FixMatch: the non-GAN control
 ])
 def test_the_config_decides_the_terms_in_registry_order(data, train, names):
     terms = _run(data, **train).ctx.terms
     assert [t.name for t in terms] == names
     assert len({t.log for t in TERMS.values()}) == len(TERMS)  # each logs under a name of its own
+
+
+def test_consistency_needs_labels_and_a_strong_view():
+    from bigan_repr.config import ConfigError
+
+    with pytest.raises(ConfigError, match="needs data.labels_per_class"):
+        Config().updated({"train": {"consistency": 1.0}})
+    with pytest.raises(ConfigError, match="needs a strong view"):
+        Config().updated({"data": {"labels_per_class": 3}, "train": {"consistency": 1.0, "augment": "none",
+                                                                       "invariance": "none"}})
 
 
 def test_the_weights_come_from_the_config():
