@@ -9,8 +9,6 @@ all build through :func:`networks_for`, so the same config always gives the same
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..config import Config, ConfigError, ModelConfig
@@ -19,7 +17,6 @@ from ..nets.bigan import BiGAN
 
 # the standard deviation of each coordinate of z under each prior (``nets.bigan.sample_prior``): what E's
 # codes are held against
-PRIOR_STD = {"uniform": 1 / math.sqrt(3), "normal": 1.0}
 
 
 def resolve_d_norm(cfg: ModelConfig, gradient_penalty: bool) -> str:

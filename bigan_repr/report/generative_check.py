@@ -29,8 +29,8 @@ from bigan_repr.eval.pixel_reference import PCA_DIMS, PixelReference
 
 from ..data.image_set import ImageSet, to_model_range
 from ..features.encoder import LoadedEncoder, raw_pixels
-from ..model.networks import PRIOR_STD
 from ..nets.bigan import sample_prior
+from ..nets.prior import parse_prior
 
 MAX_IMAGES = 5000
 _BATCH = 512
@@ -104,7 +104,8 @@ def coupling_and_generation(loaded: LoadedEncoder, train_set: ImageSet, test_set
                "fake": _pixels(p.x_fake)}
     flat = reference.classify(np.concatenate(list(queries.values())))  # one index for every query
     predicted = dict(zip(queries, np.split(flat, np.cumsum([len(q) for q in queries.values()])[:-1]), strict=True))
-    coupling = _coupling(p, labels, predicted, PRIOR_STD[loaded.config.model.prior], partner)
+    model_cfg = loaded.config.model
+    coupling = _coupling(p, labels, predicted, parse_prior(model_cfg.prior).std(model_cfg.z_dim), partner)
     real, fake = reference.project(queries["x"]), reference.project(queries["fake"])
     generation = precision_recall(real, fake)
     generation |= classes_covered(predicted["fake"], reference.classes, realistic_mask=realistic(real, fake))

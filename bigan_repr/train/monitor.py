@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torchvision.utils import save_image
 
-from ..model.networks import PRIOR_STD
 from ..nets.bigan import BiGAN
 from ..nets.eval_mode import eval_mode
+from ..nets.prior import parse_prior
 from ..runs.atomic import atomic_path
 
 
@@ -33,7 +33,7 @@ def diagnostics(model: BiGAN, x: torch.Tensor) -> dict[str, float]:
         "recon_shuffled": stats[1],
         "z_mean": stats[2],
         "z_std": stats[3],
-        "prior_std": PRIOR_STD[model.cfg.prior],
+        "prior_std": parse_prior(model.cfg.prior).std(model.cfg.z_dim),
     }
 
 
