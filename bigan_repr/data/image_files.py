@@ -11,7 +11,6 @@ pixels give the same input from a file and from an array (:func:`composite_on_wh
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
+from .pixel_bounds import finite_pixels, open_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 GRAY_MODES = ("1", "L", "LA", "La")
@@ -61,15 +61,16 @@ def image_files_in(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _to_uint8_mode(img: Image.Image) -> Image.Image:
-    """Bring 16-bit and 32-bit integer images to 8 bits by scaling, not clipping."""
+def _to_uint8_mode(img: Image.Image, path: Path) -> Image.Image:
+    """Bring 16-bit and 32-bit integer images to 8 bits by scaling, not clipping; float images from [0, 1],
+    refused (naming ``path``) where a pixel is not finite."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
         # mode "I" does not record its bit depth: take the smallest of 8/16/32 bits that fits
         top = 65535.0 if img.mode.startswith("I;16") else _full_scale(arr.max())
         return Image.fromarray(np.clip(np.rint(arr * 255.0 / top), 0, 255).astype(np.uint8), "L")
     if img.mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
+        arr = finite_pixels(np.asarray(img, dtype=np.float64), f"image {path}")
         return Image.fromarray(np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8), "L")
     return img
 
@@ -134,17 +135,14 @@ def read_image(path: Path, channels: int | None, size: int | None) -> np.ndarray
     ``channels=None`` keeps grayscale images grayscale and makes everything else RGB.
     """
     try:
-        with warnings.catch_warnings():
-            # a header declaring more than Image.MAX_IMAGE_PIXELS is refused before any decoding
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = Image.open(path)
-        with opened:
+        with open_image(path) as opened:  # refused from its header beyond MAX_PIXELS, before decoding
             opened.load()
             img = ImageOps.exif_transpose(opened)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as e:
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"cannot read image {path}: {e}") from None
-    img = _to_uint8_mode(img)
+    img = _to_uint8_mode(img, path)
     # decided before compositing on white, which makes every transparent image RGB
     gray = img.mode in GRAY_MODES or (img.mode in ("P", "PA") and _palette_is_gray(img))
     img = _flatten_alpha(img)

@@ -4,6 +4,7 @@ any depth listed without recursion."""
 import io
 import os
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from bigan_repr.data.image_files import conform, image_files_in, read_image
 from bigan_repr.data.image_set import to_model_range
+from bigan_repr.data.pixel_bounds import MAX_PIXELS
 from bigan_repr.errors import DataError, UserError
 
 
@@ -153,11 +155,51 @@ def _png_header(path: Path, width: int, height: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("side", [10_000, 100_000])  # above PIL's warning limit, and above its error limit
-def test_decompression_bomb_header_is_refused_before_decoding(tmp_path, side):
+@pytest.mark.parametrize("side, said", [
+    (6000, "6000 x 6000 = 36,000,000 pixels"),  # past the bound, within Pillow's own refusal at twice it
+    (9000, "81,000,000 pixels"),
+    (100_000, "10,000,000,000 pixels"),
+])
+def test_a_header_declaring_too_many_pixels_is_refused_before_decoding(tmp_path, side, said):
     path = _png_header(tmp_path / "bomb.png", side, side)
-    with pytest.raises(DataError, match=r"bomb\.png.*exceeds limit.*decompression bomb"):
+    start = time.perf_counter()
+    with pytest.raises(DataError) as refused:
         read_image(path, None, None)
+    assert time.perf_counter() - start < 1  # nothing decoded: 81 million pixels take seconds
+    assert str(refused.value) == (f"cannot read image {path}: it declares {said}, more than the {MAX_PIXELS:,} "
+                                  "pixels this program decodes; shrink it first")
+
+
+def _nan_tiff(path: Path) -> Path:
+    Image.fromarray(np.full((8, 8), np.nan, np.float32), "F").save(path)
+    return path
+
+
+def test_a_float_image_with_pixels_that_are_not_finite_is_refused(tmp_path):
+    path = _nan_tiff(tmp_path / "nan.tif")
+    with pytest.raises(DataError, match=rf"^image {path} contains NaN or inf; float pixels must be finite$"):
+        read_image(path, None, None)
+    Image.fromarray(np.full((8, 8), 0.5, np.float32), "F").save(tmp_path / "half.tif")
+    assert read_image(tmp_path / "half.tif", None, None).tolist() == [[[128] * 8] * 8]
+
+
+def test_embed_refuses_a_nan_image_and_a_header_bomb_in_one_line(tiny_run, tmp_path):
+    """Files are decoded a block at a time, inside the encoding phase: its progress line, then the refusal."""
+    from click.testing import CliRunner
+
+    from bigan_repr.cli import main
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    nan, bomb = _nan_tiff(inputs / "nan.tif"), _png_header(inputs / "bomb.png", 9000, 9000)
+    for path, said in ((nan, "contains NaN or inf; float pixels must be finite"), (bomb, "declares 81,000,000 pixels")):
+        start = time.perf_counter()
+        result = CliRunner().invoke(main, ["embed", str(tiny_run), str(path), "--out", str(tmp_path / "e.npz")])
+        *progress, line = result.output.strip().splitlines()
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert all("failed after" in p for p in progress) and line.startswith("error: "), result.output
+        assert str(path) in line and said in line and time.perf_counter() - start < 10, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
 def test_one_rule_for_which_files_are_images(tmp_path):
