@@ -46,6 +46,22 @@ def hungarian_accuracy(y_true, y_pred) -> float:
     return float(counts[rows, cols].sum() / y_true.size)
 
 
+def cluster_scores(y_true, y_pred) -> dict[str, float]:
+    """One clustering scored against the classes: Hungarian accuracy, NMI and ARI (each in [0, 1])."""
+    return {"acc": hungarian_accuracy(y_true, y_pred), "nmi": float(normalized_mutual_info_score(y_true, y_pred)),
+            "ari": float(adjusted_rand_score(y_true, y_pred))}
+
+
+def over_seeds(runs: list[dict[str, float]]) -> dict:
+    """acc/nmi/ari: the mean over seeds' ``cluster_scores``, then their stds (ddof 1) and per-seed lists."""
+    result = {}
+    for name in ("acc", "nmi", "ari"):
+        values = [run[name] for run in runs]
+        result[name] = float(np.mean(values))
+        result[f"{name}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return result | {f"{name}s": [run[name] for run in runs] for name in ("acc", "nmi", "ari")}
+
+
 def cluster_eval(
     x,
     y,
@@ -84,17 +100,7 @@ def cluster_eval(
     # Restart r of seed s uses s*restarts + r, so different seeds never share a restart.
     runs = kmeans_runs(x, k, [[s * restarts + r for r in range(restarts)] for s in seeds],
                        max_iter=max_iter, tol=tol)
-    scores = {
-        "acc": [hungarian_accuracy(y, run["assign"]) for run in runs],
-        "nmi": [float(normalized_mutual_info_score(y, run["assign"])) for run in runs],
-        "ari": [float(adjusted_rand_score(y, run["assign"])) for run in runs],
-    }
-    result = {}
-    for name, values in scores.items():
-        result[name] = float(np.mean(values))
-        result[f"{name}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    for name, values in scores.items():
-        result[f"{name}s"] = values
+    result = over_seeds([cluster_scores(y, run["assign"]) for run in runs])
     inertias = [run["inertia"] for run in runs]
     return result | {"seeds": list(seeds), "k": k, "inertia": float(np.mean(inertias)), "inertias": inertias}
 

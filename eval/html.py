@@ -20,6 +20,7 @@ from .report import Column, Method, best_rows, cell_text, cell_value, columns_fo
 REPORT_SECTIONS = (
     ("results", "Results"),
     ("classifier", "Classifier"),
+    ("clusters", "Clusters"),
     ("coupling", "Is the BiGAN doing its job?"),
     ("samples", "Samples G(z)"),
     ("reconstructions", "Reconstructions"),
@@ -163,6 +164,14 @@ def _classifier_section(classifier: dict) -> str:
     return section("classifier", "Classifier", text)
 
 
+def _clusters_section(clusters: dict) -> str:
+    """A mixed:K run's categorical head as a clusterer, scored as the k-means columns are."""
+    text = (f'<p>Each test image\'s cluster is the argmax of E\'s {clusters["k"]} cluster logits: ACC '
+            f'<b>{clusters["acc"]:.1f}%</b> (classes matched to clusters one to one), NMI {clusters["nmi"]:.1f}, '
+            f'ARI {clusters["ari"]:.1f}; {clusters["clusters_used"]} of the {clusters["k"]} clusters hold an image.</p>')
+    return section("clusters", "Clusters", text)
+
+
 def _coupling_section(payload: dict) -> str:
     """G and E's coupling and G's samples in numbers (report.json's "coupling" and "generation")."""
     rows = "".join(f'<tr><td class="label">{escape(what)}</td><td>{escape(value)}</td></tr>'
@@ -214,6 +223,8 @@ def render_report_html(payload: dict, pictures: dict[str, Picture] | None = None
     html = {"results": _results_section(payload)}
     if payload.get("classifier"):
         html["classifier"] = _classifier_section(payload["classifier"])
+    if payload.get("clusters"):
+        html["clusters"] = _clusters_section(payload["clusters"])
     if payload.get("coupling") or payload.get("generation"):
         html["coupling"] = _coupling_section(payload)
     for section_id, heading in REPORT_SECTIONS:

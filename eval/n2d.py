@@ -13,10 +13,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.mixture import GaussianMixture
 
-from .clustering import hungarian_accuracy
+from .clustering import cluster_scores, over_seeds
 from .validation import EvalInputError, check_features
 
 N2D_NEIGHBORS = 10
@@ -45,12 +44,7 @@ def n2d_eval(x, y, seeds=(0,), n_neighbors: int = N2D_NEIGHBORS) -> dict:
     k = len(np.unique(y))
     if k < 2 or len(x) <= k:
         raise EvalInputError(f"N2D needs at least 2 classes and more points than classes; got {k} and {len(x)}")
-    runs, start = [], time.perf_counter()
-    for seed in seeds:
-        pred = umap_gmm_clusters(x, k, int(seed), n_neighbors)
-        runs.append((hungarian_accuracy(y, pred), normalized_mutual_info_score(y, pred), adjusted_rand_score(y, pred)))
-    result = {"seeds": [int(s) for s in seeds], "k": k, "seconds": (time.perf_counter() - start) / len(seeds)}
-    for i, name in enumerate(("acc", "nmi", "ari")):
-        values = [float(r[i]) for r in runs]
-        result |= {name: float(np.mean(values)), f"{name}_std": float(np.std(values)), f"{name}s": values}
-    return result
+    start = time.perf_counter()
+    runs = [cluster_scores(y, umap_gmm_clusters(x, k, int(seed), n_neighbors)) for seed in seeds]
+    return over_seeds(runs) | {"seeds": [int(s) for s in seeds], "k": k,
+                               "seconds": (time.perf_counter() - start) / len(seeds)}

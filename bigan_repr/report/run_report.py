@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bigan_repr.eval import evaluate, report_payload
+from bigan_repr.eval.clustering import cluster_scores
 from bigan_repr.eval.embedding import DEFAULT_EMBEDDING, check_method
 from bigan_repr.eval.html import render_report_html
 from bigan_repr.eval.linear_probe import check_budget_fits
@@ -24,6 +25,7 @@ from ..config import DataConfig, resolve_layer
 from ..data.image_set import ImageSet
 from ..data.sources import open_rows
 from ..errors import DataError
+from ..features.clusters import cluster_count, head_clusters
 from ..features.encoder import LoadedEncoder, dataset_for, load_encoder, random_encoder_like, raw_pixels
 from ..runs.progress import phase
 from ..runs.run_dir import RunDir
@@ -92,6 +94,19 @@ def classifier_result(loaded: LoadedEncoder, test_set: ImageSet) -> dict[str, An
             "labeled": labelled}
 
 
+def clusters_result(loaded: LoadedEncoder, test_set: ImageSet) -> dict[str, Any] | None:
+    """A mixed:K run's categorical head on the test split, scored as k-means is (Hungarian accuracy, NMI, ARI):
+    report.json's "clusters" object (None for a run without the head)."""
+    if not (k := cluster_count(loaded)):
+        return None
+    with phase(f"cluster {len(test_set)} test images by the categorical head") as p:
+        assigned = head_clusters(loaded, test_set.images)[0]
+        scores = cluster_scores(test_set.labels, assigned)
+        p.note = f"ACC {100 * scores['acc']:.1f}%"
+    return {"k": k, **{name: round(100 * value, 2) for name, value in scores.items()},
+            "clusters_used": int(len(np.unique(assigned)))}
+
+
 def predicted_right(loaded: LoadedEncoder, outputs: np.ndarray, test_set: ImageSet) -> np.ndarray:
     """bool (N,): whether the classifier's output for each test image is the image's class. Classes are
     matched by name where the run and the data both name them (a folder's label values shift when a class
@@ -113,6 +128,8 @@ def add_model_objects(loaded: LoadedEncoder, train_set: ImageSet, test_set: Imag
     and "generation" objects, with the coupling verdict in the notes (a run without G and D: a note)."""
     if (classifier := classifier_result(loaded, test_set)) is not None:
         payload["classifier"] = classifier
+    if (clusters := clusters_result(loaded, test_set)) is not None:
+        payload["clusters"] = clusters
     with phase("coupling and generation: G, E and D on test images and prior draws") as p:
         judged = coupling_and_generation(loaded, train_set, test_set, seed=loaded.config.train.seed)
         if judged is None:

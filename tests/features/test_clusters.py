@@ -14,9 +14,11 @@ from bigan_repr.features.clusters import (
     KMeansClusters,
     best_space,
     cluster_rows,
+    head_clusters,
     load_clusters,
     save_clusters,
 )
+from bigan_repr.eval.clustering import hungarian_accuracy
 from bigan_repr.features.encoder import load_encoder, rows_for
 from bigan_repr.runs.untrusted import UntrustedFileError
 from tests.conftest import one_error_line
@@ -78,3 +80,44 @@ def test_the_cluster_commands_refusals(tiny_run, tmp_path):
     result = CliRunner().invoke(main, ["cluster", str(run), "--split", "test", "--json"])
     rows = json.loads(result.stdout)
     assert result.exit_code == 0 and len(rows) == 360 and {"id", "cluster", "probability"} == set(rows[0])
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory):
+    """A short digits run with the categorical prior mixed:10 (E gains 10 cluster logits)."""
+    from bigan_repr.config import Config
+    from bigan_repr.train.trainer import train
+    from tests.conftest import SMALL
+
+    out = tmp_path_factory.mktemp("runs") / "mixed"
+    cfg = Config().updated(SMALL | {"model": SMALL["model"] | {"z_dim": 16, "prior": "mixed:10"},
+                                    "train": SMALL["train"] | {"steps": 30}})
+    train(cfg, out, progress=False)
+    return out
+
+
+def test_a_mixed_run_clusters_by_its_head_and_its_report_scores_the_head(mixed_run):
+    from bigan_repr.eval.html import render_report_html
+    from bigan_repr.features.encoder import dataset_for
+    from bigan_repr.report.run_report import clusters_result
+
+    loaded = load_encoder(mixed_run)
+    rows, how = cluster_rows(loaded, rows_for(loaded, None, "test"))
+    test_set = dataset_for(loaded, None, "test")
+    clusters, probs = head_clusters(loaded, test_set.images)
+    assert how == "the categorical head (K = 10)" and not (mixed_run / CLUSTERS_FILE).exists()
+    assert [row["cluster"] for row in rows] == clusters.tolist() and set(clusters.tolist()) <= set(range(10))
+    assert np.allclose([row["probability"] for row in rows], probs) and (probs >= 0.1 - 1e-6).all()
+    scored = clusters_result(loaded, test_set)
+    assert scored["k"] == 10 and scored["clusters_used"] == len(set(clusters.tolist()))
+    assert scored["acc"] == round(100 * hungarian_accuracy(test_set.labels, clusters), 2)
+    page = render_report_html({"title": "t", "results": {}, "meta": {}, "clusters": scored})
+    assert f"ACC <b>{scored['acc']:.1f}%</b>" in page and 'id="clusters"' in page
+
+
+def test_a_run_without_the_head_has_no_clusters_row(tiny_run):
+    from bigan_repr.features.encoder import dataset_for
+    from bigan_repr.report.run_report import clusters_result
+
+    loaded = load_encoder(tiny_run)
+    assert clusters_result(loaded, dataset_for(loaded, None, "test")) is None
