@@ -168,7 +168,8 @@ def _clusters_section(clusters: dict) -> str:
     """A mixed:K run's categorical head as a clusterer, scored as the k-means columns are."""
     text = (f'<p>Each test image\'s cluster is the argmax of E\'s {clusters["k"]} cluster logits: ACC '
             f'<b>{clusters["acc"]:.1f}%</b> (classes matched to clusters one to one), NMI {clusters["nmi"]:.1f}, '
-            f'ARI {clusters["ari"]:.1f}; {clusters["clusters_used"]} of the {clusters["k"]} clusters hold an image.</p>')
+            f'ARI {clusters["ari"]:.1f}; {clusters["clusters_used"]} of the {clusters["k"]} clusters hold an '
+            'image.</p>')
     return section("clusters", "Clusters", text)
 
 

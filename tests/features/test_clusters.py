@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from bigan_repr.eval.clustering import hungarian_accuracy
 from click.testing import CliRunner
 
 from bigan_repr.cli import main
@@ -18,7 +19,6 @@ from bigan_repr.features.clusters import (
     load_clusters,
     save_clusters,
 )
-from bigan_repr.eval.clustering import hungarian_accuracy
 from bigan_repr.features.encoder import load_encoder, rows_for
 from bigan_repr.runs.untrusted import UntrustedFileError
 from tests.conftest import one_error_line
@@ -98,6 +98,7 @@ def mixed_run(tmp_path_factory):
 
 def test_a_mixed_run_clusters_by_its_head_and_its_report_scores_the_head(mixed_run):
     from bigan_repr.eval.html import render_report_html
+
     from bigan_repr.features.encoder import dataset_for
     from bigan_repr.report.run_report import clusters_result
 
