@@ -227,11 +227,17 @@ def _budgets(text: str) -> tuple:
         raise UserError(f"--budgets {text!r}: expected comma-separated integers or fractions") from None
 
 
-def _protocol(budgets: str, n_seeds: int, restarts: int, kmeans_spaces: str, **more) -> EvalProtocol:
-    """The evaluation protocol the flags ask for; every other setting is the protocol's default."""
+def _protocol(budgets: str, n_seeds: int, restarts: int, kmeans_spaces: str, n2d: bool, **more) -> EvalProtocol:
+    """The evaluation protocol the flags ask for; every other setting is the protocol's default. --n2d without
+    umap-learn installed: one line on stderr, and the column is left out."""
+    from bigan_repr.eval.n2d import n2d_available
+
     spaces = tuple(s.strip() for s in kmeans_spaces.split(",") if s.strip())
+    if n2d and not n2d_available():
+        click.echo('note: the N2D column is skipped: it needs umap-learn (pip install -e ".[cluster]")', err=True)
+        n2d = False
     return EvalProtocol(budgets=_budgets(budgets), seeds=tuple(range(n_seeds)), restarts=restarts,
-                        kmeans_spaces=spaces, **more)
+                        kmeans_spaces=spaces, n2d=n2d, **more)
 
 
 def _set_threads(n: int | None) -> None:
@@ -268,6 +274,8 @@ eval_options = [
     click.option("--kmeans-spaces", default=",".join(DEFAULT_PROTOCOL.kmeans_spaces), show_default=True,
                  help="k-means also on these transforms of the features: l2 (L2-normalised), pcaw (PCA-whitened "
                       "to min(256, d) dims, then L2; DeepCluster's); empty: plain k-means only"),
+    click.option("--n2d", is_flag=True, help="also cluster by N2D (UMAP to K dims, then a Gaussian mixture), "
+                                             "timed; needs the cluster extra"),
     click.option("--json", "as_json", is_flag=True, help="print machine-readable results on stdout"),
 ]
 threads_option = click.option("--threads", "n_threads", type=number_type(int, field_limits("train", "threads")),
@@ -304,7 +312,7 @@ def with_eval_options(f):
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @with_eval_options
 @embedding_option
-def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, kmeans_spaces, as_json, embedding,
+def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, kmeans_spaces, n2d, as_json, embedding,
              **kwargs):
     """Train, encode, evaluate with baselines, report.
 
@@ -315,7 +323,7 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, kmeans
 
     cfg = build_config(config_file, overrides_from_flags(kwargs), preset_name=preset)
     out = out or _default_out(cfg)
-    protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces)
+    protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces, n2d)
     check_reportable(cfg.data, protocol=protocol, embedding=embedding)  # refused before training, not after it
     result = run_training(cfg, out, progress=not quiet)
     click.echo(f"training {result.stopped} at step {result.step}", err=True)
@@ -331,7 +339,7 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, kmeans
 @with_eval_options
 @embedding_option
 @threads_option
-def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, kmeans_spaces, as_json, embedding, n_threads):
+def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, kmeans_spaces, n2d, as_json, embedding, n_threads):
     """Evaluate a run beside the baselines; write the report.
 
     Writes report.json, report.md, the self-contained report.html and embedding.png into the
@@ -340,7 +348,8 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, kmeans_spaces,
     _set_threads(n_threads)
     from bigan_repr.report.run_report import evaluate_run
 
-    report = evaluate_run(run, checkpoint=checkpoint, protocol=_protocol(budgets, n_seeds, restarts, kmeans_spaces),
+    protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces, n2d)
+    report = evaluate_run(run, checkpoint=checkpoint, protocol=protocol,
                           embedding=embedding, skip_bad=skip_bad)
     _print_report(report, as_json)
     click.echo(f"report: {Path(run) / 'report.html'}", err=True)
@@ -352,7 +361,7 @@ def report(run, checkpoint, skip_bad, budgets, n_seeds, restarts, kmeans_spaces,
               help="also write the comparison as one HTML file")
 @with_eval_options
 @threads_option
-def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, as_json, n_threads):
+def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, n2d, as_json, n_threads):
     """Compare runs' reports in one table, the best value per column marked.
 
     A run without report.json gets one first, as `bigan report RUN` makes it (the evaluation
@@ -362,7 +371,8 @@ def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, as_json,
     from bigan_repr.eval.compare import render_compare_text
     from bigan_repr.report.compare_runs import compare_runs
 
-    comparison = compare_runs(runs, html=html_file, protocol=_protocol(budgets, n_seeds, restarts, kmeans_spaces))
+    protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces, n2d)
+    comparison = compare_runs(runs, html=html_file, protocol=protocol)
     click.echo(json.dumps(comparison, indent=2) if as_json else render_compare_text(comparison))
     if html_file:
         click.echo(f"comparison: {html_file}", err=True)
@@ -565,7 +575,7 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
 @with_eval_options
 @threads_option
 def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets, n_seeds, restarts, kmeans_spaces,
-                   as_json, n_threads):
+                   n2d, as_json, n_threads):
     """Evaluate feature files (.npz or shard folders) alone.
 
     1-NN and weighted k-NN (faiss), linear probe with label budgets, k-means.
@@ -577,7 +587,8 @@ def evaluate_files(train_file, test_file, k, out, index, probe_backend, budgets,
     from bigan_repr.runs.progress import phase
 
     try:
-        protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces, k=k, index=index, probe_backend=probe_backend)
+        protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces, n2d, k=k, index=index,
+                             probe_backend=probe_backend)
         train_f, test_f = load_feature_file(train_file), load_feature_file(test_file)
         name = Path(train_file).stem
         with phase(f"eval {name}"):

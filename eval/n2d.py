@@ -25,6 +25,15 @@ class N2DUnavailable(RuntimeError):
     """umap-learn is not installed."""
 
 
+def n2d_available() -> bool:
+    """Whether umap-learn can be imported (the "cluster" extra)."""
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def umap_gmm_clusters(x: np.ndarray, k: int, seed: int, n_neighbors: int = N2D_NEIGHBORS) -> np.ndarray:
     """Cluster index (0..k-1) of each row of x (N, d): UMAP to k dimensions, then a k-component mixture."""
     try:

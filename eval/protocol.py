@@ -33,6 +33,9 @@ class EvalProtocol:
     # k-means also in these spaces (eval.cluster_spaces), beside the plain features: L2-normalised, and
     # PCA-whitened + L2 (DeepCluster's)
     kmeans_spaces: tuple[str, ...] = ("l2", "pcaw")
+    # N2D (eval.n2d: UMAP, then a Gaussian mixture) beside k-means, once per seed and timed; off by default:
+    # UMAP costs seconds on digits and minutes on 10,000 test images, and needs the "cluster" extra
+    n2d: bool = False
 
     def __post_init__(self) -> None:
         parse_index(self.index)
@@ -51,9 +54,9 @@ class EvalProtocol:
 
     def quick(self) -> EvalProtocol:
         """The cheap variant monitoring uses during training: two C values, 300 iterations, one seed of
-        3 k-means restarts on the plain features only, no label budgets."""
+        3 k-means restarts on the plain features only, no label budgets, no N2D."""
         return replace(self, budgets=(), seeds=self.seeds[:1], c_grid=(0.1, 1.0), max_iter=300,
-                       restarts=min(self.restarts, 3), kmeans_spaces=())
+                       restarts=min(self.restarts, 3), kmeans_spaces=(), n2d=False)
 
 
 DEFAULT_PROTOCOL = EvalProtocol()

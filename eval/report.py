@@ -26,6 +26,7 @@ _METRIC_COLUMNS = (
     ("kmeans_ari", "ARI"),
     ("kmeans_l2_acc", "k-means L2"),  # eval.cluster_spaces: L2-normalised features
     ("kmeans_pcaw_acc", "k-means PCA-w"),  # PCA-whitened + L2 (DeepCluster)
+    ("n2d_acc", "N2D"),  # eval.n2d: UMAP, then a Gaussian mixture
 )
 _MISSING = "-"
 # Rows of the MODEL family are the trained model; the others ("random encoder", "raw pixels") are baselines.

@@ -11,6 +11,7 @@ from .cluster_spaces import CLUSTER_SPACES
 from .clustering import cluster_eval
 from .knn import knn_eval
 from .linear_probe import budget_name, label_budget_probe, linear_probe
+from .n2d import n2d_eval
 from .protocol import DEFAULT_PROTOCOL, EvalProtocol
 from .validation import check_features, check_pair
 
@@ -35,7 +36,7 @@ def _budget_results(train_x, train_y, test_x, test_y, protocol: EvalProtocol, fu
     return {name: results[name] for name in map(budget_name, budgets)}
 
 
-def _kmeans_metrics(clusters: dict, prefix: str = "kmeans") -> dict:
+def _cluster_metrics(clusters: dict, prefix: str = "kmeans") -> dict:
     """<prefix>_acc/nmi/ari: means over seeds; then their stds and the per-seed values."""
     names = ("acc", "nmi", "ari")
     return ({f"{prefix}_{n}": clusters[n] for n in names} | {f"{prefix}_{n}_std": clusters[f"{n}_std"] for n in names}
@@ -48,8 +49,17 @@ def _clusters_in_spaces(test_x, test_y, protocol: EvalProtocol) -> dict:
     out = {}
     for space in protocol.kmeans_spaces:
         r = cluster_eval(CLUSTER_SPACES[space](test_x), test_y, seeds=protocol.seeds, restarts=protocol.restarts)
-        out |= _kmeans_metrics(r, f"kmeans_{space}")
+        out |= _cluster_metrics(r, f"kmeans_{space}")
     return out
+
+
+def _n2d_metrics(test_x, test_y, protocol: EvalProtocol) -> dict:
+    """n2d_acc/_nmi/_ari over the protocol's seeds (means, stds, per-seed values) and n2d_seconds per seed;
+    nothing when the protocol leaves N2D out."""
+    if not protocol.n2d:
+        return {}
+    r = n2d_eval(test_x, test_y, seeds=protocol.seeds)
+    return _cluster_metrics(r, "n2d") | {"n2d_seconds": r["seconds"]}
 
 
 def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_PROTOCOL) -> dict:
@@ -57,8 +67,9 @@ def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_
 
     Clustering runs on the test features once per seed (kmeans_acc, _nmi, _ari are means over the
     protocol's seeds, with _std and the per-seed lists beside), plain and in each of
-    ``protocol.kmeans_spaces``. ``protocol.quick()`` is the cheap variant for monitoring during training
-    (no budgets, two C values, fewer k-means restarts, one seed, plain k-means only).
+    ``protocol.kmeans_spaces``, and by N2D where ``protocol.n2d``. ``protocol.quick()`` is the cheap variant
+    for monitoring during training (no budgets, two C values, fewer k-means restarts, one seed, plain k-means
+    only).
     """
     train_x, train_y = check_features(train_x, train_y, name="train features", require_labels=True)
     test_x, test_y = check_features(test_x, test_y, name="test features", require_labels=True)
@@ -75,8 +86,9 @@ def evaluate(train_x, train_y, test_x, test_y, protocol: EvalProtocol = DEFAULT_
         "linear_acc": linear["acc"],
         "linear_C": linear["C"],
         "linear_backend": p.probe_backend,
-        **_kmeans_metrics(clusters),
+        **_cluster_metrics(clusters),
         **_clusters_in_spaces(test_x, test_y, p),
+        **_n2d_metrics(test_x, test_y, p),
         "budgets": _budget_results(train_x, train_y, test_x, test_y, p, linear),
         "n_train": int(train_x.shape[0]),
         "n_test": int(test_x.shape[0]),
