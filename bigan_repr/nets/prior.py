@@ -46,6 +46,15 @@ class Prior:
         rest = torch.randn(n, z_dim - self.clusters, device=device, generator=generator).mul_(self.sigma)
         return torch.cat([torch.nn.functional.one_hot(cluster, self.clusters).float(), rest], dim=1)
 
+    def grid_codes(self, n: int, z_dim: int, generator: torch.Generator | None, per_row: int = 8) -> Tensor:
+        """(rows * per_row, z_dim) codes for a picture of G's samples: n draws, or with clusters one row of
+        ``per_row`` draws per cluster (row k: one-hot k, each with its own continuous part)."""
+        if not self.clusters:
+            return self.sample(n, z_dim, "cpu", generator)
+        cluster = torch.arange(self.clusters).repeat_interleave(per_row)
+        rest = torch.randn(len(cluster), z_dim - self.clusters, generator=generator).mul_(self.sigma)
+        return torch.cat([torch.nn.functional.one_hot(cluster, self.clusters).float(), rest], dim=1)
+
     def into_support(self, raw: Tensor) -> Tensor:
         """E's raw output (B, z_dim) as a code of this prior's support."""
         if self.kind == "uniform":  # else D separates the joints by z's range alone

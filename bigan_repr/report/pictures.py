@@ -22,7 +22,8 @@ from ..runs.progress import phase
 
 N_QUERIES, N_NEIGHBORS = 8, 8
 _GRIDS = {  # section -> (file in the run directory, caption)
-    "samples": ("samples.png", "G(z) for 64 fixed codes z drawn from the prior, at the end of training."),
+    "samples": ("samples.png", "G(z) for fixed codes z drawn from the prior, at the end of training (64 codes; "
+                               "with a categorical prior mixed:K, row k holds 8 codes of cluster k)."),
     "reconstructions": ("reconstructions.png",
                         "Top row: training images x; bottom row: their reconstructions G(E(x)), at the end of "
                         "training. Close pairs mean G uses the code E gives it."),

@@ -26,7 +26,8 @@ from ..losses.objectives import Objective, get_objective
 from ..model.networks import check_fits_in_memory, networks_for
 from ..model.processes import DistContext, init_distributed
 from ..model.runtime import autocast_for, resolve_device, resolve_precision, set_threads
-from ..nets.bigan import BiGAN, sample_prior
+from ..nets.bigan import BiGAN
+from ..nets.prior import parse_prior
 from ..terms.registry import terms_for
 from ..terms.term import Setup
 from .distributed import gather_views, wrap
@@ -36,7 +37,7 @@ from .schedule import LRSchedule, lr_schedule
 from .step import CriticPair, GeneratorEncoderPass, StepContext
 from .validation_probe import ValidationProbe
 
-FIXED_IMAGES, FIXED_CODES = 256, 64  # the diagnostic batch and the codes of the sample grid
+FIXED_IMAGES, FIXED_CODES = 256, 64  # the diagnostic batch and the codes of the sample grid (8 per row)
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _fixed_inputs(cfg: Config, data: ImageSet | FolderDataset, device) -> tuple[
     g = torch.Generator().manual_seed(cfg.train.seed + 1)
     idx = torch.randperm(len(data), generator=g)[:FIXED_IMAGES]
     fixed_x = to_model_range(torch.from_numpy(data.images_at(idx)).to(device))
-    return fixed_x, sample_prior(FIXED_CODES, cfg.model.z_dim, cfg.model.prior, "cpu", g).to(device)
+    return fixed_x, parse_prior(cfg.model.prior).grid_codes(FIXED_CODES, cfg.model.z_dim, g).to(device)
 
 
 def _maybe_compile(module: torch.nn.Module) -> torch.nn.Module:

@@ -39,3 +39,13 @@ def test_the_continuous_part_must_have_room():
     with pytest.raises(PriorError, match="z_dim above"):
         parse_prior("mixed:10").check_width(10)
     parse_prior("mixed:10").check_width(11)
+
+
+def test_the_sample_grid_holds_one_row_per_cluster():
+    prior = parse_prior("mixed:4:0.1")
+    codes = prior.grid_codes(64, 12, torch.Generator().manual_seed(0))
+    assert codes.shape == (32, 12)  # 4 clusters x 8 per row, whatever n asks
+    assert codes[:, :4].argmax(1).tolist() == [k for k in range(4) for _ in range(8)]
+    assert len({tuple(row) for row in codes[:8, 4:].tolist()}) == 8  # each with its own continuous part
+    normal = parse_prior("normal").grid_codes(64, 12, torch.Generator().manual_seed(0))
+    assert torch.equal(normal, parse_prior("normal").sample(64, 12, "cpu", torch.Generator().manual_seed(0)))
