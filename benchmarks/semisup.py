@@ -19,6 +19,13 @@ the preset's budget and its classifier scored on the test set:
 - (e) the full recipe with feature matching switched: without it (``--feature-matching 0``) where the preset
   has it, with it (``--feature-matching 1``) where the preset has not; the row that tells what feature
   matching adds, run when asked (``--rows e``).
+- (g) FixMatch (Sohn et al. 2020), the modern non-GAN control: the labels plus a consistency term, the class
+  of a weakly augmented view (shift) where the classifier is confident (>= 0.95) being the target on a strongly
+  augmented one; no G or D (``--rows g``).
+- (h) the full recipe plus the same consistency term (``--rows h``).
+
+Every control row switches off every term that needs G or D (``NO_GAN``), so each derives a valid config from
+today's preset.
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
 resumes where it stopped (a half-trained row resumes from its last checkpoint). OUT/semisup.md holds the table
@@ -41,15 +48,21 @@ from bigan_repr.presets import PRESETS, preset
 from bigan_repr.report.run_report import classifier_result
 from bigan_repr.train.trainer import train_to_end
 
+# a control switches off every term that needs G or D, whatever today's preset adds
+NO_GAN = {"adversarial": False, "feature_matching": 0.0, "recon_weight": 0.0, "d_augment": "none"}
 ROWS = {
-    "a": ("supervised only", {"adversarial": False, "invariance": "none", "d_augment": "none"}),
-    "b": ("labels + invariance (no adversarial part)", {"adversarial": False, "d_augment": "none"}),
+    "a": ("supervised only", NO_GAN | {"invariance": "none"}),
+    "b": ("labels + invariance (no adversarial part)", NO_GAN),
     "c": ("full recipe (the preset: BiGAN + invariance + (K+1) classes, and G's feature matching if it has it)",
           {}),
     "d": ("linear probe on the unsupervised preset's features", None),
     # (e) switches feature matching: off where the preset has it (fmnist-semisup), on where it has not
     "e": ("full recipe with G's feature matching switched (off where the preset has it, on where not)",
           lambda train: {"feature_matching": 0.0 if train.feature_matching else 1.0}),
+    # FixMatch (Sohn et al. 2020): labels and the consistency term on confident pseudo-labels, no G or D;
+    # then the full recipe with the same term
+    "g": ("labels + FixMatch consistency (no G or D)", NO_GAN | {"invariance": "none", "consistency": 1.0}),
+    "h": ("full recipe + FixMatch consistency", {"consistency": 1.0}),
 }
 
 

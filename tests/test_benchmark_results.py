@@ -105,3 +105,30 @@ def test_an_old_row_stays_as_it_was_beside_a_new_one(tmp_path):
     rows = json.loads(path.read_text())
     assert rows["default-0"] == {"recon_ratio": 0.5, "seconds": 61}
     assert {"config", "command", "commit", "seconds"} <= set(rows["default-1"])
+
+
+@pytest.mark.parametrize("name", ["fmnist-semisup", "digits-semisup"])
+def test_every_semisup_row_derives_a_valid_config_from_todays_preset(name):
+    import semisup
+
+    from bigan_repr.presets import preset
+
+    base = Config().updated(preset(name))
+    for row, (_, spec) in semisup.ROWS.items():
+        if spec is None:  # row (d): the unsupervised twin, built by its own function
+            continue
+        cfg = semisup.row_config(base, row, 10, 0, None, 1)
+        assert (cfg.data.labels_per_class, cfg.data.label_seed) == (10, 0)
+        if row in "abg":  # the controls train no G or D, and nothing that needs them
+            assert not cfg.train.adversarial and not cfg.train.feature_matching and not cfg.train.recon_weight
+        assert bool(cfg.train.consistency) == (row in "gh")
+
+
+def test_the_unsupervised_row_has_a_valid_config():
+    import argparse
+
+    import semisup
+
+    args = argparse.Namespace(unsupervised=None, preset="fmnist-semisup", threads=1, steps=None)
+    cfg = semisup.unsupervised_config(args)
+    assert cfg.data.labels_per_class is None and cfg.data.source == "fashion-mnist"
