@@ -186,14 +186,15 @@ def train(config_file, preset, out, resume, quiet, **kwargs):
 def info(run):
     """Print a run's config, its last metrics and, from its report.json, the coupling and generation numbers."""
     from bigan_repr.model.checkpoint import step_checkpoints
+    from bigan_repr.runs.metrics_log import last_metrics
     from bigan_repr.runs.run_dir import RunDir
 
     rd = RunDir(run)
-    config, rows = rd.read_config(), rd.read_metrics()  # both checked before anything is printed
-    click.echo(json.dumps(config, indent=2))
+    config, last = rd.read_config(), last_metrics(rd.metrics_path)  # both checked before anything is printed
+    click.echo(json.dumps(config, indent=2, allow_nan=False))
     click.echo(f"checkpoints: {', '.join(p.name for p in step_checkpoints(Path(run))) or 'none'}")
-    if rows:
-        click.echo("last metrics: " + json.dumps(rows[-1], indent=2))
+    if last is not None:
+        click.echo("last metrics: " + json.dumps(last, indent=2, allow_nan=False))
     _print_judgement(Path(run) / "report.json")
 
 

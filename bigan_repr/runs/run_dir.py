@@ -4,6 +4,12 @@ writer lock.
 config.json and metrics.jsonl are read as files anyone may have edited, through :mod:`untrusted`:
 bounded, UTF-8, a config that is an object, metrics rows that are objects with an integer step. A
 last row cut off by a kill mid-write is skipped; any other bad row is refused naming its line.
+metrics.jsonl grows with the run, so it is streamed a row at a time (:mod:`metrics_log`), never read
+whole, by its readers and by the resume that truncates it.
+
+Everything written is strict JSON, which the readers take back. A metric that is not finite (the
+row a diverged run logs as it stops, its ``stopped`` naming the quantity) is written as ``null``:
+JSON has no NaN, and :mod:`untrusted` refuses the ``NaN`` token Python would write.
 
 Only one process may train into a run directory at a time. The writer holds an exclusive
 ``flock`` on ``lock`` for the run's life (the file also names its PID, for the message others
@@ -20,29 +26,41 @@ import fcntl
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
 from . import fault_injection, targets
-from .atomic import atomic_write_text
-from .untrusted import UntrustedFileError, kind_of, read_json_lines, read_mapping, shown
+from .atomic import atomic_write, atomic_write_text
+from .metrics_log import METRICS_FILE, metrics_rows
+from .untrusted import read_mapping
 
 LOCK_FILE = "lock"
 SKIPPED_FILE = "skipped_files.txt"  # with --skip-bad: the unreadable files training passed over
 
 
 def _json_safe(value: Any) -> Any:
+    """``value`` with every number that is not finite as None (null): JSON has no literal for them."""
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "nan" / "inf": JSON has no literal for them
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
     return value
+
+
+def metrics_line(row: dict[str, Any]) -> str:
+    """One metrics.jsonl line: ``row`` as strict JSON, a number that is not finite written as null."""
+    return json.dumps(_json_safe(row), allow_nan=False) + "\n"
 
 
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.config_path = self.path / targets.RUN_CONFIG
-        self.metrics_path = self.path / "metrics.jsonl"
+        self.metrics_path = self.path / METRICS_FILE
         self.sinks: list = []  # other logs each metrics row also goes to (write_row), e.g. TensorBoard
         self._lock_fd: int | None = None  # open while this object holds the writer lock
 
@@ -56,7 +74,7 @@ class RunDir:
 
     def write_config(self, config: dict[str, Any]) -> None:
         with targets.owning(self.path):  # the run's own file, written through its own API
-            atomic_write_text(self.config_path, json.dumps(config, indent=2) + "\n")
+            atomic_write_text(self.config_path, json.dumps(config, indent=2, allow_nan=False) + "\n")
 
     def read_config(self) -> dict[str, Any]:
         if not self.config_path.is_file():
@@ -70,23 +88,27 @@ class RunDir:
     def append_metrics(self, row: dict[str, Any]) -> None:
         try:
             with open(self.metrics_path, "a") as f:
-                f.write(json.dumps({k: _json_safe(v) for k, v in row.items()}) + "\n")
+                f.write(metrics_line(row))
         except OSError as e:  # e.g. the disk is full: the rows before stay, a torn last one is skipped on read
             raise UserError(f"cannot write {self.metrics_path}: {e.strerror}") from None
         for sink in self.sinks:
             sink.write_row(row)
         fault_injection.reached(f"metrics:{row.get('step')}")  # tests interrupt a run here
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        if not self.metrics_path.is_file():
-            return []
-        return [_metrics_row(row, self.metrics_path, number) for number, row in read_json_lines(self.metrics_path)]
+    def metrics(self) -> Iterator[dict[str, Any]]:
+        """The rows logged, each checked, one at a time (:func:`metrics_log.metrics_rows`); none without a file."""
+        return metrics_rows(self.metrics_path)
 
     def truncate_metrics(self, step: int) -> None:
-        """Drop rows logged after ``step``: a resumed run logs them again."""
-        kept = [r for r in self.read_metrics() if r.get("step", 0) <= step]
+        """Drop rows logged after ``step``: a resumed run logs them again. The rows kept are streamed into
+        the new file, which replaces the old one atomically; a last row torn by a kill is dropped."""
+        def write(f) -> None:
+            for row in self.metrics():
+                if row.get("step", 0) <= step:
+                    f.write(metrics_line(row).encode())
+
         with targets.owning(self.path):
-            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+            atomic_write(self.metrics_path, write)
 
     # ---- one writer at a time ----
     def acquire_lock(self) -> None:
@@ -124,18 +146,6 @@ class RunDir:
         (self.path / LOCK_FILE).unlink(missing_ok=True)  # while still held: see acquire_lock's check
         os.close(self._lock_fd)
         self._lock_fd = None
-
-
-def _metrics_row(row: Any, path: Path, number: int) -> dict[str, Any]:
-    """A metrics row as the run logs it: an object whose step (when given) is an integer >= 0 and
-    whose epoch (when given) is a number."""
-    if not isinstance(row, dict):
-        raise UntrustedFileError(path, f"line {number} is {kind_of(row)} ({shown(row)}), not a metrics row (an object)")
-    step, epoch = row.get("step", 0), row.get("epoch", 0)
-    if type(step) is not int or step < 0 or type(epoch) not in (int, float):
-        raise UntrustedFileError(path, f"line {number}: step must be an integer >= 0 and epoch a number, not "
-                                       f"{shown(step)} and {shown(epoch)}")
-    return row
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -66,7 +66,7 @@ def test_training_that_cannot_write_its_checkpoint_stops_in_one_line_and_keeps_t
     assert line == f"error: cannot write {checkpoint}: File too large; it was left as it was"
     assert _snapshot(run / "checkpoints") == checkpoints  # the last good checkpoint, and no temporary
     assert load_checkpoint(run)["step"] == 22 and not (run / "lock").exists()
-    assert [r["step"] for r in RunDir(run).read_metrics()][-1] == 24  # rows before the failure are kept
+    assert [r["step"] for r in RunDir(run).metrics()][-1] == 24  # rows before the failure are kept
     assert step_checkpoints(run)[-1].name == "step_00000022.pt"
 
 
@@ -106,4 +106,4 @@ def test_a_metrics_row_that_does_not_fit_keeps_the_rows_before(tmp_path):
     size = (tmp_path / "metrics.jsonl").stat().st_size
     with file_size_limit(size + 10), pytest.raises(UserError, match=r"cannot write .*metrics\.jsonl: File too large"):
         run_dir.append_metrics({"step": 40, "epoch": 4.0, "d_loss": 0.5})
-    assert [r["step"] for r in run_dir.read_metrics()] == list(range(1, 40))  # the torn row is skipped
+    assert [r["step"] for r in run_dir.metrics()] == list(range(1, 40))  # the torn row is skipped

@@ -60,7 +60,7 @@ def test_a_bad_metrics_row_is_one_line_naming_the_file_and_line(tmp_path, metric
 
 def test_a_last_row_cut_off_by_a_kill_is_skipped_and_every_other_row_kept(tmp_path):
     run = _run(tmp_path, _lines(ROWS) + b'{"step": 15, "epo')
-    assert RunDir(run).read_metrics() == ROWS
+    assert list(RunDir(run).metrics()) == ROWS
     result = CliRunner().invoke(main, ["info", str(run)])
     assert result.exit_code == 0 and '"step": 10' in result.output
     RunDir(run).truncate_metrics(5)  # a resume rewrites the rows it keeps, the torn one gone
