@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -190,34 +191,39 @@ def info(run):
     from bigan_repr.runs.run_dir import RunDir
 
     rd = RunDir(run)
-    config, last = rd.read_config(), last_metrics(rd.metrics_path)  # both checked before anything is printed
+    # every file is read and checked before anything is printed; metrics.jsonl streamed, its last row kept
+    config, last = rd.read_config(), last_metrics(rd.metrics_path)
+    judgement = _judgement(Path(run) / "report.json")
     click.echo(json.dumps(config, indent=2, allow_nan=False))
     click.echo(f"checkpoints: {', '.join(p.name for p in step_checkpoints(Path(run))) or 'none'}")
     if last is not None:
         click.echo("last metrics: " + json.dumps(last, indent=2, allow_nan=False))
-    _print_judgement(Path(run) / "report.json")
+    click.echo("\n".join(judgement))
 
 
-def _print_judgement(report_file: Path) -> None:
-    """The coupling and generation numbers of a run's report.json (computed by `bigan report`, never here)."""
+def _judgement(report_file: Path) -> list[str]:
+    """The lines of the coupling and generation numbers of a run's report.json (computed by `bigan report`,
+    never here), the verdict escaped onto one line. A number too large to show (``d_accuracy`` 1e308 shown
+    as a percentage) is refused: never "inf" or "nan" where a number belongs."""
     from bigan_repr.eval.report import judgement_rows
+    from bigan_repr.features.predict import escaped
 
     if not report_file.is_file():
-        click.echo("coupling and generation: no report.json yet (`bigan report RUN` measures them)")
-        return
+        return ["coupling and generation: no report.json yet (`bigan report RUN` measures them)"]
     from bigan_repr.report.report_file import read_report
 
     payload = read_report(report_file)
     rows = judgement_rows(payload)
     if not rows:
-        click.echo("coupling and generation: not in report.json (a run without G and D, or an older report)")
-        return
-    click.echo("coupling and generation (report.json):")
+        return ["coupling and generation: not in report.json (a run without G and D, or an older report)"]
+    if bad := next((f"{what}: {value}" for what, value in rows if re.search(r"\b(?:nan|inf)\b", f"{what} {value}")),
+                   None):
+        raise UserError(f"{report_file}: a number there is out of range, shown as '{bad}'")
+    lines = ["coupling and generation (report.json):"]
     if verdict := payload.get("coupling", {}).get("verdict"):
-        click.echo(f"  {verdict}")
+        lines.append(f"  {escaped(verdict if isinstance(verdict, str) else json.dumps(verdict, allow_nan=False))}")
     width = max(len(what) for what, _ in rows)
-    for what, value in rows:
-        click.echo(f"  {what.ljust(width)}  {value}")
+    return lines + [f"  {what.ljust(width)}  {value}" for what, value in rows]
 
 
 def _budgets(text: str) -> tuple:
@@ -251,7 +257,7 @@ def _print_results(results: dict, as_json: bool) -> None:
     from bigan_repr.eval import render_table_text
 
     if as_json:
-        click.echo(json.dumps(results, indent=2, default=float))
+        click.echo(json.dumps(results, indent=2, default=float, allow_nan=False))
     else:
         click.echo(render_table_text(results))
 
@@ -374,7 +380,7 @@ def compare(runs, html_file, budgets, n_seeds, restarts, kmeans_spaces, n2d, as_
 
     protocol = _protocol(budgets, n_seeds, restarts, kmeans_spaces, n2d)
     comparison = compare_runs(runs, html=html_file, protocol=protocol)
-    click.echo(json.dumps(comparison, indent=2) if as_json else render_compare_text(comparison))
+    click.echo(json.dumps(comparison, indent=2, allow_nan=False) if as_json else render_compare_text(comparison))
     if html_file:
         click.echo(f"comparison: {html_file}", err=True)
 
@@ -462,14 +468,16 @@ def predict(run, inputs, as_json, device, n_threads):
     """The class of each image file by a semi-supervised run's classifier, with its probability.
 
     Files and folders are read as `bigan embed` reads them; the run must have been trained with
-    --labels-per-class.
+    --labels-per-class. Text lines are tab-separated (file, class, probability), with a backslash,
+    newline, tab or other control character in a name escaped (\\\\, \\n, \\t, \\xNN); --json gives
+    the names exactly.
     """
     _set_threads(n_threads)
     from bigan_repr.features.encoder import load_encoder
     from bigan_repr.features.predict import as_text, predict_files
 
     predictions = predict_files(load_encoder(run, device=device), list(inputs))
-    click.echo(json.dumps(predictions, indent=2) if as_json else as_text(predictions))
+    click.echo(json.dumps(predictions, indent=2, allow_nan=False) if as_json else as_text(predictions))
 
 
 @main.command()
@@ -559,7 +567,7 @@ def neighbors(database, queries, k, as_json, grid, device, index, n_threads):
     if grid:
         png = found.grid_png()
         atomic_write(grid, lambda f: f.write(png))
-    click.echo(json.dumps(found.as_dict(), indent=2) if as_json else found.as_text())
+    click.echo(json.dumps(found.as_dict(), indent=2, allow_nan=False) if as_json else found.as_text())
 
 
 @main.command("eval")
