@@ -138,7 +138,7 @@ def publish_shard_dir(staging: Path, out: Path, meta: dict[str, Any]) -> Feature
     shards = _shards_on_disk(staging)
     manifest = {"format": FORMAT, "count": sum(s["count"] for s in shards),
                 "dim": _dim_of(staging, shards), **meta, "shards": shards}
-    atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1))
+    atomic_write_text(staging / MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))  # strict: read back
     os.chmod(staging, 0o777 & ~_umask())
     move_into_place(staging, out)
     return read_features(out)

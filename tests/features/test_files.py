@@ -56,6 +56,18 @@ def test_shard_directory_round_trip_is_memory_mapped(tmp_path):
     assert loaded.meta == {"layer": "z", "step": 7}
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_manifest_is_strict_json_never_holding_nan(tmp_path, bad):
+    """What encode writes it reads back: a number that is not finite is never written as NaN (which the
+    manifest's reader refuses), and the folder is not published."""
+    x, y, ids = np.ones((4, 3), np.float32), np.arange(4), np.array(list("abcd"))
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        _write_dir(tmp_path / "f", [(x, y, ids)], {"layer": "z", "scale": bad})
+    assert not (tmp_path / "f").exists()
+    assert read_features(_write_dir(tmp_path / "g", [(x, y, ids)], {"layer": "z", "scale": 0.5}).path).meta == {
+        "layer": "z", "scale": 0.5}
+
+
 def test_inconsistent_shard_directories_are_named(tmp_path):
     x = np.ones((4, 3), np.float32)
     _write_dir(tmp_path / "f", [(x, np.arange(4), np.arange(4))], {})
