@@ -1,7 +1,9 @@
 """`bigan compare`: several runs' reports in one table, making the missing reports first.
 
-Every argument is checked before any work: no run given twice (under any two paths), an ``--html``
-file that is not a folder; a run directory with a report.json has it read and checked
+Every argument is checked before any work: no run given twice (under any two paths); an ``--html``
+file that the one rule of what may be written where accepts (:func:`runs.targets.check_target`) and
+that is none of the files compare reads (a run's report.json, metrics.jsonl or config.json: the page
+never replaces the report it compares); a run directory with a report.json has it read and checked
 (:mod:`report_file`); one without a report must be a trained run (config.json and a checkpoint), and
 gets its report as `bigan report RUN` would make it. The recipe column lists the config
 values that differ from the defaults and change what is learned.
@@ -24,9 +26,11 @@ from ..model.recipe import BOOKKEEPING
 from ..runs.atomic import atomic_write_text
 from ..runs.curves import validation_overlay
 from ..runs.run_dir import RunDir
+from ..runs.targets import check_target
 from .report_file import read_report
 from .run_report import evaluate_run
 
+READ_FILES = ("report.json", "metrics.jsonl", "config.json")  # what compare reads in each run it is given
 # config keys that are not recipe: bookkeeping (model/recipe.py's, and where data lives),
 # and what has a column of its own (data source, objective, arch)
 _NOT_RECIPE = {
@@ -66,7 +70,8 @@ def _labels(runs: list[Path]) -> dict[str, Path]:
 
 
 def _check_arguments(runs: list[str | Path], html: str | Path | None) -> None:
-    """Refuse a run given twice (``runs/a`` and ``./runs/a``, or a link to it) and an --html path naming a folder."""
+    """Refuse a run given twice (``runs/a`` and ``./runs/a``, or a link to it), and an --html path where
+    compare may not write: refused by the targets rule, or a file compare reads (``--html a/report.json``)."""
     seen: dict[Path, str] = {}
     for run in map(str, runs):
         resolved = Path(run).resolve()
@@ -74,8 +79,20 @@ def _check_arguments(runs: list[str | Path], html: str | Path | None) -> None:
             same = "is given twice" if seen[resolved] == run else f"and {run} are the same run"
             raise UserError(f"{seen[resolved]} {same}; give each run once")
         seen[resolved] = run
-    if html is not None and (str(html).endswith(("/", os.sep)) or Path(html).is_dir()):
-        raise UserError(f"--html {html} names a folder; give a file name such as compare.html")
+    if html is None:
+        return
+    check_target(html, what="--html", example="compare.html")
+    for run in runs:
+        if name := next((name for name in READ_FILES if _same_file(html, Path(run) / name)), None):
+            raise UserError(f"--html {html} is the {name} of {run}, a file this command reads: name another file "
+                            f"to write")
+
+
+def _same_file(a: str | Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # either one missing: not the same file
+        return False
 
 
 def compare_runs(runs: list[str | Path], *, html: str | Path | None = None, **report_kwargs) -> dict:

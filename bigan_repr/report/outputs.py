@@ -1,7 +1,9 @@
 """The files of a report: report.json, report.md and the self-contained report.html.
 
 `eval/` renders them as strings and PNG bytes; this module writes them, atomically (temporary
-file, fsync, rename), so an interrupted report never leaves a half-written file.
+file, fsync, rename), so an interrupted report never leaves a half-written file. Every file is
+rendered, and every path checked by the one rule of what may be written where
+(:func:`runs.targets.check_target`), before the first is written: a refused report writes nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from ..runs.atomic import atomic_write, atomic_write_text
+from ..runs.atomic import atomic_write
+from ..runs.targets import check_target
 
 
 class ReportPaths(NamedTuple):
@@ -28,11 +31,15 @@ def write_report(out_dir: str | Path, payload: dict, *, html: str | None = None,
     from bigan_repr.eval.html import render_report_html
 
     out_dir = Path(out_dir)
-    for name, data in (extra or {}).items():
-        atomic_write(out_dir / name, lambda f, data=data: f.write(data))
     paths = ReportPaths(out_dir / "report.json", out_dir / "report.md", out_dir / "report.html")
-    atomic_write_text(paths.json, report_json(payload))
-    markdown = render_markdown(payload["results"], title=payload["title"], notes=payload["notes"])
-    atomic_write_text(paths.markdown, markdown)
-    atomic_write_text(paths.html, html if html is not None else render_report_html(payload))
+    files = {out_dir / name: data for name, data in (extra or {}).items()} | {
+        paths.json: report_json(payload).encode(),
+        paths.markdown: render_markdown(payload["results"], title=payload["title"], notes=payload["notes"]).encode(),
+        paths.html: (html if html is not None else render_report_html(payload)).encode(),
+    }
+    check_target(out_dir, folder=True)
+    for path in files:
+        check_target(path)
+    for path, data in files.items():
+        atomic_write(path, lambda f, data=data: f.write(data))
     return paths

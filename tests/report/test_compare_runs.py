@@ -2,6 +2,8 @@
 a missing report made first, a bad argument refused before any work."""
 
 import json
+import os
+import re
 import shutil
 from html.parser import HTMLParser
 
@@ -10,6 +12,8 @@ from click.testing import CliRunner
 
 from bigan_repr.cli import main
 from bigan_repr.config import Config
+from bigan_repr.errors import UserError
+from bigan_repr.report.compare_runs import compare_runs
 
 LOW = {"nn1_acc": 0.1, "knn_acc": 0.1, "linear_acc": 0.1, "kmeans_acc": 0.1, "kmeans_nmi": 0.1, "kmeans_ari": 0.01,
        "budgets": {"10/class": {"mean": 0.1, "std": 0.01, "accs": [0.1, 0.1], "n_labels": 100},
@@ -207,3 +211,36 @@ def test_html_naming_a_folder_is_refused_before_any_work(runs, tmp_path):
     assert not (tmp_path / "pages").exists()
     r = CliRunner().invoke(main, ["compare", str(runs / "alpha"), "--html", str(tmp_path)])  # an existing folder
     assert r.exit_code == 2 and "is a directory" in r.output and list(tmp_path.iterdir()) == []
+
+
+def test_html_naming_a_file_compare_reads_is_refused_before_any_work(runs, tmp_path):
+    """`--html a/report.json` would replace the report it has just read with the page (seen before the
+    targets rule was applied here); so would a hard link to it, or the metrics the overlay reads."""
+    for name in ("alpha", "beta"):
+        shutil.copytree(runs / name, tmp_path / name)
+    alpha, beta = tmp_path / "alpha", tmp_path / "beta"
+    os.link(beta / "report.json", tmp_path / "linked.html")
+    before = {p: p.read_bytes() for p in (alpha / "report.json", alpha / "metrics.jsonl", beta / "report.json")}
+    for html, read in ((alpha / "report.json", f"the report.json of {alpha}"),
+                       (tmp_path / "linked.html", f"the report.json of {beta}"),
+                       (alpha / "metrics.jsonl", f"the metrics.jsonl of {alpha}")):
+        line = _one_error_line(["compare", alpha, beta, "--html", html])
+        assert line == f"error: --html {html} is {read}, a file this command reads: name another file to write"
+    assert {p: p.read_bytes() for p in before} == before
+    line = _one_error_line(["compare", alpha, runs / "tiny", "--html", runs / "tiny" / "report.json"])
+    assert line.startswith(f"error: --html {runs / 'tiny' / 'report.json'} is inside run directory ")
+    made = CliRunner().invoke(main, ["compare", str(alpha), str(beta), "--html", str(tmp_path / "page.html")])
+    assert made.exit_code == 0 and (tmp_path / "page.html").read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("html, message", [
+    ("pages/", "--html pages/ names a folder; give a file name such as compare.html"),
+    ("", "--html '' is empty: name the file to write"),
+    ("a-fifo", "--html a-fifo is a FIFO, not a regular file"),
+])
+def test_compare_runs_applies_the_targets_rule_to_html_itself(runs, tmp_path, monkeypatch, html, message):
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("a-fifo")
+    with pytest.raises(UserError, match=re.escape(message)):
+        compare_runs([runs / "alpha", runs / "beta"], html=html)
+    assert sorted(os.listdir()) == ["a-fifo"]
