@@ -144,6 +144,10 @@ class ModelConfig:
                            choices=FEATURE_LAYERS)  # d: D's hidden layer before z joins
     # 3 layers, like VICReg's expander
     projector: int = option(512, "width of the invariance term's projector head", limits=WIDTH_RANGE)
+    # where a semi-supervised run's K class logits are read (nets/bigan.CLASSIFIER_LAYERS): e, on E's penultimate
+    # layer, trained with G and E; d, on D's image pathway and trained in D's update (Salimans et al., ALI)
+    classifier_on: str = option("e", "with labels: the classifier's body, e = E's penultimate layer, d = D's image "
+                                "pathway (the (K+1)-class decision is then D's job)", choices=("e", "d"))
 
     def __post_init__(self) -> None:
         _check_choices("model", self)
@@ -300,6 +304,9 @@ class Config:
                               "data.labels_per_class")
         if self.train.consistency and not self.semi_supervised:
             raise ConfigError("train.consistency trains the semi-supervised classifier: it needs data.labels_per_class")
+        if self.model.classifier_on == "d" and not (self.semi_supervised and self.train.adversarial):
+            raise ConfigError("model.classifier_on d puts the classifier on D: it needs data.labels_per_class and "
+                              "train.adversarial")
         if self.semi_supervised and self.train.ema is not None:
             raise ConfigError("train.ema averages E alone, and a semi-supervised run's classifier head was trained "
                               "beside the live E: leave train.ema unset with data.labels_per_class")

@@ -33,7 +33,7 @@ from ..model.checkpoint import (
 )
 from ..model.networks import networks_for
 from ..model.runtime import resolve_device
-from ..nets.bigan import Encoder, JointDiscriminator, layer_features
+from ..nets.bigan import Encoder, JointDiscriminator, class_logits, layer_features
 from ..nets.encoding import encode_in_batches
 
 
@@ -50,7 +50,7 @@ class LoadedEncoder:
     step: int
     run: str
     device: torch.device
-    classifier: nn.Module | None = None  # K class logits on E's penultimate layer
+    classifier: nn.Module | None = None  # K class logits on E's penultimate layer or D's (model.classifier_on)
     classes: list[int] | None = None  # the label value of each of the K outputs
     class_names: list[str] | None = None  # the name of each of the K outputs, where the source names them
     generator: nn.Module | None = None  # G, where the run trained one (train.adversarial)
@@ -62,7 +62,8 @@ class LoadedEncoder:
         images = self.conform(np.asarray(images))
         if len(images) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        net = lambda x: class_probabilities(self.classifier(self.encoder.features(x)))  # noqa: E731
+        on = self.config.model.classifier_on
+        net = lambda x: class_probabilities(class_logits(self.encoder, self.discriminator, self.classifier, x, on))  # noqa: E731
         return encode_in_batches(net, images, self.device, batch_size)
 
     def class_name(self, k: int) -> str | int:

@@ -28,7 +28,7 @@ from ..data.image_set import to_model_range
 from ..errors import UserError
 from ..losses.semisup import class_probabilities
 from ..model.networks import networks_for
-from ..nets.bigan import layer_features
+from ..nets.bigan import CLASSIFIER_LAYERS, layer_features
 from ..runs.atomic import atomic_path, atomic_write
 from ..runs.targets import check_target
 from ..runs.untrusted import cut, kind_of, parse_json, shown
@@ -46,19 +46,20 @@ class FeatureNet(nn.Module):
     """uint8 images (N, C, H, W) -> float32 features (N, d) at ``layer``, preprocessing included; or, with
     ``layer`` "classifier", the class probabilities (N, K) of a semi-supervised run's classifier."""
 
-    def __init__(self, encoder: nn.Module, discriminator: nn.Module, layer: str, classifier: nn.Module | None = None):
+    def __init__(self, encoder: nn.Module, discriminator: nn.Module, layer: str, classifier: nn.Module | None = None,
+                 classifier_on: str = "e"):
         super().__init__()
         self.layer = layer
+        # the layer the output is computed from: ``layer``, or the classifier's body (model.classifier_on)
+        self.reads = CLASSIFIER_LAYERS[classifier_on] if layer == CLASSIFIER else layer
         # only the networks the output reads, so an exported file holds no unused weights
-        self.encoder = None if layer == "d" else encoder
-        self.discriminator = _image_pathway(discriminator) if layer == "d" else None
+        self.encoder = None if self.reads == "d" else encoder
+        self.discriminator = _image_pathway(discriminator) if self.reads == "d" else None
         self.classifier = classifier if layer == CLASSIFIER else None
 
     def forward(self, images: Tensor) -> Tensor:
-        x = to_model_range(images)
-        if self.classifier is not None:
-            return class_probabilities(self.classifier(self.encoder.features(x)))
-        return layer_features(self.encoder, self.discriminator, x, self.layer).float()
+        features = layer_features(self.encoder, self.discriminator, to_model_range(images), self.reads)
+        return class_probabilities(self.classifier(features)) if self.classifier is not None else features.float()
 
 
 def _image_pathway(discriminator: nn.Module) -> nn.Module:
@@ -88,7 +89,8 @@ def feature_net(loaded: LoadedEncoder, layer: str | None, classifier: bool = Fal
     if classifier:
         if loaded.classifier is None:
             raise UserError(f"--classifier: run {loaded.run} has no classifier (train one with --labels-per-class N)")
-        return FeatureNet(loaded.encoder, loaded.discriminator, CLASSIFIER, loaded.classifier).cpu().eval()
+        return FeatureNet(loaded.encoder, loaded.discriminator, CLASSIFIER, loaded.classifier,
+                          loaded.config.model.classifier_on).cpu().eval()
     return FeatureNet(loaded.encoder, loaded.discriminator, resolve_layer(loaded.config, layer)).cpu().eval()
 
 
@@ -178,7 +180,7 @@ def load_safetensors(path: str | Path) -> FeatureNet:
             layer = resolve_layer(cfg, layer)  # a feature layer the stored run learned
         except ConfigError as e:
             raise UserError(f"{path}: metadata 'layer': {e}") from None
-    net = FeatureNet(model.encoder, model.discriminator, layer, model.classifier)
+    net = FeatureNet(model.encoder, model.discriminator, layer, model.classifier, cfg.model.classifier_on)
     try:
         net.load_state_dict(tensors)
     except RuntimeError as e:  # missing, unexpected or misshapen tensors: not what the metadata describes

@@ -126,14 +126,18 @@ class JointDiscriminator(nn.Module):
         return torch.cat([s_xz, s_x, s_z], dim=1)  # (B, 3)
 
 
+# model.classifier_on -> the layer (config.FEATURE_LAYERS) a semi-supervised run's class logits are read from
+CLASSIFIER_LAYERS = {"e": "penultimate", "d": "d"}
+
+
 class BiGAN(nn.Module):
     """The three networks together (plus E's invariance head when the run has the term), so one
     state dict and one ``.to()`` cover them. ``d_norm``, ``invariance`` and ``n_classes`` are decided
     from the training recipe by ``model.networks.networks_for``.
 
-    A semi-supervised run adds ``classifier``: K class logits on E's penultimate layer, the "generated"
-    class holding the fixed logit 0 (``losses/semisup.py``), so labels, the invariance term and the
-    adversarial part all train the one network a user predicts with.
+    A semi-supervised run adds ``classifier``: K class logits on E's penultimate layer (or with
+    ``classifier_on`` "d", on D's image pathway), the "generated" class holding the fixed logit 0
+    (``losses/semisup.py``), so labels and the adversarial part train the one network a user predicts with.
     """
 
     def __init__(self, cfg: ModelConfig, image_shape: tuple[int, int, int], d_norm: str,
@@ -149,7 +153,8 @@ class BiGAN(nn.Module):
         self.projector = None  # E's invariance head (the name checkpoints store its weights under)
         if invariance is not None:  # built last, so the three networks start from the same weights either way
             self.projector = InvarianceHead(self.encoder.feature_dim, invariance)
-        self.classifier = None if n_classes is None else nn.Linear(self.encoder.feature_dim, n_classes)  # (B, K)
+        body = self.encoder.feature_dim if cfg.classifier_on == "e" else cfg.hidden
+        self.classifier = None if n_classes is None else nn.Linear(body, n_classes)  # (B, K)
 
 
 _LAYERS = {
@@ -165,3 +170,9 @@ def layer_features(encoder: Encoder, discriminator: JointDiscriminator, x: Tenso
     """The representation of x exported at ``layer`` (one of config.FEATURE_LAYERS); the encoder
     is passed apart from D because a run with --ema exports an averaged copy of it."""
     return _LAYERS[layer](encoder, discriminator, x)
+
+
+def class_logits(encoder: Encoder, discriminator: JointDiscriminator, classifier: nn.Module, x: Tensor,
+                 classifier_on: str) -> Tensor:
+    """(B, K) class logits of a semi-supervised run's classifier, on the body ``classifier_on`` names."""
+    return classifier(layer_features(encoder, discriminator, x, CLASSIFIER_LAYERS[classifier_on]))

@@ -11,17 +11,19 @@ from torch import Tensor
 
 from ..losses.augment import POLICIES, augment
 from ..losses.semisup import pseudo_label_loss
-from .term import Batch, Pass, Setup, Term
+from .classes import ClassifierTerm
+from .term import Batch, Pass, Setup
 
 WEAK = "shift"  # a translation keeps any image's class (a mirrored digit may be another digit)
 
 
-class Consistency(Term):
+class Consistency(ClassifierTerm):
     name, log = "consistency", "consistency"
 
     def __init__(self, setup: Setup):
+        super().__init__(setup)
         t = setup.cfg.train
-        self.encoder, self.classifier, self.rng = setup.model.encoder, setup.model.classifier, setup.rng
+        self.rng = setup.rng
         self.weight, self.threshold = t.consistency, t.consistency_threshold
         self.weak, self.strong = POLICIES[WEAK], POLICIES[t.augment]
 
@@ -34,7 +36,7 @@ class Consistency(Term):
                                             augment(batch.x, self.strong, self.rng)])  # (2B, C, H, W)
 
     def forward(self, p: Pass) -> dict[str, Tensor]:
-        logits = self.classifier(self.encoder.features(p.batch.drawn[self.name]))  # (2B, K): both views in one batch
+        logits = self.logits(p.batch.drawn[self.name])  # (2B, K): both views in one batch
         weak, strong = logits.chunk(2)
         return {"weak": weak, "strong": strong}
 

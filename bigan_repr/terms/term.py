@@ -4,6 +4,8 @@ within it, and the interface each term implements.
 A step's order: the terms' ``prepare`` (inputs drawn without gradients: views, a labelled batch),
 one forward call in which each term's ``forward`` computes its outputs with gradients (one call,
 so DistributedDataParallel sees one forward per backward), D's update, then each term's ``loss``.
+A term that trains D (``trains == "d"``: a classifier on D's image pathway) computes its outputs in D's
+forward call and adds its loss to D's instead.
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ class Batch:
 
 class Pass:
     """The activations several terms read within one forward call, each computed once, on first use:
-    E's penultimate layer on x, E(x) from it, and G(z)."""
+    E's penultimate layer on x, E(x) from it, and G(z) (given, detached, in D's forward call)."""
 
-    def __init__(self, model: BiGAN, batch: Batch):
+    def __init__(self, model: BiGAN, batch: Batch, x_fake: Tensor | None = None):
         self.model, self.batch = model, batch
+        if x_fake is not None:
+            self.__dict__["x_fake"] = x_fake  # what the cached property would hold
 
     @cached_property
     def f_real(self) -> Tensor:
@@ -74,14 +78,15 @@ class Pass:
 
 
 class Term:
-    """One loss of G and E. ``name`` is its registry key, ``log`` the metric its unweighted loss is
-    logged under, ``weight`` what the step multiplies it by. ``needs_prior``: the step draws z (and
-    updates D) for it."""
+    """One loss of G and E (or of D). ``name`` is its registry key, ``log`` the metric its unweighted loss
+    is logged under, ``weight`` what the step multiplies it by. ``needs_prior``: the step draws z (and
+    updates D) for it. ``trains``: "ge" (G and E's update) or "d" (D's)."""
 
     name: str
     log: str
     weight: float = 1.0
     needs_prior: bool = False
+    trains: str = "ge"
 
     @classmethod
     def build(cls, setup: Setup) -> Term | None:

@@ -86,9 +86,12 @@ def decay_groups(groups: list[dict], weight_decay: float) -> list[dict]:
 def make_optimizers(model: BiGAN, objective: Objective, cfg) -> tuple[torch.optim.Optimizer, ...]:
     lr = cfg.lr or objective.lr
     betas = cfg.betas or objective.betas
-    encoder = [p for net in (model.encoder, model.projector, model.classifier) if net is not None
+    on_d = model.cfg.classifier_on == "d"  # the classifier trains with the networks its body belongs to
+    encoder = [p for net in (model.encoder, model.projector, None if on_d else model.classifier) if net is not None
                for p in net.parameters()]
-    d_groups = [{"params": list(model.discriminator.parameters()), "lr": cfg.lr_d or lr}]
+    critic = [p for net in (model.discriminator, model.classifier if on_d else None) if net is not None
+              for p in net.parameters()]
+    d_groups = [{"params": critic, "lr": cfg.lr_d or lr}]
     ge_groups = [{"params": list(model.generator.parameters()), "lr": lr}, {"params": encoder, "lr": cfg.lr_e or lr}]
     if not cfg.decay_norms_biases:
         d_groups, ge_groups = decay_groups(d_groups, cfg.weight_decay), decay_groups(ge_groups, cfg.weight_decay)
@@ -148,7 +151,8 @@ def _labelled(cfg: Config, data: ImageSet | FolderDataset, device) -> tuple[Labe
     """A semi-supervised run's labelled part, drawn from the training split, and its batches."""
     if not cfg.semi_supervised:
         return None, None
-    split = draw_label_split(data.labels, data.ids, cfg.data.labels_per_class, cfg.data.label_seed, cfg.data.source)
+    split = draw_label_split(data.labels, data.ids, cfg.data.labels_per_class, cfg.data.label_seed, cfg.data.source,
+                             class_names=getattr(data, "classes", None))
     return split, LabelledBatches.from_split(split, data.images_at(split.positions), cfg.train.batch_size,
                                              POLICIES[cfg.train.augment], device)
 
@@ -162,8 +166,7 @@ def _step_context(cfg: Config, model: BiGAN, objective: Objective, optimizers, r
     autocast, policy = autocast_for(device, t.precision), POLICIES[t.d_augment]
     terms = terms_for(Setup(cfg=cfg, model=model, objective=objective, rng=rng, autocast=autocast,
                             for_d=partial(augment, policy=policy, rng=rng), gather=gather, labelled=labelled))
-    critic = CriticPair(model.discriminator, objective)
-    gen_enc = GeneratorEncoderPass(model, terms, t.adversarial)
+    critic, gen_enc = CriticPair(model, objective, terms), GeneratorEncoderPass(model, terms, t.adversarial)
     if t.compile:
         gen_enc = _maybe_compile(gen_enc)
         if objective.gradient_penalty:  # compiled graphs have no double backward

@@ -26,38 +26,48 @@ from ..terms.term import Batch, Pass, Term
 
 
 class CriticPair(nn.Module):
-    """D on both joints (and the joint gradient penalty) in one forward call.
+    """D on both joints (and the joint gradient penalty) in one forward call, with the outputs of the terms
+    that train D (a classifier on D's image pathway) when the step's batch is given.
 
     One call per D update keeps DistributedDataParallel to one forward per backward.
     """
 
-    def __init__(self, discriminator: nn.Module, objective: Objective):
+    def __init__(self, model: BiGAN, objective: Objective, terms: list[Term]):
         super().__init__()
-        self.discriminator, self.objective = discriminator, objective
+        self.discriminator, self.objective = model.discriminator, objective
+        self.model, self.terms = [model], terms  # a list: the model's modules are registered once
+        # a classifier on D's image pathway trains with D: registered here, so DDP syncs its gradients
+        self.classifier = model.classifier if model.cfg.classifier_on == "d" else None
 
-    def forward(self, x, z_real, x_fake, z, rng: torch.Generator | None = None):
+    def forward(self, x, z_real, x_fake, z, rng: torch.Generator | None = None, batch: Batch | None = None,
+                x_fake_plain: Tensor | None = None):
         D = self.discriminator
         d_real, d_fake = D(x, z_real), D(x_fake, z)
         penalty = None
         if self.objective.gradient_penalty:
             penalty = joint_gradient_penalty(D, x, z_real, x_fake, z, rng)
-        return d_real, d_fake, penalty
+        outs = {}
+        if batch is not None:  # G(z) as G drew it, not as DiffAugment showed it to D
+            p = Pass(self.model[0], batch, x_fake=x_fake_plain)
+            outs = {term.name: term.forward(p) for term in self.terms if term.trains == "d"}
+        return d_real, d_fake, penalty, outs
 
 
 class GeneratorEncoderPass(nn.Module):
-    """Everything G and E compute with gradients in one step, in one forward call: each term's outputs
-    (``terms/``), keyed by the term's name. It holds the networks the terms use, so that
+    """Everything G and E compute with gradients in one step, in one forward call: the outputs of each term
+    they train (``terms/``), keyed by the term's name. It holds the networks the terms use, so that
     DistributedDataParallel sees their parameters; ``generator`` is None when E trains without D and G."""
 
     def __init__(self, model: BiGAN, terms: list[Term], adversarial: bool):
         super().__init__()
         self.model, self.terms = [model], terms  # a list: the model's modules are registered below, once
         self.generator = model.generator if adversarial else None
-        self.encoder, self.projector, self.classifier = model.encoder, model.projector, model.classifier
+        self.encoder, self.projector = model.encoder, model.projector
+        self.classifier = model.classifier if model.cfg.classifier_on == "e" else None
 
     def forward(self, batch: Batch) -> dict[str, dict[str, Tensor]]:
         p = Pass(self.model[0], batch)
-        return {term.name: term.forward(p) for term in self.terms}
+        return {term.name: term.forward(p) for term in self.terms if term.trains == "ge"}
 
 
 @dataclass
@@ -72,8 +82,12 @@ class StepContext:
     opt_ge: torch.optim.Optimizer
     rng: torch.Generator
     autocast: AbstractContextManager
-    terms: list[Term]  # what G and E minimize, summed with each term's weight (terms/registry.py)
+    terms: list[Term]  # summed with each term's weight (terms/registry.py): by G and E, or by D (term.trains)
     d_augment: AugmentPolicy | None = None  # applied to both joints' x inside D's input
+
+    def trained_by(self, side: str) -> list[Term]:
+        """The terms of G and E's update ("ge") or of D's ("d")."""
+        return [term for term in self.terms if term.trains == side]
 
     @property
     def adversarial(self) -> bool:
@@ -90,13 +104,21 @@ def _z(ctx: StepContext, n: int, device) -> Tensor:
     return sample_prior(n, cfg.z_dim, cfg.prior, device, ctx.rng)
 
 
-def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Tensor, z: Tensor) -> dict[str, Tensor]:
-    # ---- D: maximize the objective's bound between (x, E(x)) and (G(z), z) ----
+def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Tensor, z: Tensor,
+                         batch: Batch | None = None) -> dict[str, Tensor]:
+    # ---- D: maximize the objective's bound between (x, E(x)) and (G(z), z), plus the terms D trains ----
+    terms, stats = ctx.trained_by("d") if batch is not None else [], {}
     with ctx.autocast:
-        d_real, d_fake, penalty = ctx.critic(ctx.for_d(x), z_real, ctx.for_d(x_fake), z, ctx.rng)
-        loss = ctx.objective.d_loss(d_real, d_fake)
+        d_real, d_fake, penalty, outs = ctx.critic(ctx.for_d(x), z_real, ctx.for_d(x_fake), z, ctx.rng,
+                                                   batch if terms else None, x_fake)
+        game = ctx.objective.d_loss(d_real, d_fake)
         if penalty is not None:
-            loss = loss + ctx.objective.gradient_penalty * penalty
+            game = game + ctx.objective.gradient_penalty * penalty
+        loss = game
+        for term in terms:
+            value = term.loss(outs[term.name], batch)
+            loss = loss + term.weight * value
+            stats[term.log] = value.detach().float()
     ctx.opt_d.zero_grad(set_to_none=True)
     loss.backward()
     ctx.opt_d.step()
@@ -105,8 +127,8 @@ def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Te
             for p in ctx.model.discriminator.parameters():
                 p.clamp_(-ctx.objective.weight_clip, ctx.objective.weight_clip)
     real, fake = d_real.detach().float()[:, 0], d_fake.detach().float()[:, 0]
-    return {
-        "d_loss": loss.detach().float(),
+    return stats | {
+        "d_loss": game.detach().float(),  # the game's part, comparable across recipes
         "bound": ctx.objective.bound(d_real.detach(), d_fake.detach()),
         "d_real": real.mean(),
         "d_fake": fake.mean(),
@@ -122,7 +144,7 @@ def generator_encoder_update(ctx: StepContext, batch: Batch, out: dict[str, dict
     D.requires_grad_(False)  # D's gradients are not needed here; skip computing them
     with ctx.autocast:
         loss = torch.zeros((), device=batch.x.device)
-        for term in ctx.terms:
+        for term in ctx.trained_by("ge"):
             value = term.loss(out[term.name], batch)
             loss = loss + term.weight * value
             stats[term.log] = value.detach().float()
@@ -155,5 +177,5 @@ def train_step(ctx: StepContext, batches: list[Tensor]) -> dict[str, Tensor]:
     stats = {}
     if ctx.adversarial:
         played = out[Adversarial.name]
-        stats = discriminator_update(ctx, x, played["z_real"].detach(), played["x_fake"].detach(), batch.z)
+        stats = discriminator_update(ctx, x, played["z_real"].detach(), played["x_fake"].detach(), batch.z, batch)
     return stats | generator_encoder_update(ctx, batch, out)

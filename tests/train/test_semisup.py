@@ -100,7 +100,7 @@ def _unlabelled_folder(root):
 @pytest.mark.parametrize("extra, message", [
     (["--data", "folder:{FOLDER}"], "--labels-per-class needs labels, and data source 'folder:"),
     (["--data", "npz:{NPZ}"], "--labels-per-class needs labels, and data source 'npz:"),
-    ([], "--labels-per-class 200: class 0 of data source 'digits' has only"),
+    ([], "--labels-per-class 200: class '0' (label 0) of data source 'digits' has only"),
 ])
 def test_bad_labelled_sources_are_one_line_exit_2_and_nothing_written(tmp_path, extra, message):
     np.savez(tmp_path / "x.npz", x=np.zeros((40, 8, 8), np.uint8))
