@@ -17,6 +17,7 @@ import copy
 import importlib
 import json
 import warnings
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -110,12 +111,22 @@ def _example(loaded: LoadedEncoder) -> Tensor:
     return torch.zeros(2, *loaded.image_shape, dtype=torch.uint8)
 
 
+CLASSES_KEY = "classes.json"  # a classifier export's index -> class mapping, in every format
+
+
+def class_mapping(loaded: LoadedEncoder) -> str:
+    """Strict JSON {"classes": label value per output, "class_names": name per output or null}."""
+    return json.dumps({"classes": loaded.classes, "class_names": loaded.class_names}, allow_nan=False)
+
+
 def _torchscript(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
+    # a classifier's mapping rides in the archive: torch.jit.load(path, _extra_files={"classes.json": ""})
+    extra = {CLASSES_KEY: class_mapping(loaded)} if net.layer == CLASSIFIER else {}
     with torch.no_grad(), warnings.catch_warnings():
         # torch marks TorchScript deprecated in favour of torch.export; it is still what torch.jit.load reads
         warnings.simplefilter("ignore", FutureWarning)
         traced = torch.jit.trace(_folded(net), _example(loaded))
-        atomic_write(out, lambda f: torch.jit.save(traced, f))
+        atomic_write(out, lambda f: torch.jit.save(traced, f, _extra_files=extra))
 
 
 def _onnx(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
@@ -125,15 +136,22 @@ def _onnx(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
         torch.onnx.export(_folded(net), (_example(loaded),), tmp, input_names=["images"],
                           output_names=[output], dynamic_shapes={"images": {0: batch}},
                           external_data=False, verbose=False)
+        if net.layer == CLASSIFIER:  # the mapping as model metadata (onnxruntime: get_modelmeta().custom_metadata_map)
+            import onnx
+
+            model = onnx.load(tmp)
+            onnx.helper.set_model_props(model, {CLASSES_KEY: class_mapping(loaded)})
+            onnx.save(model, tmp)
 
 
 def _safetensors(net: FeatureNet, loaded: LoadedEncoder, out: Path) -> None:
     from safetensors.torch import save
 
     tensors = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-    meta = {"format": FORMAT, "config": json.dumps(loaded.config.to_dict()),
-            "image_shape": json.dumps(list(loaded.image_shape)), "layer": net.layer, "step": str(loaded.step),
-            "classes": json.dumps(loaded.classes), "class_names": json.dumps(loaded.class_names),
+    strict = partial(json.dumps, allow_nan=False)
+    meta = {"format": FORMAT, "config": strict(loaded.config.to_dict()),
+            "image_shape": strict(list(loaded.image_shape)), "layer": net.layer, "step": str(loaded.step),
+            "classes": strict(loaded.classes), "class_names": strict(loaded.class_names),
             "input": "uint8 (N, C, H, W) in the run's channels and size; the network divides by 127.5 and "
                      "subtracts 1"}
     data = save(tensors, metadata=meta)

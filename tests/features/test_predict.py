@@ -91,6 +91,25 @@ def test_export_includes_the_classifier(semisup_run, digit_files, tmp_path, fmt)
     assert exported.shape == (6, 10)
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_every_classifier_export_carries_its_class_mapping(semisup_run, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    out = tmp_path / f"c.{fmt}"
+    assert _invoke("export", semisup_run, "--format", fmt, "--classifier", "--out", out).exit_code == 0
+    if fmt == "torchscript":
+        extra = {"classes.json": ""}
+        torch.jit.load(str(out), _extra_files=extra)
+        stored = extra["classes.json"]
+    else:
+        import onnxruntime
+
+        stored = onnxruntime.InferenceSession(str(out)).get_modelmeta().custom_metadata_map["classes.json"]
+    loaded = load_encoder(semisup_run)
+    assert json.loads(stored) == {"classes": loaded.classes, "class_names": loaded.class_names}
+    assert json.loads(stored)["classes"] == list(range(10))
+
+
 def _unescaped(text: str) -> str:
     """The inverse of predict.escaped: what the text line stands for."""
     named = {"\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
