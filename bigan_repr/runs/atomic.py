@@ -65,7 +65,7 @@ def atomic_path(path: str | Path, suffix: str = ""):
     try:
         yield Path(tmp)
         fault_injection.reached(f"write:{path.name}")  # tests interrupt a write here
-        fd = os.open(tmp, os.O_RDONLY)  # not open(): that would count the file as one the command reads
+        fd = os.open(tmp, os.O_WRONLY)  # to sync: a read-only open would count it as a file the command reads
         try:
             os.fsync(fd)
         finally:

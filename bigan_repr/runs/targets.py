@@ -73,13 +73,20 @@ def _identity(path) -> tuple[int, int] | None:
 
 
 def _note_reads(event: str, args: tuple) -> None:
-    """Audit hook: a file opened for reading by ``open()`` while a command runs is one it reads."""
+    """Audit hook: a file opened for reading while a command runs is one it reads: by ``open()`` (a mode
+    without w, a, x or +), or by ``os.open`` read-only (the bounded reader's way; mode None, the flags given),
+    a regular file only (a folder opened to be synced is not read)."""
     if event != "open" or _reads is None:
         return
-    path, mode = args[0], args[1]
-    if isinstance(mode, str) and not set(mode) & set("wax+") and isinstance(path, (str, bytes, os.PathLike)):
-        if (found := _identity(path)) is not None:
-            _reads.add(found)
+    path, mode, flags = args
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return
+    if isinstance(mode, str):
+        reading = not set(mode) & set("wax+")
+    else:
+        reading = isinstance(flags, int) and flags & os.O_ACCMODE == os.O_RDONLY and os.path.isfile(path)
+    if reading and (found := _identity(path)) is not None:
+        _reads.add(found)
 
 
 @contextmanager

@@ -148,3 +148,19 @@ def test_a_file_opened_to_read_while_a_command_runs_is_not_written_then(tmp_path
         atomic_write_text(tmp_path / "other.txt", "again")
     atomic_write_text(source, "output")  # a later command has not read it
     assert source.read_text() == "output"
+
+
+def test_a_file_read_by_the_bounded_reader_counts_as_read_and_a_synced_folder_does_not(tmp_path):
+    import os
+
+    from bigan_repr.runs.untrusted import read_data
+
+    source = tmp_path / "report.json"
+    source.write_text('{"a": 1}')
+    with command_scope():
+        assert read_data(source) == {"a": 1}  # os.open, read-only
+        with pytest.raises(UserError, match=f"{source} is a file this command reads"):
+            atomic_write_text(source, "{}")
+        fd = os.open(tmp_path, os.O_RDONLY)  # as a writer syncs the folder it wrote into
+        os.close(fd)
+        atomic_write_text(tmp_path / "other.json", "{}")
