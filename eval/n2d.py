@@ -11,6 +11,7 @@ umap-learn is an optional extra (``pip install -e ".[cluster]"``): without it ``
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 from sklearn.mixture import GaussianMixture
@@ -40,8 +41,10 @@ def umap_gmm_clusters(x: np.ndarray, k: int, seed: int, n_neighbors: int = N2D_N
         import umap
     except ImportError:
         raise N2DUnavailable("the N2D column needs umap-learn: pip install -e \".[cluster]\"") from None
-    embedded = umap.UMAP(n_components=k, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=0.0,
-                         random_state=seed).fit_transform(np.asarray(x, dtype=np.float32))
+    with warnings.catch_warnings():  # a seeded UMAP runs on one thread, and says so on every call
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        embedded = umap.UMAP(n_components=k, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=0.0,
+                             random_state=seed).fit_transform(np.asarray(x, dtype=np.float32))
     mixture = GaussianMixture(n_components=k, covariance_type="full", random_state=seed).fit(embedded)
     return mixture.predict(embedded)
 
