@@ -340,6 +340,35 @@ def pipeline(config_file, preset, out, quiet, budgets, n_seeds, restarts, kmeans
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
+@click.option("--labels-per-class", type=number_type(int, field_limits("data", "labels_per_class")), required=True,
+              help="labelled images per class, a class-balanced draw of the training split")
+@click.option("--label-seed", type=number_type(int, field_limits("data", "label_seed")), default=0,
+              show_default=True, help="the seed of the labelled images' draw (as train's --label-seed)")
+@click.option("--steps", type=number_type(int, field_limits("train", "steps")), default=None,
+              help="fine-tuning steps  [default: 500]")
+@click.option("--out", type=OutputPath("folder"), required=True, help="the new run directory (never RUN)")
+@threads_option
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def finetune(run, labels_per_class, label_seed, steps, out, n_threads, quiet):
+    """Fine-tune RUN's encoder with a fresh class head on N labelled images per class.
+
+    SimCLR's semi-supervised protocol: E starts from RUN's exported checkpoint and trains with the head on the
+    labelled images alone, with RUN's augmentations; no G, D or other term. The new run in --out is what
+    predict, export --classifier and report read, and train --resume continues; RUN is only read.
+    """
+    from bigan_repr.train.finetune import FINETUNE_STEPS, finetune_config
+    from bigan_repr.train.trainer import train as run_training
+
+    _set_threads(n_threads)  # --out inside RUN, or RUN itself, is refused by the output rule (runs/targets)
+    cfg = finetune_config(run, labels_per_class, label_seed, steps or FINETUNE_STEPS, n_threads)
+    result = run_training(cfg, out, progress=not quiet)
+    click.echo(f"{result.stopped} at step {result.step}; run directory: {result.run_dir}")
+    if result.stopped == "interrupted":
+        sys.exit(130)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
 @click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True),
               help="one of RUN's checkpoint files (default: best.pt, else the latest)")
 @skip_bad_option

@@ -232,6 +232,8 @@ class TrainConfig:
     eval_every: int | None = option(None, "steps between validation probes (k-NN, linear) logged to metrics",
                                     limits=COUNT_RANGE)
     select: str | None = option(None, "keep the best checkpoint by this validation metric", choices=SELECT_METRICS)
+    # the fine-tune protocol (train/finetune.py, bigan finetune): E's first weights, read once at the start
+    init_encoder: str | None = option(None, "start E from this run's exported checkpoint (what bigan finetune sets)")
     tensorboard: bool = option(False, "also log metrics, grids and the validation probe to TensorBoard "
                                "(RUN/tensorboard/; needs tensorboard)")
 

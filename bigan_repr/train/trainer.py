@@ -32,6 +32,7 @@ from ..runs.untrusted import read_mapping
 from .assembly import Assembly, assemble
 from .checkpointing import clean_partial_writes, prune_checkpoints, save_checkpoint
 from .distributed import average, weights_digest
+from .finetune import init_encoder
 from .monitor import diagnostics, save_grids
 from .state import capture, restore, resumable_checkpoint
 from .step import train_step
@@ -60,6 +61,8 @@ class Trainer:
         # built: an edited config.json is refused before it allocates anything
         self._resumed = resumable_checkpoint(cfg, self.run_dir.path) if resume else None
         self.parts: Assembly = assemble(cfg)
+        if cfg.train.init_encoder and not resume:  # a resume reads E from its own checkpoint
+            init_encoder(self.parts.model, cfg.train.init_encoder)
         self.dist = self.parts.dist
         if cfg.train.tensorboard and self.dist.is_main:  # refused here, before anything is written
             self.run_dir.sinks.append(TensorBoardSink(self.run_dir.path / TENSORBOARD_DIR))
