@@ -23,6 +23,10 @@ the preset's budget and its classifier scored on the test set:
   of a weakly augmented view (shift) where the classifier is confident (>= 0.95) being the target on a strongly
   augmented one; no G or D (``--rows g``).
 - (h) the full recipe plus the same consistency term (``--rows h``).
+- (f) SimCLR's fine-tune protocol: row (d)'s unsupervised run fine-tuned (``bigan finetune``: its E and a fresh
+  head on the N x K labels alone, ``--finetune-steps``, 500 by default) (``--rows f``).
+- (i) the full recipe with the classifier on D's image pathway, trained in D's update (``--classifier-on d``;
+  ``--rows i``).
 
 Every control row switches off every term that needs G or D (``NO_GAN``), so each derives a valid config from
 today's preset.
@@ -46,6 +50,7 @@ from bigan_repr.config import Config, resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.presets import PRESETS, preset
 from bigan_repr.report.run_report import classifier_result
+from bigan_repr.train.finetune import FINETUNE_STEPS, finetune_config
 from bigan_repr.train.trainer import train_to_end
 
 # a control switches off every term that needs G or D, whatever today's preset adds
@@ -63,14 +68,19 @@ ROWS = {
     # then the full recipe with the same term
     "g": ("labels + FixMatch consistency (no G or D)", NO_GAN | {"invariance": "none", "consistency": 1.0}),
     "h": ("full recipe + FixMatch consistency", {"consistency": 1.0}),
+    # (f) fine-tunes row (d)'s unsupervised run (bigan finetune); (i) moves the classifier onto D
+    "f": ("fine-tune the unsupervised preset's E with a fresh head (bigan finetune)", None),
+    "i": ("full recipe with the classifier on D (--classifier-on d)", {}),
 }
+MODEL_CHANGES = {"i": {"classifier_on": "d"}}  # rows that change the networks, not only the training
 
 
 def row_config(base: Config, row: str, budget: int, split: int, steps: int | None, threads: int) -> Config:
     spec = ROWS[row][1]
     changes = spec(base.train) if callable(spec) else spec
     changes = changes | {"threads": threads} | ({"steps": steps} if steps else {})
-    return base.updated({"data": {"labels_per_class": budget, "label_seed": split}, "train": changes})
+    return base.updated({"data": {"labels_per_class": budget, "label_seed": split}, "train": changes,
+                         "model": MODEL_CHANGES.get(row, {})})
 
 
 def unsupervised_preset(name: str) -> str:
@@ -132,11 +142,14 @@ def unsupervised_config(args) -> Config:
 
 def measure(row: str, budget: int, split: int, base: Config, args, cache: dict) -> tuple[float, Config]:
     """One row's test accuracy at one budget and split, and the config of the run it comes from."""
-    if row == "d":
+    if row in ("d", "f"):
         unsup, unsup_run = unsupervised_config(args), args.out / "runs" / "unsupervised"
-        if "features" not in cache:
-            trained(unsup, unsup_run)  # once; a finished run resumes to its end at once
-        return probe_accuracy(unsup_run, budget, split, cache), unsup
+        if "trained" not in cache:
+            cache["trained"] = trained(unsup, unsup_run)  # once; a finished run resumes to its end at once
+        if row == "d":
+            return probe_accuracy(unsup_run, budget, split, cache), unsup
+        cfg = finetune_config(unsup_run, budget, split, args.finetune_steps, args.threads)
+        return classifier_accuracy(trained(cfg, args.out / "runs" / f"f-{budget}-{split}")), cfg
     cfg = row_config(base, row, budget, split, args.steps, args.threads)
     return classifier_accuracy(trained(cfg, args.out / "runs" / f"{row}-{budget}-{split}")), cfg
 
@@ -150,6 +163,7 @@ def main() -> None:
     p.add_argument("--splits", default="0,1,2")
     p.add_argument("--rows", default="a,b,c,d")
     p.add_argument("--steps", type=int, default=None, help="steps per row (default: the preset's)")
+    p.add_argument("--finetune-steps", type=int, default=FINETUNE_STEPS, help="row (f)'s fine-tuning steps")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/semisup"))
     args = parse_args(p)
     budgets, splits = [int(b) for b in args.budgets.split(",")], [int(s) for s in args.splits.split(",")]

@@ -115,13 +115,14 @@ def test_every_semisup_row_derives_a_valid_config_from_todays_preset(name):
 
     base = Config().updated(preset(name))
     for row, (_, spec) in semisup.ROWS.items():
-        if spec is None:  # row (d): the unsupervised twin, built by its own function
+        if spec is None:  # rows (d) and (f): the unsupervised twin (probed, fine-tuned), built by its own function
             continue
         cfg = semisup.row_config(base, row, 10, 0, None, 1)
         assert (cfg.data.labels_per_class, cfg.data.label_seed) == (10, 0)
         if row in "abg":  # the controls train no G or D, and nothing that needs them
             assert not cfg.train.adversarial and not cfg.train.feature_matching and not cfg.train.recon_weight
         assert bool(cfg.train.consistency) == (row in "gh")
+        assert cfg.model.classifier_on == ("d" if row == "i" else "e")
 
 
 def test_the_unsupervised_row_has_a_valid_config():
