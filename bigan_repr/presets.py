@@ -19,6 +19,15 @@ _CONV_28 = {
     "train": {"objective": "gan", "batch_size": 64, "epochs": 3, "recon_weight": 0.01} | _SELECT | {"eval_every": 250},
 }
 
+_FMNIST = {
+    "data": {"source": "fashion-mnist"},
+    "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
+              "features": "penultimate", "projector": 512, "d_norm": "layer"},
+    "train": {"objective": "gan", "batch_size": 256, "steps": 3000, "lr": 2e-4, "lr_e": 1e-3,
+              "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
+              "log_every": 100, "recon_weight": 0.01} | _SELECT | {"select": "knn"},
+}
+
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # the best measured recipe (docs/results-fashion-mnist.md: ablation): DCGAN-style nets at the native
     # 28 px, E trained by the BiGAN objective plus VICReg between two strongly augmented views, D seeing
@@ -28,25 +37,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # higher on validation k-NN (84.8 vs 84.7) and linear (88.1 vs 87.3). The x-cycle term (0.01) makes
     # G's reconstructions keep the class (86% of the ceiling, against 50% without it) at equal k-NN and
     # linear probe (docs/results-fashion-mnist.md).
-    "fmnist": {
-        "data": {"source": "fashion-mnist"},
-        "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",
-                  "features": "penultimate", "projector": 512, "d_norm": "layer"},
-        "train": {"objective": "gan", "batch_size": 256, "steps": 3000, "lr": 2e-4, "lr_e": 1e-3,
-                  "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
-                  "log_every": 100, "recon_weight": 0.01} | _SELECT | {"select": "knn"},
-    },
+    "fmnist": _FMNIST,
     # clustering (docs/clustering.md): the fmnist recipe with ClusterGAN's prior, a one-hot code over 10
     # clusters beside a Gaussian part of spread 0.1; E's 10 cluster logits are trained to invert the code of
     # G's samples (train.cluster_weight), and an image's cluster is their argmax
-    "fmnist-cluster": {
-        "data": {"source": "fashion-mnist"},
-        "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "mixed:10:0.1",
-                  "features": "penultimate", "projector": 512, "d_norm": "layer"},
-        "train": {"objective": "gan", "batch_size": 256, "steps": 3000, "lr": 2e-4, "lr_e": 1e-3,
-                  "weight_decay": 0.0, "invariance": "vicreg", "augment": "strong", "d_augment": "light",
-                  "log_every": 100, "recon_weight": 0.01} | _SELECT | {"select": "knn"},
-    },
+    "fmnist-cluster": _FMNIST | {"model": _FMNIST["model"] | {"prior": "mixed:10:0.1"}},
     # semi-supervised (docs/semi-supervised.md): the fmnist recipe with 10 labelled images per
     # class training a classifier on E's penultimate layer, the BiGAN's samples as its (K+1)-th class, and
     # G trained by Salimans et al.'s feature matching beside its adversarial loss. No checkpoint selection:
