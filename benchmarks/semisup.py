@@ -28,7 +28,7 @@ the preset's budget and its classifier scored on the test set:
 - (i) the full recipe with the classifier on D's image pathway, trained in D's update (``--classifier-on d``;
   ``--rows i``).
 
-Every control row switches off every term that needs G or D (``NO_GAN``), so each derives a valid config from
+Every control row switches off every term that needs G or D (``WITHOUT_GAN``), so each derives a valid config from
 today's preset.
 
 Each row's run goes to OUT/runs/; results to OUT/semisup.json after every row, so an interrupted invocation
@@ -46,7 +46,7 @@ from pathlib import Path
 from bigan_repr.eval import EvalProtocol, label_budget_probe
 from results_file import ResultsFile, parse_args, publish
 
-from bigan_repr.config import Config, resolve_layer
+from bigan_repr.config import WITHOUT_GAN, Config, resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.presets import PRESETS, preset
 from bigan_repr.report.run_report import classifier_result
@@ -54,10 +54,9 @@ from bigan_repr.train.finetune import FINETUNE_STEPS, finetune_config
 from bigan_repr.train.trainer import train_to_end
 
 # a control switches off every term that needs G or D, whatever today's preset adds
-NO_GAN = {"adversarial": False, "feature_matching": 0.0, "recon_weight": 0.0, "d_augment": "none"}
 ROWS = {
-    "a": ("supervised only", NO_GAN | {"invariance": "none"}),
-    "b": ("labels + invariance (no adversarial part)", NO_GAN),
+    "a": ("supervised only", WITHOUT_GAN | {"invariance": "none"}),
+    "b": ("labels + invariance (no adversarial part)", WITHOUT_GAN),
     "c": ("full recipe (the preset: BiGAN + invariance + (K+1) classes, and G's feature matching if it has it)",
           {}),
     "d": ("linear probe on the unsupervised preset's features", None),
@@ -66,7 +65,7 @@ ROWS = {
           lambda train: {"feature_matching": 0.0 if train.feature_matching else 1.0}),
     # FixMatch (Sohn et al. 2020): labels and the consistency term on confident pseudo-labels, no G or D;
     # then the full recipe with the same term
-    "g": ("labels + FixMatch consistency (no G or D)", NO_GAN | {"invariance": "none", "consistency": 1.0}),
+    "g": ("labels + FixMatch consistency (no G or D)", WITHOUT_GAN | {"invariance": "none", "consistency": 1.0}),
     "h": ("full recipe + FixMatch consistency", {"consistency": 1.0}),
     # (f) fine-tunes row (d)'s unsupervised run (bigan finetune); (i) moves the classifier onto D
     "f": ("fine-tune the unsupervised preset's E with a fresh head (bigan finetune)", None),

@@ -288,6 +288,13 @@ class TrainConfig:
         return self.invariance != "none"
 
 
+# every train option of a part that needs G or D, switched off: E (and a classifier) train alone. The
+# semi-supervised benchmark's controls and the fine-tune protocol build on it.
+WITHOUT_GAN: dict[str, Any] = {"adversarial": False, "feature_matching": 0.0, "recon_weight": 0.0,
+                               "latent_recon_weight": 0.0, "d_augment": "none", "generative_positives": 0.0,
+                               "fake_negatives": False}
+
+
 def warmup_refusal(warmup: int, total: int) -> str:
     """The one line refusing a warmup as long as the run: every step would train below the learning rate."""
     return (f"train.warmup_steps={warmup} must be below the run's {total} step{'s' * (total != 1)}: the warmup "

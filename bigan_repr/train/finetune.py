@@ -13,15 +13,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ..config import Config, ConfigError
+from ..config import WITHOUT_GAN, Config, ConfigError
 from ..model.checkpoint import best_checkpoint_path, load_checkpoint, load_weights, stored_config
 from ..nets.bigan import BiGAN
 
 FINETUNE_STEPS = 500  # at 10 labels per class and batch 256, about 1,300 passes over the labelled images
 # every term but the labels' switched off, and nothing chosen on labels beyond the budget
-_ONLY_LABELS = {"adversarial": False, "invariance": "none", "feature_matching": 0.0, "recon_weight": 0.0,
-                "d_augment": "none", "consistency": 0.0, "select": None, "eval_every": None, "ema": None,
-                "generative_positives": 0.0, "fake_negatives": False}
+_ONLY_LABELS = WITHOUT_GAN | {"invariance": "none", "consistency": 0.0, "select": None, "eval_every": None,
+                             "ema": None}
 
 
 def source_checkpoint(run: str | Path) -> dict:

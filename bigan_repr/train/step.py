@@ -107,7 +107,8 @@ def _z(ctx: StepContext, n: int, device) -> Tensor:
 def discriminator_update(ctx: StepContext, x: Tensor, z_real: Tensor, x_fake: Tensor, z: Tensor,
                          batch: Batch | None = None) -> dict[str, Tensor]:
     # ---- D: maximize the objective's bound between (x, E(x)) and (G(z), z), plus the terms D trains ----
-    terms, stats = ctx.trained_by("d") if batch is not None else [], {}
+    terms = ctx.trained_by("d") if batch is not None else []  # no batch: the n_critic - 1 extra D updates
+    stats: dict[str, Tensor] = {}
     with ctx.autocast:
         d_real, d_fake, penalty, outs = ctx.critic(ctx.for_d(x), z_real, ctx.for_d(x_fake), z, ctx.rng,
                                                    batch if terms else None, x_fake)

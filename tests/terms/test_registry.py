@@ -71,3 +71,20 @@ def test_a_new_term_is_summed_and_logged_by_the_step_unchanged():
     with torch.no_grad():  # weighted by 10, it shrinks E's codes well beyond what the game alone does
         codes, codes_without = run.model.encoder(x), probe.model.encoder(x)
     assert codes.pow(2).sum(1).mean() < codes_without.pow(2).sum(1).mean()
+
+
+def test_without_gan_switches_off_every_term_that_needs_g_or_d():
+    # every such term on (a mixed prior for the cluster code, labels for the (K+1)-th class), then the controls'
+    # and the fine-tune's switch: E trains alone, with the invariance and label terms only
+    from bigan_repr.config import WITHOUT_GAN
+
+    every = {"recon_weight": 0.3, "latent_recon_weight": 0.5, "feature_matching": 1.0, "d_augment": "light",
+             "generative_positives": 0.5, "fake_negatives": True, "invariance": "infonce"}
+    cfg = Config().updated({"model": {"hidden": 32, "z_dim": 14, "prior": "mixed:4"},
+                            "data": {"labels_per_class": 3}, "train": {"batch_size": 32, "threads": 1} | every})
+    run = assemble(cfg)
+    assert {t.name for t in run.ctx.terms} == {"adversarial", "x_cycle", "z_cycle", "cluster_code",
+                                              "real_or_generated", "feature_matching", "invariance", "labelled"}
+    alone = assemble(cfg.updated({"train": WITHOUT_GAN}))
+    assert [t.name for t in alone.ctx.terms] == ["invariance", "labelled"]
+    assert not alone.ctx.adversarial and alone.ctx.d_augment is None
