@@ -133,7 +133,9 @@ class ModelConfig:
     prior: str = option("uniform", "latent prior: uniform, normal, or mixed:K[:SIGMA] (a one-hot code over K "
                         "clusters, then z_dim - K dims of N(0, SIGMA^2), SIGMA 0.1 by default; E's first K outputs "
                         "are then its cluster logits)")
-    hidden: int = option(1024, "MLP width / D's hidden width", limits=WIDTH_RANGE)
+    # 512, not the paper's 1024 (--hidden 1024): with 60 epochs the quick start fits 90 s on 2 cores, coupled
+    # (docs/quick-start.md); presets state their own width
+    hidden: int = option(512, "MLP width / D's hidden width", limits=WIDTH_RANGE)
     width: int = option(64, "conv: channels of the first layer", limits=WIDTH_RANGE)  # doubled per stage
     # auto = batch, or layer when a gradient penalty is used
     d_norm: str = option("auto", "D's normalization", choices=D_NORMS)
@@ -161,8 +163,9 @@ class ModelConfig:
 class TrainConfig:
     objective: str = option("gan", "adversarial objective", choices=tuple(OBJECTIVES))
     gen_loss: str = option("swapped", "G/E loss mode", choices=GEN_LOSS_MODES)  # swapped: non-saturating
-    # 100 epochs of digits = 1,100 steps: 110 left the default's G and E uncoupled (README: is the BiGAN doing its job?)
-    epochs: float = option(100.0, "passes over the training set", limits=(0.0, 1e6))  # used when steps is None
+    # 60 epochs of digits = 660 steps: 110 left the default's G and E uncoupled (docs/coupling.md); 660 at width 512
+    # couple as 1,100 at 1024 did, in a third of the time (docs/quick-start.md)
+    epochs: float = option(60.0, "passes over the training set", limits=(0.0, 1e6))  # used when steps is None
     steps: int | None = option(None, "G/E updates (overrides --epochs)", limits=COUNT_RANGE)
     batch_size: int = option(128, "batch size per process", limits=(1, 10**6))
     lr: float | None = option(None, "learning rate (default: the objective's)")  # Adam 2e-4 for f-GANs

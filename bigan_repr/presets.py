@@ -63,6 +63,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # x-cycle term (0.05) couples G and E, which the recipe without it did not (docs/coupling.md)
     "digits-semisup": {
         "data": {"source": "digits", "labels_per_class": 5},
+        "model": {"hidden": 1024},  # the width it was measured at (the default's until the quick start was cut)
         "train": {"steps": 300, "lr_e": 1e-3, "checkpoint_every": 100, "recon_weight": 0.05},
     },
     # the BiGAN paper's permutation-invariant MNIST setup, on Fashion-MNIST, with ALICE's x-cycle term

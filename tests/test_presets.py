@@ -17,6 +17,12 @@ def test_every_preset_states_its_length(name):
     assert {"steps", "epochs"} & set(PRESETS[name]["train"])
 
 
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_states_its_width(name):
+    # the default's 512 units size the quick start; a preset was measured at its own width
+    assert "hidden" in PRESETS[name]["model"]
+
+
 def test_a_dropped_preset_is_refused_with_its_replacement():
     from bigan_repr.config import ConfigError
     from bigan_repr.presets import DROPPED, preset
