@@ -12,6 +12,10 @@ alone, without the default's invariance and x-cycle terms), measured in the same
 slices, fused Adam, E(x)/G(z) computed once per step, no host sync inside the step. The plain
 loop is how public BiGAN ports are written: a torchvision-style dataset converting each sample
 to float, a DataLoader, per-phase forward passes, foreach Adam, ``.item()`` every step.
+
+On CPU it also prints the arithmetic of one step (torch's FLOP count) and the share of the machine's GEMM
+rate, timed in the same run, that each path's training reaches: how far a step made of matmuls and
+convolutions is from the bound it could approach.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from bigan_repr.config import ARCHS, Config
-from bigan_repr.model.runtime import set_threads
+from bigan_repr.model.runtime import resolve_precision, set_threads
 from bigan_repr.nets.bigan import sample_prior
 from bigan_repr.train.step import train_step
 from bigan_repr.train.trainer import Trainer
@@ -87,6 +91,40 @@ def ours(trainer: Trainer, steps: int) -> float:
         stats = train_step(ctx, [stream.next()])
     float(next(iter(stats.values())))  # one sync at the end, as the trainer does at log steps
     return steps * trainer.cfg.train.batch_size / (time.perf_counter() - start)
+
+
+def step_flops(trainer: Trainer) -> int:
+    """The arithmetic of one step of ours, counted by torch: every matmul and convolution, forward and
+    backward, at 2 FLOPs a multiply-add (the step runs once more to be counted, outside the timings)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        train_step(trainer.parts.ctx, [trainer.parts.stream.next()])
+    return counter.get_total_flops()
+
+
+def gemm_rate(dtype: torch.dtype, n: int = 1024, reps: int = 20) -> float:
+    """The machine's GEMM rate in FLOP/s at this many threads: an n x n matmul, the best of 5 timings of
+    ``reps`` each (the bound a step made of matmuls can approach)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 * reps / best
+
+
+def bound_lines(flops_per_image: float, rates: dict[str, float], precision: str) -> list[str]:
+    """What share of the GEMM bound at the step's precision each path's training reaches, counting the
+    arithmetic of our step for both (the plain loop does more to train as far: it runs E and G twice)."""
+    bound = gemm_rate(torch.bfloat16 if precision == "bf16" else torch.float32)
+    return [f"arithmetic: {flops_per_image / 1e6:.1f} MFLOP per image (torch's count of one step of ours)",
+            f"{precision} GEMM bound (1024 x 1024 matmul, this run): {bound / 1e9:.1f} GFLOP/s",
+            *(f"{path}: {flops_per_image * ips / 1e9:.1f} GFLOP/s = {100 * flops_per_image * ips / bound:.0f}% of "
+              f"the bound" for path, ips in rates.items())]
 
 
 # what --recipes times, each on top of the plain BiGAN step
@@ -152,6 +190,11 @@ def main() -> None:
         print(f"{'bigan-repr step':<28}{ours_ips:>10.0f}{n / ours_ips:>10.1f}")
         print(f"{'plain DataLoader loop':<28}{plain_ips:>10.0f}{n / plain_ips:>10.1f}")
         print(f"speed-up: {ours_ips / plain_ips:.2f}x", flush=True)
+        precision = resolve_precision(torch.device(args.device), args.precision)
+        if args.device == "cpu":
+            flops = step_flops(trainer) / args.batch_size
+            print(*bound_lines(flops, {"bigan-repr step": ours_ips, "plain DataLoader loop": plain_ips}, precision),
+                  sep="\n", flush=True)
         if args.recipes:
             recipe_costs(cfg, out, args.steps, ours_ips)
     finally:
