@@ -3,9 +3,8 @@
 The runner behind ``coupling.py`` and ``hybrids.py``. A row is a name, a label for the table and the config
 changes it makes to the benchmark's base recipe (the default, or the one its table was measured at); each run
 is trained (resumed where an earlier invocation stopped) and evaluated as `bigan pipeline` does, without its
-pictures, into OUT/runs/ROW-SEED. Its numbers go to
-OUT/NAME.json as soon as it finishes, so a second invocation measures only what is missing; OUT/NAME.md holds
-the table.
+pictures, into OUT/runs/ROW-SEED. Its numbers go to OUT/NAME.json as soon as it finishes, so a second
+invocation measures only what is missing; OUT/NAME.md holds the table.
 """
 
 from __future__ import annotations
