@@ -18,20 +18,22 @@ import numpy as np
 from bigan_repr.eval.clustering import cluster_scores
 from results_file import parse_args, publish
 
+from bigan_repr.data.image_set import ImageSet
 from bigan_repr.features.clusters import cluster_count, head_clusters
 from bigan_repr.features.encoder import dataset_for, load_encoder
 from bigan_repr.model.checkpoint import CHECKPOINT_DIR
 
 
-def head_scores(run: Path, checkpoint: Path) -> dict:
+def head_scores(run: Path, checkpoint: Path, test: ImageSet | None) -> tuple[dict, ImageSet]:
+    """The head's scores at ``checkpoint``, and the test split (read once, at the first checkpoint)."""
     loaded = load_encoder(run, device="cpu", checkpoint=checkpoint)
     if not cluster_count(loaded):
         raise SystemExit(f"{run}: not a mixed:K run (no categorical head)")
-    test = dataset_for(loaded, None, "test")
+    test = test or dataset_for(loaded, None, "test")
     assigned = head_clusters(loaded, test.images)[0]
     scores = cluster_scores(test.labels, assigned)
     return {"step": loaded.step, **{k: round(100 * v, 2) for k, v in scores.items()},
-            "clusters_used": int(len(np.unique(assigned)))}
+            "clusters_used": int(len(np.unique(assigned)))}, test
 
 
 def main() -> None:
@@ -39,7 +41,9 @@ def main() -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--out", type=Path, required=True)
     args = parse_args(p)
-    heads = {ckpt.name: head_scores(args.run, ckpt) for ckpt in sorted((args.run / CHECKPOINT_DIR).glob("*.pt"))}
+    heads, test = {}, None
+    for ckpt in sorted((args.run / CHECKPOINT_DIR).glob("*.pt")):
+        heads[ckpt.name], test = head_scores(args.run, ckpt, test)
     publish(args.out, json.dumps(heads, indent=1) + "\n")
 
 
