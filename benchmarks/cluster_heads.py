@@ -20,20 +20,16 @@ from results_file import parse_args, publish
 
 from bigan_repr.data.image_set import ImageSet
 from bigan_repr.features.clusters import cluster_count, head_clusters
-from bigan_repr.features.encoder import dataset_for, load_encoder
+from bigan_repr.features.encoder import LoadedEncoder, dataset_for, load_encoder
 from bigan_repr.model.checkpoint import CHECKPOINT_DIR
 
 
-def head_scores(run: Path, checkpoint: Path, test: ImageSet | None) -> tuple[dict, ImageSet]:
-    """The head's scores at ``checkpoint``, and the test split (read once, at the first checkpoint)."""
-    loaded = load_encoder(run, device="cpu", checkpoint=checkpoint)
-    if not cluster_count(loaded):
-        raise SystemExit(f"{run}: not a mixed:K run (no categorical head)")
-    test = test or dataset_for(loaded, None, "test")
+def head_scores(loaded: LoadedEncoder, test: ImageSet) -> dict:
+    """The head's scores on ``test`` at the checkpoint ``loaded`` holds."""
     assigned = head_clusters(loaded, test.images)[0]
     scores = cluster_scores(test.labels, assigned)
     return {"step": loaded.step, **{k: round(100 * v, 2) for k, v in scores.items()},
-            "clusters_used": int(len(np.unique(assigned)))}, test
+            "clusters_used": int(len(np.unique(assigned)))}
 
 
 def main() -> None:
@@ -41,9 +37,12 @@ def main() -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--out", type=Path, required=True)
     args = parse_args(p)
-    heads, test = {}, None
-    for ckpt in sorted((args.run / CHECKPOINT_DIR).glob("*.pt")):
-        heads[ckpt.name], test = head_scores(args.run, ckpt, test)
+    loaded = {ckpt.name: load_encoder(args.run, device="cpu", checkpoint=ckpt)
+              for ckpt in sorted((args.run / CHECKPOINT_DIR).glob("*.pt"))}
+    if not loaded or not all(map(cluster_count, loaded.values())):
+        raise SystemExit(f"{args.run}: not a mixed:K run with kept checkpoints (no categorical head)")
+    test = dataset_for(next(iter(loaded.values())), None, "test")  # read once, scored at every checkpoint
+    heads = {name: head_scores(encoder, test) for name, encoder in loaded.items()}
     publish(args.out, json.dumps(heads, indent=1) + "\n")
 
 
