@@ -132,6 +132,33 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def paired(results: dict, reference: str = "c") -> str:
+    """(c) minus every other row, paired by split at each budget: the lead over a control with its paired
+    spread, and whether each pair's two rows were trained at one commit (a paired claim needs that)."""
+    lines = [f"| ({reference}) minus | budget | per split | paired mean ± std | one commit |", "|---" * 5 + "|"]
+    budgets = sorted({int(key.split("/")[1]) for key in results})
+    splits = sorted({int(key.split("/")[2]) for key in results})
+    for budget in budgets:
+        for row in ROWS:
+            pairs = {s: (results[f"{reference}/{budget}/{s}"], results[f"{row}/{budget}/{s}"]) for s in splits
+                     if row != reference and {f"{reference}/{budget}/{s}", f"{row}/{budget}/{s}"} <= results.keys()}
+            if not pairs:
+                continue
+            diffs = {s: ours["test_accuracy"] - theirs["test_accuracy"] for s, (ours, theirs) in pairs.items()}
+            spread = f" ± {statistics.stdev(diffs.values()):.1f}" if len(diffs) > 1 else " (one split)"
+            one = all(ours.get("commit") and ours.get("commit") == theirs.get("commit")
+                      and not ours["commit"].endswith("+dirty") for ours, theirs in pairs.values())
+            lines.append(f"| ({row}) | {budget} | " + ", ".join(f"split {s}: {d:+.1f}" for s, d in diffs.items())
+                         + f" | {statistics.mean(diffs.values()):+.1f}{spread} | {'yes' if one else 'no'} |")
+    return "\n".join(lines)
+
+
+def markdown(preset_name: str, results: dict) -> str:
+    """OUT/semisup.md: the table of every row, then (c)'s paired differences."""
+    return (f"# Semi-supervised benchmark: preset {preset_name}, test accuracy (%), mean ± std over label splits\n\n"
+            + table(results) + "\n\n(c) paired with every other row, by split:\n\n" + paired(results) + "\n")
+
+
 def unsupervised_config(args) -> Config:
     """Row (d)'s config: the unsupervised preset, without labels, at this invocation's steps and threads."""
     return Config().updated(preset(args.unsupervised or unsupervised_preset(args.preset))).updated(
@@ -181,8 +208,7 @@ def main() -> None:
                 accuracy, cfg = measure(row, budget, split, base, args, cache)
                 kept = results.add(key, {"test_accuracy": accuracy}, cfg, start)
                 print(f"{key}: {accuracy:.2f}% ({kept['seconds']} s)", flush=True)
-    publish(args.out / "semisup.md", f"# Semi-supervised benchmark: preset {args.preset}, test accuracy (%), mean ± "
-            f"std over label splits\n\n" + table(results.rows) + "\n")
+    publish(args.out / "semisup.md", markdown(args.preset, results.rows))
 
 
 if __name__ == "__main__":
