@@ -45,15 +45,25 @@ def command() -> str:
     return shlex.join(["python", str(script), *sys.argv[1:]])
 
 
+DIRTY = "+dirty"  # the suffix of a commit whose checkout had tracked files changed
+UNKNOWN = "unknown"  # the commit of a run outside a git checkout
+
+
 @functools.cache
 def commit() -> str:
-    """HEAD of the checkout, with "+dirty" where tracked files differ from it; "unknown" outside a git checkout."""
+    """HEAD of the checkout, with DIRTY where tracked files differ from it; UNKNOWN outside a git checkout."""
     try:
         head = _git("rev-parse", "HEAD")
         changed = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if changed else "")
+        return UNKNOWN
+    return head + (DIRTY if changed else "")
+
+
+def same_clean_commit(*rows: dict) -> bool:
+    """Whether every row was measured at one commit, known and clean: what a paired claim needs."""
+    commits = {row.get("commit") for row in rows}
+    return len(commits) == 1 and None not in commits and UNKNOWN not in commits and not commits.pop().endswith(DIRTY)
 
 
 def _git(*args: str) -> str:

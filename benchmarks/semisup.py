@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from bigan_repr.eval import EvalProtocol, label_budget_probe
-from results_file import ResultsFile, parse_args, publish
+from results_file import ResultsFile, parse_args, publish, same_clean_commit
 
 from bigan_repr.config import WITHOUT_GAN, Config, resolve_layer
 from bigan_repr.features.encoder import dataset_for, load_encoder
@@ -115,16 +115,26 @@ def probe_accuracy(unsup_run: Path, budget: int, split: int, cache: dict) -> flo
     return round(100 * next(iter(result.values()))["mean"], 2)
 
 
+def key(row: str, budget: int, split: int) -> str:
+    """The results file's key of one row at one budget and split."""
+    return f"{row}/{budget}/{split}"
+
+
+def budgets_and_splits(results: dict) -> tuple[list[int], list[int]]:
+    """The budgets and the splits the results' keys name, each sorted."""
+    parts = [k.split("/") for k in results]
+    return sorted({int(p[1]) for p in parts}), sorted({int(p[2]) for p in parts})
+
+
 def table(results: dict) -> str:
     """Every row, budget and split the results hold, whichever invocation measured them."""
-    budgets = sorted({int(key.split("/")[1]) for key in results})
-    splits = sorted({int(key.split("/")[2]) for key in results})
+    budgets, splits = budgets_and_splits(results)
     lines = ["| row | " + " | ".join(f"{b} labels/class" for b in budgets) + " |",
              "|---" * (len(budgets) + 1) + "|"]
     for row, (name, _) in ROWS.items():
         cells = []
         for b in budgets:
-            accs = [results[key]["test_accuracy"] for s in splits if (key := f"{row}/{b}/{s}") in results]
+            accs = [results[k]["test_accuracy"] for s in splits if (k := key(row, b, s)) in results]
             spread = f" ± {statistics.stdev(accs):.1f}" if len(accs) > 1 else ""
             cells.append(f"{statistics.mean(accs):.1f}{spread} (n={len(accs)})" if accs else "-")
         if any(cell != "-" for cell in cells):  # rows never run (a pilot, elsewhere) are left out
@@ -136,18 +146,16 @@ def paired(results: dict, reference: str = "c") -> str:
     """(c) minus every other row, paired by split at each budget: the lead over a control with its paired
     spread, and whether each pair's two rows were trained at one commit (a paired claim needs that)."""
     lines = [f"| ({reference}) minus | budget | per split | paired mean ± std | one commit |", "|---" * 5 + "|"]
-    budgets = sorted({int(key.split("/")[1]) for key in results})
-    splits = sorted({int(key.split("/")[2]) for key in results})
+    budgets, splits = budgets_and_splits(results)
     for budget in budgets:
         for row in ROWS:
-            pairs = {s: (results[f"{reference}/{budget}/{s}"], results[f"{row}/{budget}/{s}"]) for s in splits
-                     if row != reference and {f"{reference}/{budget}/{s}", f"{row}/{budget}/{s}"} <= results.keys()}
+            pairs = {s: (results[key(reference, budget, s)], results[key(row, budget, s)]) for s in splits
+                     if row != reference and {key(reference, budget, s), key(row, budget, s)} <= results.keys()}
             if not pairs:
                 continue
             diffs = {s: ours["test_accuracy"] - theirs["test_accuracy"] for s, (ours, theirs) in pairs.items()}
             spread = f" ± {statistics.stdev(diffs.values()):.1f}" if len(diffs) > 1 else " (one split)"
-            one = all(ours.get("commit") and ours.get("commit") == theirs.get("commit")
-                      and not ours["commit"].endswith("+dirty") for ours, theirs in pairs.values())
+            one = all(same_clean_commit(ours, theirs) for ours, theirs in pairs.values())
             lines.append(f"| ({row}) | {budget} | " + ", ".join(f"split {s}: {d:+.1f}" for s, d in diffs.items())
                          + f" | {statistics.mean(diffs.values()):+.1f}{spread} | {'yes' if one else 'no'} |")
     return "\n".join(lines)
@@ -201,13 +209,13 @@ def main() -> None:
     for budget in budgets:
         for split in splits:
             for row in args.rows.split(","):
-                key = f"{row}/{budget}/{split}"
-                if key in results:
+                name = key(row, budget, split)
+                if name in results:
                     continue
                 start = time.perf_counter()
                 accuracy, cfg = measure(row, budget, split, base, args, cache)
-                kept = results.add(key, {"test_accuracy": accuracy}, cfg, start)
-                print(f"{key}: {accuracy:.2f}% ({kept['seconds']} s)", flush=True)
+                kept = results.add(name, {"test_accuracy": accuracy}, cfg, start)
+                print(f"{name}: {accuracy:.2f}% ({kept['seconds']} s)", flush=True)
     publish(args.out / "semisup.md", markdown(args.preset, results.rows))
 
 

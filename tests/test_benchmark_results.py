@@ -142,10 +142,12 @@ def test_paired_differences_are_per_split_and_say_when_a_pair_spans_two_commits(
     results = {"c/10/0": row(80.0, "abc"), "c/10/1": row(82.0, "abc"), "c/10/2": row(81.0, "abc"),
                "b/10/0": row(78.0, "abc"), "b/10/1": row(79.0, "abc"),  # split 2 missing: not paired
                "g/10/0": row(81.0, "abc"), "g/10/1": row(81.0, "old"), "a/10/0": row(70.0, None),
-               "c/5/0": row(60.0, "abc+dirty"), "b/5/0": row(59.0, "abc+dirty")}  # uncommitted code: not one commit
+               "c/5/0": row(60.0, "abc+dirty"), "b/5/0": row(59.0, "abc+dirty"),  # uncommitted code: not one commit
+               "c/20/0": row(90.0, "unknown"), "b/20/0": row(89.0, "unknown")}  # outside a checkout: not known
     lines = {" | ".join(line.split(" | ")[:2]): line for line in semisup.paired(results).splitlines()[2:]}
     assert lines["| (b) | 10"] == "| (b) | 10 | split 0: +2.0, split 1: +3.0 | +2.5 ± 0.7 | yes |"
     assert lines["| (g) | 10"] == "| (g) | 10 | split 0: -1.0, split 1: +1.0 | +0.0 ± 1.4 | no |"
     assert lines["| (a) | 10"] == "| (a) | 10 | split 0: +10.0 | +10.0 (one split) | no |"
     assert lines["| (b) | 5"] == "| (b) | 5 | split 0: +1.0 | +1.0 (one split) | no |"
-    assert len(lines) == 4  # (c) is not paired with itself
+    assert lines["| (b) | 20"] == "| (b) | 20 | split 0: +1.0 | +1.0 (one split) | no |"
+    assert len(lines) == 5  # (c) is not paired with itself
