@@ -151,3 +151,32 @@ def test_paired_differences_are_per_split_and_say_when_a_pair_spans_two_commits(
     assert lines["| (b) | 5"] == "| (b) | 5 | split 0: +1.0 | +1.0 (one split) | no |"
     assert lines["| (b) | 20"] == "| (b) | 20 | split 0: +1.0 | +1.0 (one split) | no |"
     assert len(lines) == 5  # (c) is not paired with itself
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in (REPO / "benchmarks" / "results").glob("*/clustering.md")))
+def test_a_clustering_table_is_what_its_recorded_command_makes_of_its_reports(folder):
+    import shlex
+
+    import cluster_seeds
+
+    made = json.loads((REPO / "benchmarks" / "results" / folder / "provenance.json").read_text())["table"]["command"]
+    words = shlex.split(made)
+    assert words[:2] == ["python", "benchmarks/cluster_seeds.py"]
+    title, out = words[words.index("--title") + 1], words[words.index("--out") + 1]
+    reports = [json.loads((REPO / w).read_text()) for w in words[2:words.index("--title")]]
+    assert (REPO / out).read_text() == cluster_seeds.table(title, reports)
+
+
+def test_a_clustering_table_gives_mean_and_std_over_seeds_and_the_head_where_every_run_has_one():
+    import cluster_seeds
+
+    def report(acc, head):
+        return {"results": {"raw pixels": {"kmeans_acc": acc, "n2d_acc": acc + 0.1}}, "clusters": head}
+
+    head = lambda acc: {"k": 10, "acc": acc, "nmi": 50.0, "ari": 30.0}  # noqa: E731
+    made = cluster_seeds.table("t", [report(0.5, head(50.0)), report(0.6, head(54.0))])
+    assert "| raw pixels | 55.0 ± 7.1 | 65.0 ± 7.1 |" in made and "| features | k-means | N2D (ACC) |" in made
+    assert "ACC 52.0 ± 2.8, NMI 50.0 ± 0.0" in made
+    assert "| raw pixels | 50.0 | 60.0 |" in cluster_seeds.table("t", [report(0.5, None)])
+    with pytest.raises(SystemExit, match="only some reports"):
+        cluster_seeds.table("t", [report(0.5, head(50.0)), report(0.6, None)])
