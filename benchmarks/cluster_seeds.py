@@ -46,12 +46,16 @@ def table(title: str, reports: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("reports", type=Path, nargs="+", help="one report.json per training seed")
     p.add_argument("--title", required=True, help="what the runs are, for the table's heading")
     p.add_argument("--out", type=Path, required=True)
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
     publish(args.out, table(args.title, [json.loads(path.read_text()) for path in args.reports]))
 
 

@@ -48,10 +48,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # class training a classifier on E's penultimate layer, the BiGAN's samples as its (K+1)-th class, and
     # G trained by Salimans et al.'s feature matching beside its adversarial loss. No checkpoint selection:
     # choosing on validation labels would use labels beyond the budget. 2,000 steps took 24 minutes on 2
-    # cores. Feature matching: 76.6% at 10 labels per class against 74.0% without it (paired +2.5 +- 1.0),
-    # +3.6 +- 0.3 over the labels + invariance control, rows from two commits; with every row at one commit
-    # the recipe scored 74.8 +- 2.9, a tie with that control (+1.5 +- 2.2) and with FixMatch (76.6 +- 1.7).
-    # The x-cycle term (0.01), as in fmnist, couples G and E (without it they did not) at equal accuracy.
+    # idle cores, 39 to 42 minutes on a busier host. Feature matching: 76.6% at 10 labels per class against
+    # 74.0% without it (paired +2.5 +- 1.0), +3.6 +- 0.3 over the labels + invariance control, rows from two
+    # commits; with every row at one commit the recipe scored 74.8 +- 2.9, a tie with that control
+    # (+1.5 +- 2.2) and with FixMatch (76.6 +- 1.7). The x-cycle term (0.01), as in fmnist, couples G and E
+    # (without it they did not) at equal accuracy.
     "fmnist-semisup": {
         "data": {"source": "fashion-mnist", "labels_per_class": 10},
         "model": {"arch": "conv", "width": 32, "hidden": 512, "z_dim": 64, "prior": "normal",

@@ -153,7 +153,10 @@ def test_paired_differences_are_per_split_and_say_when_a_pair_spans_two_commits(
     assert len(lines) == 5  # (c) is not paired with itself
 
 
-@pytest.mark.parametrize("folder", sorted(p.parent.name for p in (REPO / "benchmarks" / "results").glob("*/clustering.md")))
+CLUSTERING_TABLES = sorted(p.parent.name for p in (REPO / "benchmarks" / "results").glob("*/clustering.md"))
+
+
+@pytest.mark.parametrize("folder", CLUSTERING_TABLES)
 def test_a_clustering_table_is_what_its_recorded_command_makes_of_its_reports(folder):
     import shlex
 
@@ -162,9 +165,9 @@ def test_a_clustering_table_is_what_its_recorded_command_makes_of_its_reports(fo
     made = json.loads((REPO / "benchmarks" / "results" / folder / "provenance.json").read_text())["table"]["command"]
     words = shlex.split(made)
     assert words[:2] == ["python", "benchmarks/cluster_seeds.py"]
-    title, out = words[words.index("--title") + 1], words[words.index("--out") + 1]
-    reports = [json.loads((REPO / w).read_text()) for w in words[2:words.index("--title")]]
-    assert (REPO / out).read_text() == cluster_seeds.table(title, reports)
+    args = cluster_seeds.parser().parse_args(words[2:])  # the script's own reading of the command
+    reports = [json.loads((REPO / path).read_text()) for path in args.reports]
+    assert (REPO / args.out).read_text() == cluster_seeds.table(args.title, reports)
 
 
 def test_a_clustering_table_gives_mean_and_std_over_seeds_and_the_head_where_every_run_has_one():
